@@ -1,0 +1,377 @@
+/* h5tx.h - the h5tx page store: files kept as pages with revisions.
+ *
+ * A store is a directory named `*.h5tx` that holds any number of files
+ * under path-like names. Every commit is an atomic, durable revision of
+ * the whole store; readers open a snapshot at a revision and see it
+ * unchanged while writers go on; past revisions stay readable until
+ * garbage collection lets them go. This API knows nothing of HDF5.
+ *
+ * Conventions, for every function below:
+ * - Functions that can fail return 0 (H5TX_OK) or a negative h5tx error
+ *   code (H5TX_E...), and, when `err` is not NULL, fill it with that code
+ *   and a message naming what was wrong (store, file, page, revision).
+ *   They never exit() or abort().
+ * - A store handle may be used by many threads at once; a snapshot, a file
+ *   handle or a writer is used by one thread at a time.
+ * - Handles never cross fork(): a child opens the store again. A handle
+ *   used in a child process fails with H5TX_EFORK.
+ *
+ * Format and layout on disk: docs/FORMAT.md.
+ */
+#ifndef H5TX_H
+#define H5TX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define H5TX_API __attribute__((visibility("default")))
+#else
+#define H5TX_API
+#endif
+
+/** @name Version of this library and of the on-disk format it writes. */
+#define H5TX_VERSION_MAJOR 0
+#define H5TX_VERSION_MINOR 1
+#define H5TX_VERSION_PATCH 0
+#define H5TX_FORMAT_VERSION 1
+
+/** A revision number. Revisions are global to a store: 0 is the empty store,
+ * and every commit adds one. */
+typedef uint64_t h5tx_rev;
+
+/** Stands for "the newest revision" wherever a revision is asked for. */
+#define H5TX_HEAD UINT64_MAX
+
+/** @name Error codes. All are negative; 0 is success. */
+enum {
+  H5TX_OK = 0,
+  H5TX_EINVAL = -1,    /**< bad argument or option value */
+  H5TX_ENOENT = -2,    /**< no such store, file, revision or tag */
+  H5TX_EEXIST = -3,    /**< already exists */
+  H5TX_EBUSY = -4,     /**< a live writer holds the file's lease */
+  H5TX_ECONFLICT = -5, /**< commit on a base that is no longer head */
+  H5TX_ECORRUPT = -6,  /**< checksum or structure check failed */
+  H5TX_EFORMAT = -7,   /**< not a store, or a newer/foreign format */
+  H5TX_EIO = -8,       /**< an I/O error from the operating system */
+  H5TX_ENOSPC = -9,    /**< the disk is full; nothing was committed */
+  H5TX_ENOMEM = -10,   /**< out of memory */
+  H5TX_EGONE = -11,    /**< revision was garbage-collected */
+  H5TX_EROFS = -12,    /**< write to something read-only */
+  H5TX_EFORK = -13,    /**< handle used in a child after fork() */
+  H5TX_ERANGE = -14,   /**< offset or length out of range */
+};
+
+/** An error: its code and a message that names what was wrong. */
+typedef struct h5tx_error {
+  int code;
+  char msg[512];
+} h5tx_error;
+
+/** The name of an error code ("H5TX_EBUSY"), never NULL. */
+H5TX_API const char *h5tx_strerror(int code);
+
+/** @name Store options. */
+enum { H5TX_CODEC_NONE = 0, H5TX_CODEC_ZSTD = 1 };
+enum { H5TX_SYNC = 0, H5TX_NOSYNC = 1 };
+
+/** Default page size of new files: 64 KiB (docs/FORMAT.md says why). */
+#define H5TX_DEFAULT_PAGE_SIZE 65536u
+#define H5TX_MIN_PAGE_SIZE 512u
+#define H5TX_MAX_PAGE_SIZE (16u << 20)
+
+/** Options for h5tx_store_open(). Initialise with h5tx_store_opts_init():
+ * zero page size and level, and -1 codec and durability, mean "the store's
+ * own default" (set when the store was created). */
+typedef struct h5tx_store_opts {
+  int create;         /**< create the store if it does not exist */
+  int read_only;      /**< refuse every write through this handle */
+  int durability;     /**< -1, H5TX_SYNC (default) or H5TX_NOSYNC */
+  uint32_t page_size; /**< page size of files created (0: default) */
+  int codec;          /**< -1, H5TX_CODEC_ZSTD (default) or _NONE */
+  int level;          /**< zstd level (default 3) */
+  uint64_t map_size;  /**< initial LMDB map size in bytes (0: default);
+                           the map grows on demand whatever this is */
+  size_t dirty_limit; /**< bytes of dirty pages a writer keeps in memory
+                           before spilling to a temporary file (0: 256 MiB) */
+} h5tx_store_opts;
+
+/** Fill `o` with the defaults above. */
+H5TX_API void h5tx_store_opts_init(h5tx_store_opts *o);
+
+typedef struct h5tx_store h5tx_store;
+
+/** Open the store at directory `path` (a name ending in ".h5tx").
+ *
+ * Within one process every open of the same store shares one LMDB
+ * environment, so a store may be opened any number of times.
+ * @param[in] path  the store directory
+ * @param[in] opts  options, or NULL for the defaults
+ * @param[out] out  the handle, to be closed with h5tx_store_close()
+ * @return 0, or
+ *  - H5TX_ENOENT: no store at `path` and `opts->create` is not set, or the
+ *    parent directory of `path` does not exist
+ *  - H5TX_EINVAL: `path` does not end in ".h5tx" (on create), or a bad option
+ *  - H5TX_EFORMAT: `path` is not an h5tx store, or has a newer format
+ *  - H5TX_EIO, H5TX_ENOMEM, H5TX_ENOSPC */
+H5TX_API int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **out,
+                             h5tx_error *err);
+
+/** Close a store handle. Snapshots, files and writers opened from it must be
+ * closed first. NULL is allowed. */
+H5TX_API void h5tx_store_close(h5tx_store *s);
+
+/** The directory the store was opened with. */
+H5TX_API const char *h5tx_store_path(const h5tx_store *s);
+
+/** The current head revision.
+ * @return 0, or H5TX_EIO / H5TX_EFORK */
+H5TX_API int h5tx_store_head(h5tx_store *s, h5tx_rev *out, h5tx_error *err);
+
+/* ------------------------------------------------------------------ */
+/** @name Snapshots and reading. */
+
+typedef struct h5tx_snap h5tx_snap;
+
+/** Open a snapshot of the whole store at revision `rev` (or H5TX_HEAD).
+ *
+ * The snapshot pins its revision in the store's reader table, so garbage
+ * collection keeps everything it can read until h5tx_snap_close(). It takes
+ * no lock and holds no LMDB transaction between calls.
+ * @return 0, or
+ *  - H5TX_ENOENT: `rev` is newer than head
+ *  - H5TX_EGONE: `rev` was garbage-collected
+ *  - H5TX_EBUSY: the reader table is full
+ *  - H5TX_EIO, H5TX_ENOMEM, H5TX_EFORK */
+H5TX_API int h5tx_snap_open(h5tx_store *s, h5tx_rev rev, h5tx_snap **out, h5tx_error *err);
+
+/** The revision a snapshot sees. */
+H5TX_API h5tx_rev h5tx_snap_rev(const h5tx_snap *snap);
+
+/** Close a snapshot and unpin its revision. NULL is allowed. */
+H5TX_API void h5tx_snap_close(h5tx_snap *snap);
+
+/** What a snapshot knows of one file. */
+typedef struct h5tx_stat {
+  uint64_t file_id;   /**< stable id of the file (a re-created name gets a
+                           new id) */
+  uint64_t length;    /**< length in bytes at the snapshot's revision */
+  uint32_t page_size; /**< page size, fixed at creation */
+  h5tx_rev created;   /**< revision that created the file */
+  h5tx_rev changed;   /**< newest revision <= the snapshot's that changed it */
+} h5tx_stat;
+
+/** Look up file `name` in a snapshot.
+ * @return 0, or H5TX_ENOENT (no such file at that revision), H5TX_EINVAL
+ *  (bad name), H5TX_ECORRUPT, H5TX_EIO */
+H5TX_API int h5tx_snap_stat(h5tx_snap *snap, const char *name, h5tx_stat *out, h5tx_error *err);
+
+/** Read `len` bytes at offset `off` of file `name` as of the snapshot into
+ * `buf`. Holes and everything at or beyond the file's length read as zeros.
+ * @return 0, or H5TX_ENOENT (no such file), H5TX_ECORRUPT (a page failed its
+ *  checksum: the message names store, file, page and revision), H5TX_EIO,
+ *  H5TX_ENOMEM, H5TX_ERANGE (off + len overflows) */
+H5TX_API int h5tx_snap_read(h5tx_snap *snap, const char *name, uint64_t off, void *buf, size_t len,
+                            h5tx_error *err);
+
+/** Same as h5tx_snap_read() for a file already looked up with
+ * h5tx_snap_stat() in the same snapshot (saves the name lookup). */
+H5TX_API int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_stat *st,
+                                 uint64_t off, void *buf, size_t len, h5tx_error *err);
+
+/** Called once per file by h5tx_snap_list(); a non-zero return stops the
+ * listing and is returned by it. */
+typedef int (*h5tx_list_fn)(void *arg, const char *name, const h5tx_stat *st);
+
+/** List the files of a snapshot whose names start with `prefix` (NULL or ""
+ * for all), in byte order of their names.
+ * @return 0, the callback's non-zero value, or H5TX_EIO / H5TX_ECORRUPT */
+H5TX_API int h5tx_snap_list(h5tx_snap *snap, const char *prefix, h5tx_list_fn fn, void *arg,
+                            h5tx_error *err);
+
+/* ------------------------------------------------------------------ */
+/** @name Writers. */
+
+typedef struct h5tx_writer h5tx_writer;
+
+/** Options for h5tx_writer_open(). Initialise with
+ * h5tx_writer_opts_init(); zero fields take the store's defaults. */
+typedef struct h5tx_writer_opts {
+  int create;         /**< create the file if it does not exist at base */
+  int truncate;       /**< start from an empty file (as O_TRUNC) */
+  int exclusive;      /**< fail with H5TX_EEXIST if the file exists */
+  h5tx_rev base;      /**< base revision (H5TX_HEAD: head at open) */
+  uint32_t page_size; /**< page size if the file is created (0: store's) */
+  int codec;          /**< -1: store's; else H5TX_CODEC_NONE / _ZSTD */
+  int level;          /**< zstd level when codec is zstd (0: store's) */
+  int durability;     /**< -1: store's; else H5TX_SYNC / H5TX_NOSYNC */
+} h5tx_writer_opts;
+
+H5TX_API void h5tx_writer_opts_init(h5tx_writer_opts *o);
+
+/** Open a writer on file `name`, taking its lease.
+ *
+ * A file has one writer at a time. The lease records pid, host and start
+ * time; a lease whose holder is dead is taken over, a live one is refused.
+ * Nothing written is visible to anyone else until h5tx_writer_commit().
+ * @return 0, or
+ *  - H5TX_EBUSY: a live process holds the lease (the message names pid,
+ *    host and since when)
+ *  - H5TX_ENOENT: the file does not exist at base and `create` is not set,
+ *    or `base` is newer than head
+ *  - H5TX_EEXIST: `exclusive` is set and the file exists
+ *  - H5TX_EGONE: `base` was garbage-collected
+ *  - H5TX_EROFS: the store was opened read-only
+ *  - H5TX_EINVAL: bad name (empty, absolute, "." or ".." parts, '@' or NUL)
+ *    or bad option; H5TX_EIO, H5TX_ENOMEM, H5TX_EFORK */
+H5TX_API int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *opts,
+                              h5tx_writer **out, h5tx_error *err);
+
+/** Read what the writer sees: its base revision plus its own changes.
+ * Same rules as h5tx_snap_read(). */
+H5TX_API int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_error *err);
+
+/** Write `len` bytes at `off`, growing the file if needed.
+ * @return 0, or H5TX_EIO (spill file), H5TX_ENOMEM, H5TX_ERANGE, and read
+ *  errors of the base pages a partial page write merges with */
+H5TX_API int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
+                               h5tx_error *err);
+
+/** Set the file's length. Bytes beyond a shrunk length are gone from every
+ * later revision: growing the file again reads zeros there. */
+H5TX_API int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err);
+
+/** The length the writer sees. */
+H5TX_API uint64_t h5tx_writer_length(const h5tx_writer *w);
+
+/** The page size of the writer's file. */
+H5TX_API uint32_t h5tx_writer_page_size(const h5tx_writer *w);
+
+/** The revision the writer's changes are based on (after a commit: the
+ * revision it made). */
+H5TX_API h5tx_rev h5tx_writer_base(const h5tx_writer *w);
+
+/** Non-zero when the writer holds changes not yet committed. */
+H5TX_API int h5tx_writer_dirty(const h5tx_writer *w);
+
+/** Commit the writer's changes as one new revision, atomically: pages,
+ * length, commit record and head move together or not at all. With
+ * H5TX_SYNC durability the revision is on disk when this returns.
+ * If nothing changed, no revision is made and `*rev` is the base.
+ * The writer stays open, based on the new revision.
+ * @param[in] message  commit message (NULL for none)
+ * @param[out] rev     the new revision (may be NULL)
+ * @return 0, or
+ *  - H5TX_ECONFLICT: the file changed after the writer's base revision
+ *  - H5TX_ENOSPC: the disk is full; nothing was committed, the changes stay
+ *    in the writer and the commit may be tried again
+ *  - H5TX_EIO, H5TX_ENOMEM, H5TX_EFORK */
+H5TX_API int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev,
+                                h5tx_error *err);
+
+/** Drop every change since the last commit. */
+H5TX_API void h5tx_writer_abort(h5tx_writer *w);
+
+/** Drop uncommitted changes, release the lease and free the writer. NULL is
+ * allowed. */
+H5TX_API void h5tx_writer_close(h5tx_writer *w);
+
+/** Remove file `name` from head as one commit (the file stays readable at
+ * earlier revisions). Takes and releases the file's lease.
+ * @return 0, or H5TX_ENOENT (no such file at head), H5TX_EBUSY, H5TX_EROFS,
+ *  H5TX_EIO, H5TX_ENOSPC */
+H5TX_API int h5tx_remove(h5tx_store *s, const char *name, const char *message, h5tx_rev *rev,
+                         h5tx_error *err);
+
+/* ------------------------------------------------------------------ */
+/** @name History: commits and tags. */
+
+/** A commit record. Strings point into storage owned by the callback's
+ * caller and are valid only during the callback. */
+typedef struct h5tx_commit {
+  h5tx_rev rev;
+  h5tx_rev parent;
+  uint64_t time_ns; /**< wall clock, ns since the epoch */
+  uint32_t pid;
+  const char *host;
+  const char *message;
+  uint32_t nfiles;
+  const char *const *files; /**< names of the files changed */
+  uint64_t bytes_added;     /**< bytes of page records this commit stored */
+  uint64_t pages_added;     /**< page versions this commit stored */
+  int collected;            /**< non-zero once garbage-collected */
+} h5tx_commit;
+
+/** Called once per commit by h5tx_log(); non-zero stops the walk. */
+typedef int (*h5tx_log_fn)(void *arg, const h5tx_commit *c);
+
+/** Walk commits from revision `from` (or H5TX_HEAD) down to 1, newest
+ * first, including collected ones (flagged).
+ * @return 0, the callback's value, H5TX_ECORRUPT, H5TX_EIO */
+H5TX_API int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error *err);
+
+/** Give revision `rev` (or H5TX_HEAD) the tag `name`, moving it if it
+ * exists. Tagged revisions are never garbage-collected.
+ * @return 0, or H5TX_EINVAL (bad name: empty, '/', '@', or all digits),
+ *  H5TX_ENOENT (no such revision), H5TX_EGONE, H5TX_EIO */
+H5TX_API int h5tx_tag_set(h5tx_store *s, const char *name, h5tx_rev rev, h5tx_error *err);
+
+/** Delete tag `name`. @return 0 or H5TX_ENOENT, H5TX_EIO */
+H5TX_API int h5tx_tag_delete(h5tx_store *s, const char *name, h5tx_error *err);
+
+/** Look up tag `name`. @return 0 or H5TX_ENOENT, H5TX_EIO */
+H5TX_API int h5tx_tag_get(h5tx_store *s, const char *name, h5tx_rev *rev, h5tx_error *err);
+
+/** Called once per tag, in name order; non-zero stops. */
+typedef int (*h5tx_tag_fn)(void *arg, const char *name, h5tx_rev rev);
+
+H5TX_API int h5tx_tags(h5tx_store *s, h5tx_tag_fn fn, void *arg, h5tx_error *err);
+
+/** Resolve a revision spec: decimal digits are a revision, anything else a
+ * tag, "" or "head" is head.
+ * @return 0, or H5TX_ENOENT (no such tag or revision), H5TX_EINVAL */
+H5TX_API int h5tx_rev_parse(h5tx_store *s, const char *spec, h5tx_rev *rev, h5tx_error *err);
+
+/* ------------------------------------------------------------------ */
+/** @name Garbage collection and usage. */
+
+typedef struct h5tx_gc_opts {
+  uint64_t keep_last;     /**< keep the newest N revisions (0: keep all) */
+  uint64_t keep_since_ns; /**< also keep revisions made at or after this
+                               time (0: none by time) */
+  int dry_run;            /**< report what would be freed, change nothing */
+} h5tx_gc_opts;
+
+typedef struct h5tx_gc_result {
+  uint64_t revisions_collected; /**< revisions no longer readable */
+  uint64_t versions_freed;      /**< page versions deleted */
+  uint64_t bytes_freed;         /**< bytes of page records deleted */
+  uint64_t revisions_pinned;    /**< kept only because a snapshot reads it */
+} h5tx_gc_result;
+
+/** Drop every page version that no kept revision can read. Kept are: head,
+ * the newest `keep_last` revisions, revisions since `keep_since_ns`, every
+ * tagged revision, and every revision a live snapshot pins (in any process).
+ * Revisions not kept become unreadable (H5TX_EGONE); their commit records
+ * stay in the log, flagged.
+ * @return 0, or H5TX_EIO, H5TX_ENOSPC, H5TX_EROFS, H5TX_ECORRUPT */
+H5TX_API int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_error *err);
+
+typedef struct h5tx_usage {
+  uint64_t page_versions; /**< stored page versions, all files, all revs */
+  uint64_t page_bytes;    /**< bytes of those records (after compression) */
+  uint64_t db_bytes;      /**< bytes of LMDB pages in use */
+  uint64_t file_bytes;    /**< size of the LMDB data file on disk */
+} h5tx_usage;
+
+/** Measure what the store holds. */
+H5TX_API int h5tx_store_usage(h5tx_store *s, h5tx_usage *out, h5tx_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* H5TX_H */

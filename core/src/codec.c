@@ -1,0 +1,129 @@
+/* codec.c - zstd compression and XXH3-64 hashing behind one small API
+ * (codec.h). Shared by the page store and the zstd filter plugin. */
+#include "codec.h"
+
+#include <stdlib.h>
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t's size, for stack states */
+#include <xxhash.h>
+#include <zstd.h>
+
+uint64_t h5tx__hash(const void *p, size_t len) { return XXH3_64bits(p, len); }
+
+_Static_assert(sizeof(XXH3_state_t) <= sizeof(((h5tx__hasher *)0)->state),
+               "h5tx__hasher too small for XXH3_state_t");
+_Static_assert(_Alignof(XXH3_state_t) <= 64, "h5tx__hasher alignment");
+
+void h5tx__hasher_init(h5tx__hasher *h) {
+  XXH3_INITSTATE((XXH3_state_t *)h->state);
+  XXH3_64bits_reset((XXH3_state_t *)h->state);
+}
+
+void h5tx__hasher_add(h5tx__hasher *h, const void *p, size_t len) {
+  XXH3_64bits_update((XXH3_state_t *)h->state, p, len);
+}
+
+uint64_t h5tx__hasher_end(h5tx__hasher *h) { return XXH3_64bits_digest((XXH3_state_t *)h->state); }
+
+size_t h5tx__zstd_bound(size_t n) { return ZSTD_compressBound(n); }
+
+int h5tx__zstd_clamp(int level) {
+  if (level < ZSTD_minCLevel()) return ZSTD_minCLevel();
+  if (level > ZSTD_maxCLevel()) return ZSTD_maxCLevel();
+  return level;
+}
+
+/* One compression context per thread: creating one costs more than
+ * compressing a small page. */
+static _Thread_local ZSTD_CCtx *tl_cctx;
+static _Thread_local ZSTD_DCtx *tl_dctx;
+
+size_t h5tx__zstd_compress(void *dst, size_t cap, const void *src, size_t n, int level,
+                           const char **why) {
+  if (!tl_cctx && !(tl_cctx = ZSTD_createCCtx())) {
+    if (why) *why = "out of memory for a zstd context";
+    return 0;
+  }
+  ZSTD_CCtx_reset(tl_cctx, ZSTD_reset_session_and_parameters);
+  size_t r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_compressionLevel, h5tx__zstd_clamp(level));
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_contentSizeFlag, 1);
+  if (!ZSTD_isError(r)) r = ZSTD_compress2(tl_cctx, dst, cap, src, n);
+  if (ZSTD_isError(r)) {
+    if (why) *why = ZSTD_getErrorName(r);
+    return 0;
+  }
+  return r;
+}
+
+size_t h5tx__zstd_content_size(const void *src, size_t n) {
+  unsigned long long cs = ZSTD_getFrameContentSize(src, n);
+  if (cs == ZSTD_CONTENTSIZE_UNKNOWN || cs == ZSTD_CONTENTSIZE_ERROR) return (size_t)-1;
+  return (size_t)cs;
+}
+
+size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, const char **why) {
+  if (!tl_dctx && !(tl_dctx = ZSTD_createDCtx())) {
+    if (why) *why = "out of memory for a zstd context";
+    return (size_t)-1;
+  }
+  unsigned long long cs = ZSTD_getFrameContentSize(src, n);
+  if (cs == ZSTD_CONTENTSIZE_ERROR) {
+    if (why) *why = "not a zstd frame";
+    return (size_t)-1;
+  }
+  if (cs != ZSTD_CONTENTSIZE_UNKNOWN) {
+    if (cs > cap) {
+      if (why) *why = "frame decodes to more bytes than expected";
+      return (size_t)-1;
+    }
+    size_t r = ZSTD_decompressDCtx(tl_dctx, dst, cap, src, n);
+    if (ZSTD_isError(r)) {
+      if (why) *why = ZSTD_getErrorName(r);
+      return (size_t)-1;
+    }
+    if (r != cs) {
+      if (why) *why = "frame decoded to fewer bytes than it declares";
+      return (size_t)-1;
+    }
+    return r;
+  }
+  /* No content size: stream it. */
+  ZSTD_DCtx_reset(tl_dctx, ZSTD_reset_session_only);
+  ZSTD_inBuffer in = {src, n, 0};
+  ZSTD_outBuffer out = {dst, cap, 0};
+  for (;;) {
+    size_t r = ZSTD_decompressStream(tl_dctx, &out, &in);
+    if (ZSTD_isError(r)) {
+      if (why) *why = ZSTD_getErrorName(r);
+      return (size_t)-1;
+    }
+    if (r == 0) break; /* frame complete */
+    if (in.pos == in.size && out.pos < out.size) {
+      if (why) *why = "truncated zstd frame";
+      return (size_t)-1;
+    }
+    if (out.pos == out.size) {
+      /* Output full but frame not done: too large or need flush. */
+      uint8_t probe;
+      ZSTD_outBuffer o2 = {&probe, 1, 0};
+      r = ZSTD_decompressStream(tl_dctx, &o2, &in);
+      if (ZSTD_isError(r)) {
+        if (why) *why = ZSTD_getErrorName(r);
+        return (size_t)-1;
+      }
+      if (o2.pos) {
+        if (why) *why = "frame decodes to more bytes than expected";
+        return (size_t)-1;
+      }
+      if (r == 0) break;
+      if (in.pos == in.size) {
+        if (why) *why = "truncated zstd frame";
+        return (size_t)-1;
+      }
+    }
+  }
+  if (in.pos != in.size) {
+    if (why) *why = "trailing bytes after the zstd frame";
+    return (size_t)-1;
+  }
+  return out.pos;
+}

@@ -1,0 +1,44 @@
+/* codec.h - the one place that wraps zstd and the checksum (XXH3-64).
+ * Used by the page store and by the zstd filter plugin; depends on neither
+ * LMDB nor HDF5. Every function reports errors by return value. */
+#ifndef H5TX_CODEC_H
+#define H5TX_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* XXH3-64 of `len` bytes at `p` (seed 0). */
+uint64_t h5tx__hash(const void *p, size_t len);
+
+/* Incremental XXH3-64 over several pieces (same result as h5tx__hash over
+ * their concatenation). Lives on the stack: no allocation. */
+typedef struct h5tx__hasher {
+  _Alignas(64) unsigned char state[640];
+} h5tx__hasher;
+void h5tx__hasher_init(h5tx__hasher *h);
+void h5tx__hasher_add(h5tx__hasher *h, const void *p, size_t len);
+uint64_t h5tx__hasher_end(h5tx__hasher *h);
+
+/* Largest output of h5tx__zstd_compress for `n` input bytes. */
+size_t h5tx__zstd_bound(size_t n);
+
+/* Clamp `level` to zstd's range. */
+int h5tx__zstd_clamp(int level);
+
+/* Compress `n` bytes into one zstd frame carrying its content size.
+ * Returns the frame's size, or 0 on error (the message goes to `why`,
+ * which may be NULL). */
+size_t h5tx__zstd_compress(void *dst, size_t cap, const void *src, size_t n, int level,
+                           const char **why);
+
+/* Decode one zstd frame of `n` bytes into `dst` (capacity `cap`).
+ * Frames without a content size are decoded by streaming. Returns the
+ * decoded size, or (size_t)-1 on any error (corrupt, truncated, larger
+ * than `cap`), with the reason in `why` (may be NULL). */
+size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, const char **why);
+
+/* The decoded size a frame declares, or (size_t)-1 if it has none or is not
+ * a zstd frame. */
+size_t h5tx__zstd_content_size(const void *src, size_t n);
+
+#endif

@@ -1,0 +1,96 @@
+/* error.c - the one error type: codes, their names, and message helpers;
+ * also the name rules every entry point checks. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+int h5tx__err(h5tx_error *err, int code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+int h5tx__errno_code(int e) {
+  switch (e) {
+  case ENOSPC:
+  case EDQUOT:
+  case EFBIG: return H5TX_ENOSPC;
+  case ENOMEM: return H5TX_ENOMEM;
+  case ENOENT: return H5TX_ENOENT;
+  case EROFS:
+  case EACCES:
+  case EPERM: return H5TX_EROFS;
+  default: return H5TX_EIO;
+  }
+}
+
+const char *h5tx_strerror(int code) {
+  switch (code) {
+  case H5TX_OK: return "H5TX_OK";
+  case H5TX_EINVAL: return "H5TX_EINVAL";
+  case H5TX_ENOENT: return "H5TX_ENOENT";
+  case H5TX_EEXIST: return "H5TX_EEXIST";
+  case H5TX_EBUSY: return "H5TX_EBUSY";
+  case H5TX_ECONFLICT: return "H5TX_ECONFLICT";
+  case H5TX_ECORRUPT: return "H5TX_ECORRUPT";
+  case H5TX_EFORMAT: return "H5TX_EFORMAT";
+  case H5TX_EIO: return "H5TX_EIO";
+  case H5TX_ENOSPC: return "H5TX_ENOSPC";
+  case H5TX_ENOMEM: return "H5TX_ENOMEM";
+  case H5TX_EGONE: return "H5TX_EGONE";
+  case H5TX_EROFS: return "H5TX_EROFS";
+  case H5TX_EFORK: return "H5TX_EFORK";
+  case H5TX_ERANGE: return "H5TX_ERANGE";
+  default: return "H5TX_E(unknown)";
+  }
+}
+
+int h5tx__check_name(const char *name, h5tx_error *err) {
+  if (!name || !*name) return h5tx__err(err, H5TX_EINVAL, "empty file name");
+  size_t n = strlen(name);
+  if (n > H5TX_MAX_NAME)
+    return h5tx__err(err, H5TX_EINVAL, "file name longer than %d bytes", H5TX_MAX_NAME);
+  if (name[0] == '/')
+    return h5tx__err(err, H5TX_EINVAL, "file name '%s' is absolute; names in a store are relative",
+                     name);
+  if (strchr(name, '@'))
+    return h5tx__err(err, H5TX_EINVAL, "file name '%s' contains '@', which marks a revision", name);
+  const char *p = name;
+  while (*p) {
+    const char *e = strchr(p, '/');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+      return h5tx__err(err, H5TX_EINVAL, "file name '%s' has an empty, '.' or '..' part", name);
+    if (!e) break;
+    p = e + 1;
+    if (!*p) return h5tx__err(err, H5TX_EINVAL, "file name '%s' ends in '/'", name);
+  }
+  return 0;
+}
+
+int h5tx__check_tag(const char *name, h5tx_error *err) {
+  if (!name || !*name) return h5tx__err(err, H5TX_EINVAL, "empty tag name");
+  size_t n = strlen(name);
+  if (n > H5TX_MAX_TAG)
+    return h5tx__err(err, H5TX_EINVAL, "tag name longer than %d bytes", H5TX_MAX_TAG);
+  if (strchr(name, '/') || strchr(name, '@'))
+    return h5tx__err(err, H5TX_EINVAL, "tag name '%s' contains '/' or '@'", name);
+  if (strspn(name, "0123456789") == n)
+    return h5tx__err(err, H5TX_EINVAL, "tag name '%s' is all digits and would read as a revision",
+                     name);
+  if (strcmp(name, "head") == 0) return h5tx__err(err, H5TX_EINVAL, "tag name 'head' is reserved");
+  return 0;
+}
+
+uint64_t h5tx__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,314 @@
+/* gc.c - garbage collection: drop every page version (and name and length
+ * entry) that no kept revision can read. Two write transactions with a scan
+ * of the reader table between them, so a snapshot that checked its revision
+ * is never collected under it (docs/FORMAT.md, "The reader table"). Runs of
+ * gc are serialised by an flock on the reader table file. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+typedef struct revset {
+  h5tx_rev *v;
+  size_t n, cap;
+} revset;
+
+static int revset_add(revset *r, h5tx_rev x) {
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 256;
+    h5tx_rev *v = realloc(r->v, cap * sizeof *v);
+    if (!v) return -1;
+    r->v = v;
+    r->cap = cap;
+  }
+  r->v[r->n++] = x;
+  return 0;
+}
+
+static int cmp_rev(const void *a, const void *b) {
+  h5tx_rev x = *(const h5tx_rev *)a, y = *(const h5tx_rev *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void revset_sort(revset *r) {
+  qsort(r->v, r->n, sizeof *r->v, cmp_rev);
+  size_t j = 0;
+  for (size_t i = 0; i < r->n; i++)
+    if (j == 0 || r->v[j - 1] != r->v[i]) r->v[j++] = r->v[i];
+  r->n = j;
+}
+
+static int revset_has(const revset *r, h5tx_rev x) {
+  return r->n && bsearch(&x, r->v, r->n, sizeof x, cmp_rev) != NULL;
+}
+
+/* Is there a kept revision k with lo <= k < hi? (`r` sorted) */
+static int revset_any(const revset *r, h5tx_rev lo, h5tx_rev hi) {
+  size_t a = 0, b = r->n;
+  while (a < b) {
+    size_t m = (a + b) / 2;
+    if (r->v[m] < lo)
+      a = m + 1;
+    else
+      b = m;
+  }
+  return a < r->n && r->v[a] < hi;
+}
+
+static void pin_cb(void *arg, h5tx_rev rev) {
+  revset_add(arg, rev); /* on ENOMEM a pin is lost: caller checks count */
+}
+
+typedef struct gc_arg {
+  h5tx_store *s;
+  const h5tx_gc_opts *o;
+  revset pins, tags, doomed;
+  h5tx_gc_result res;
+} gc_arg;
+
+/* Set and clear flags of the commit record of `rev`. */
+static int set_flags(h5tx__txn *t, h5tx_rev rev, uint32_t set, uint32_t clear, h5tx_error *err) {
+  uint8_t key[8];
+  h5tx__be64(key, rev);
+  h5tx__val v;
+  int rc = h5tx__kv_get(t, KV_COMMITS, key, 8, &v, err);
+  if (rc) return rc;
+  uint8_t *copy = malloc(v.n);
+  if (!copy) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  memcpy(copy, v.p, v.n);
+  uint32_t f = h5tx__get_le32(copy + H5TX_COMMIT_FLAGS_OFF);
+  h5tx__le32(copy + H5TX_COMMIT_FLAGS_OFF, (f & ~clear) | set);
+  rc = h5tx__kv_put(t, KV_COMMITS, key, 8, copy, v.n, err);
+  free(copy);
+  return rc;
+}
+
+/* Phase 1: choose the revisions to collect and flag them "being collected". */
+static int phase1(h5tx__txn *t, void *arg, h5tx_error *err) {
+  gc_arg *a = arg;
+  a->doomed.n = 0;
+  a->tags.n = 0;
+  a->res.revisions_pinned = 0;
+  h5tx_rev head;
+  int rc = h5tx__meta_get(t, "head", &head, err);
+  if (rc) return rc;
+  h5tx__cur *c;
+  if ((rc = h5tx__kv_cursor(t, KV_TAGS, &c, err))) return rc;
+  h5tx__val k, v;
+  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err))
+    if (v.n == 8 && revset_add(&a->tags, h5tx__get_le64(v.p)))
+      rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  h5tx__kv_cursor_close(c);
+  if (rc != H5TX_ENOENT) return rc;
+  revset_sort(&a->tags);
+  if ((rc = h5tx__kv_cursor(t, KV_COMMITS, &c, err))) return rc;
+  uint64_t keep_last = a->o->keep_last;
+  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+    h5tx__commit_rec cr;
+    if (k.n != 8 || h5tx__commit_parse(&v, &cr) != 0) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed commit record", a->s->path);
+      break;
+    }
+    h5tx_rev r = h5tx__get_be64(k.p);
+    if (cr.flags & H5TX_COMMIT_COLLECTED) continue;
+    int keep = r == head || keep_last == 0 || r + keep_last > head ||
+               (a->o->keep_since_ns && cr.time_ns >= a->o->keep_since_ns) ||
+               revset_has(&a->tags, r);
+    int pinned = !keep && revset_has(&a->pins, r);
+    if (pinned) a->res.revisions_pinned++;
+    uint32_t flags = cr.flags & ~H5TX_COMMIT_COLLECTING;
+    if (!keep && !pinned) {
+      if (revset_add(&a->doomed, r)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
+      }
+      flags |= H5TX_COMMIT_COLLECTING;
+    }
+    if (flags != cr.flags && !a->o->dry_run) {
+      uint8_t key[8];
+      memcpy(key, k.p, 8);
+      rc = set_flags(t, r, flags & H5TX_COMMIT_COLLECTING, ~flags & H5TX_COMMIT_COLLECTING, err);
+      /* Re-position after the put. */
+      if (rc == 0) rc = h5tx__kv_seek(c, key, 8, &k, &v, err);
+      if (rc) break;
+    }
+  }
+  h5tx__kv_cursor_close(c);
+  if (rc != H5TX_ENOENT) return rc;
+  return 0;
+}
+
+/* Drop versions of one table no kept revision reads. `group` is the length
+ * of the key prefix that names one page / file / name (0: key length - 8). */
+static int sweep(h5tx__txn *t, int table, size_t group, const revset *kept, int dry,
+                 int count_pages, gc_arg *a, h5tx_error *err) {
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, table, &c, err);
+  if (rc) return rc;
+  uint8_t prev[H5TX_NAME_KEY_MAX];
+  size_t prev_len = 0;
+  h5tx_rev upper = 0;
+  int have_prev = 0;
+  h5tx__val k, v;
+  rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err);
+  while (rc == 0) {
+    if (k.n < 8 || k.n > sizeof prev) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed key in gc", a->s->path);
+      break;
+    }
+    size_t g = group ? group : k.n - 8;
+    h5tx_rev r = h5tx__key_rev(&k);
+    if (!have_prev || prev_len != g || memcmp(prev, k.p, g) != 0) {
+      memcpy(prev, k.p, g);
+      prev_len = g;
+      have_prev = 1;
+      upper = UINT64_MAX; /* the newest version of a group: live to the end */
+    }
+    int keep = revset_any(kept, r, upper);
+    upper = r;
+    if (!keep) {
+      if (count_pages) {
+        a->res.versions_freed++;
+        a->res.bytes_freed += v.n;
+      }
+      if (!dry) {
+        if ((rc = h5tx__kv_cursor_del(c, err))) break;
+        /* The cursor now stands so that next returns the following key. */
+        rc = h5tx__kv_next(c, &k, &v, err);
+        continue;
+      }
+    }
+    rc = h5tx__kv_next(c, &k, &v, err);
+  }
+  h5tx__kv_cursor_close(c);
+  return rc == H5TX_ENOENT ? 0 : rc;
+}
+
+/* Phase 2: with the final doomed set, sweep and flag collected. */
+static int phase2(h5tx__txn *t, void *arg, h5tx_error *err) {
+  gc_arg *a = arg;
+  int dry = a->o->dry_run;
+  a->res.versions_freed = a->res.bytes_freed = 0;
+  revset kept = {0}, spared = {0};
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, KV_COMMITS, &c, err);
+  if (rc) return rc;
+  h5tx__val k, v;
+  uint64_t collected = 0;
+  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+    h5tx__commit_rec cr;
+    if (k.n != 8 || h5tx__commit_parse(&v, &cr) != 0) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed commit record", a->s->path);
+      break;
+    }
+    h5tx_rev r = h5tx__get_be64(k.p);
+    if (cr.flags & H5TX_COMMIT_COLLECTED) continue;
+    if (revset_has(&a->doomed, r)) {
+      collected++;
+      continue;
+    }
+    if ((cr.flags & H5TX_COMMIT_COLLECTING) && revset_add(&spared, r)) {
+      rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+      break;
+    }
+    if (revset_add(&kept, r)) {
+      rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+      break;
+    }
+  }
+  h5tx__kv_cursor_close(c);
+  if (rc != H5TX_ENOENT) goto out;
+  rc = 0;
+  /* Revisions a pin spared become readable again. */
+  for (size_t i = 0; i < spared.n && !dry; i++)
+    if ((rc = set_flags(t, spared.v[i], 0, H5TX_COMMIT_COLLECTING, err))) goto out;
+  if (collected == 0) goto out; /* nothing becomes unreadable: nothing to free */
+  /* kept is ascending already (keys are big-endian revisions). */
+  if ((rc = sweep(t, KV_PAGES, 16, &kept, dry, 1, a, err))) goto out;
+  if ((rc = sweep(t, KV_LENGTHS, 8, &kept, dry, 0, a, err))) goto out;
+  if ((rc = sweep(t, KV_NAMES, 0, &kept, dry, 0, a, err))) goto out;
+  if (!dry) {
+    for (size_t i = 0; i < a->doomed.n; i++)
+      if ((rc = set_flags(t, a->doomed.v[i], H5TX_COMMIT_COLLECTED, H5TX_COMMIT_COLLECTING, err)))
+        goto out;
+  }
+out:
+  a->res.revisions_collected = collected;
+  free(kept.v);
+  free(spared.v);
+  return rc;
+}
+
+/* Phase 2 for a dry run: the same sweep in a read transaction. */
+static int dry_phase2(gc_arg *a, h5tx_error *err) {
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(a->s->kv, &t, err);
+  if (rc) return rc;
+  rc = phase2(t, a, err);
+  h5tx__kv_done(t);
+  return rc;
+}
+
+int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_error *err) {
+  h5tx_gc_opts def = {0, 0, 0};
+  if (!opts) opts = &def;
+  if (out) memset(out, 0, sizeof *out);
+  if (s->read_only && !opts->dry_run)
+    return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot collect garbage",
+                     s->path);
+  if (!s->pins)
+    return h5tx__err(err, H5TX_EROFS, "store %s: no reader table; cannot collect safely", s->path);
+  char lp[4200];
+  snprintf(lp, sizeof lp, "%s/readers", s->path);
+  int lock = open(lp, O_RDWR | O_CLOEXEC);
+  if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+    int e = errno;
+    if (lock >= 0) close(lock);
+    return h5tx__err(err, h5tx__errno_code(e), "store %s: locking for gc: %s", s->path,
+                     strerror(e));
+  }
+  gc_arg a = {.s = s, .o = opts};
+  int rc = 0;
+  h5tx__pins_scan(s->pins, pin_cb, &a.pins);
+  revset_sort(&a.pins);
+  if (opts->dry_run) {
+    h5tx__txn *t;
+    if ((rc = h5tx__kv_read(s->kv, &t, err)) == 0) {
+      rc = phase1(t, &a, err);
+      h5tx__kv_done(t);
+    }
+    if (rc == 0) rc = dry_phase2(&a, err);
+  } else {
+    rc = h5tx__kv_write(s->kv, phase1, &a, 0, err);
+    if (rc == 0) {
+      /* Pins published before phase 1 committed are visible now. */
+      a.pins.n = 0;
+      h5tx__pins_scan(s->pins, pin_cb, &a.pins);
+      revset_sort(&a.pins);
+      size_t j = 0;
+      for (size_t i = 0; i < a.doomed.n; i++) {
+        if (revset_has(&a.pins, a.doomed.v[i]))
+          a.res.revisions_pinned++;
+        else
+          a.doomed.v[j++] = a.doomed.v[i];
+      }
+      a.doomed.n = j;
+      revset_sort(&a.doomed);
+      rc = h5tx__kv_write(s->kv, phase2, &a, s->durability == H5TX_SYNC, err);
+      /* Pinned revisions keep their "being collected" flag until the next
+       * gc, which clears it when it keeps them: new snapshots of them are
+       * refused meanwhile (H5TX_EGONE), open ones keep reading. */
+    }
+  }
+  flock(lock, LOCK_UN);
+  close(lock);
+  if (rc == 0 && out) *out = a.res;
+  free(a.pins.v);
+  free(a.tags.v);
+  free(a.doomed.v);
+  return rc;
+}

@@ -1,0 +1,182 @@
+/* history.c - the commit log, tags, and revision specs ("42", "v1", "head"). */
+#include "store.h"
+
+#include <stdlib.h>
+
+/* Names of the files a commit changed, resolved through the files table. */
+static int commit_files(h5tx__txn *t, const h5tx__commit_rec *c, char ***out, h5tx_error *err) {
+  char **names = calloc(c->nfiles + 1, sizeof *names);
+  if (!names) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  for (uint32_t i = 0; i < c->nfiles; i++) {
+    uint8_t k[8];
+    h5tx__be64(k, h5tx__get_le64(c->fids + 8 * i));
+    h5tx__val v;
+    int rc = h5tx__kv_get(t, KV_FILES, k, 8, &v, err);
+    if (rc == 0 && v.n >= 16) {
+      names[i] = strndup((const char *)v.p + 16, v.n - 16);
+    } else if (rc == 0 || rc == H5TX_ENOENT) {
+      names[i] = strdup("?");
+    } else {
+      *out = names;
+      return rc;
+    }
+    if (!names[i]) {
+      *out = names;
+      return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+    }
+  }
+  *out = names;
+  return 0;
+}
+
+static void free_names(char **names) {
+  if (!names) return;
+  for (char **p = names; *p; p++)
+    free(*p);
+  free(names);
+}
+
+int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error *err) {
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(s->kv, &t, err);
+  if (rc) return rc;
+  h5tx_rev head;
+  if ((rc = h5tx__meta_get(t, "head", &head, err))) goto out;
+  if (from == H5TX_HEAD || from > head) from = head;
+  for (h5tx_rev r = from; r >= 1 && rc == 0; r--) {
+    uint8_t k[8];
+    h5tx__be64(k, r);
+    h5tx__val v;
+    h5tx__commit_rec c;
+    rc = h5tx__kv_get(t, KV_COMMITS, k, 8, &v, err);
+    if (rc == H5TX_ENOENT || (rc == 0 && h5tx__commit_parse(&v, &c) != 0)) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: commit record %llu missing or malformed",
+                     s->path, (unsigned long long)r);
+      break;
+    }
+    if (rc) break;
+    char **names = NULL;
+    char *host = strndup(c.host, c.host_len), *msg = strndup(c.msg, c.msg_len);
+    rc = commit_files(t, &c, &names, err);
+    if (rc == 0 && (!host || !msg)) rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+    if (rc == 0) {
+      h5tx_commit info = {r,
+                          c.parent,
+                          c.time_ns,
+                          c.pid,
+                          host,
+                          msg,
+                          c.nfiles,
+                          (const char *const *)names,
+                          c.bytes_added,
+                          c.pages_added,
+                          (c.flags & (H5TX_COMMIT_COLLECTED | H5TX_COMMIT_COLLECTING)) != 0};
+      rc = fn(arg, &info);
+    }
+    free(host);
+    free(msg);
+    free_names(names);
+  }
+out:
+  h5tx__kv_done(t);
+  return rc;
+}
+
+typedef struct tag_arg {
+  h5tx_store *s;
+  const char *name;
+  h5tx_rev rev;
+} tag_arg;
+
+static int tag_set_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  tag_arg *a = arg;
+  h5tx_rev head, rev = a->rev;
+  int rc = h5tx__rev_check(a->s, t, rev, &head, err);
+  if (rc) return rc;
+  if (rev == H5TX_HEAD) rev = head;
+  uint8_t v[8];
+  h5tx__le64(v, rev);
+  a->rev = rev;
+  return h5tx__kv_put(t, KV_TAGS, a->name, strlen(a->name), v, 8, err);
+}
+
+int h5tx_tag_set(h5tx_store *s, const char *name, h5tx_rev rev, h5tx_error *err) {
+  int rc = h5tx__check_tag(name, err);
+  if (rc) return rc;
+  tag_arg a = {s, name, rev};
+  return h5tx__kv_write(s->kv, tag_set_fn, &a, s->durability == H5TX_SYNC, err);
+}
+
+static int tag_del_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  tag_arg *a = arg;
+  int rc = h5tx__kv_del(t, KV_TAGS, a->name, strlen(a->name), err);
+  if (rc == H5TX_ENOENT) return h5tx__err(err, rc, "store %s: no tag '%s'", a->s->path, a->name);
+  return rc;
+}
+
+int h5tx_tag_delete(h5tx_store *s, const char *name, h5tx_error *err) {
+  int rc = h5tx__check_tag(name, err);
+  if (rc) return rc;
+  tag_arg a = {s, name, 0};
+  return h5tx__kv_write(s->kv, tag_del_fn, &a, s->durability == H5TX_SYNC, err);
+}
+
+int h5tx_tag_get(h5tx_store *s, const char *name, h5tx_rev *rev, h5tx_error *err) {
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(s->kv, &t, err);
+  if (rc) return rc;
+  h5tx__val v;
+  rc = h5tx__kv_get(t, KV_TAGS, name, strlen(name), &v, err);
+  if (rc == H5TX_ENOENT)
+    rc = h5tx__err(err, rc, "store %s: no tag '%s'", s->path, name);
+  else if (rc == 0 && v.n != 8)
+    rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: tag '%s' malformed", s->path, name);
+  else if (rc == 0)
+    *rev = h5tx__get_le64(v.p);
+  h5tx__kv_done(t);
+  return rc;
+}
+
+int h5tx_tags(h5tx_store *s, h5tx_tag_fn fn, void *arg, h5tx_error *err) {
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(s->kv, &t, err);
+  if (rc) return rc;
+  h5tx__cur *c;
+  if ((rc = h5tx__kv_cursor(t, KV_TAGS, &c, err)) == 0) {
+    h5tx__val k, v;
+    char name[H5TX_MAX_TAG + 1];
+    for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+      if (k.n > H5TX_MAX_TAG || v.n != 8) {
+        rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed tag entry", s->path);
+        break;
+      }
+      memcpy(name, k.p, k.n);
+      name[k.n] = 0;
+      if ((rc = fn(arg, name, h5tx__get_le64(v.p))) != 0) break;
+    }
+    if (rc == H5TX_ENOENT) rc = 0;
+    h5tx__kv_cursor_close(c);
+  }
+  h5tx__kv_done(t);
+  return rc;
+}
+
+int h5tx_rev_parse(h5tx_store *s, const char *spec, h5tx_rev *rev, h5tx_error *err) {
+  if (!spec || !*spec || strcmp(spec, "head") == 0) return h5tx_store_head(s, rev, err);
+  size_t n = strlen(spec);
+  if (strspn(spec, "0123456789") == n) {
+    if (n > 19) return h5tx__err(err, H5TX_EINVAL, "revision '%s' is out of range", spec);
+    h5tx_rev r = strtoull(spec, NULL, 10);
+    h5tx__txn *t;
+    int rc = h5tx__kv_read(s->kv, &t, err);
+    if (rc) return rc;
+    h5tx_rev head;
+    rc = h5tx__rev_check(s, t, r, &head, err);
+    h5tx__kv_done(t);
+    if (rc == 0) *rev = r;
+    return rc;
+  }
+  int rc = h5tx__check_tag(spec, err);
+  if (rc) return rc;
+  return h5tx_tag_get(s, spec, rev, err);
+}

@@ -1,0 +1,79 @@
+/* internal.h - helpers shared by the page store's source files: error
+ * reporting, byte order, name checks. Nothing here is public API; every
+ * non-static symbol is prefixed h5tx__ and hidden from the shared object. */
+#ifndef H5TX_INTERNAL_H
+#define H5TX_INTERNAL_H
+
+#include "h5tx.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#define H5TX_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define H5TX_PRINTF(a, b)
+#endif
+
+/* Fill `err` (if not NULL) with `code` and a formatted message; returns
+ * `code`, so a failure path reads `return h5tx__err(err, ...)`. */
+int h5tx__err(h5tx_error *err, int code, const char *fmt, ...) H5TX_PRINTF(3, 4);
+
+/* Map an errno value to an h5tx code (ENOSPC/EDQUOT -> ENOSPC, ENOMEM ->
+ * ENOMEM, else EIO). */
+int h5tx__errno_code(int e);
+
+static inline void h5tx__be64(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--) {
+    p[i] = (uint8_t)v;
+    v >>= 8;
+  }
+}
+static inline uint64_t h5tx__get_be64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = (v << 8) | p[i];
+  return v;
+}
+static inline void h5tx__le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) {
+    p[i] = (uint8_t)v;
+    v >>= 8;
+  }
+}
+static inline uint64_t h5tx__get_le64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = (v << 8) | p[i];
+  return v;
+}
+static inline void h5tx__le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) {
+    p[i] = (uint8_t)v;
+    v >>= 8;
+  }
+}
+static inline uint32_t h5tx__get_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void h5tx__le16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+static inline uint16_t h5tx__get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+#define H5TX_MAX_NAME 1024
+#define H5TX_MAX_TAG 255
+
+/* 0 if `name` is a valid file name in a store (docs/FORMAT.md), else
+ * H5TX_EINVAL with a message saying why. */
+int h5tx__check_name(const char *name, h5tx_error *err);
+
+/* 0 if `name` is a valid tag name, else H5TX_EINVAL. */
+int h5tx__check_tag(const char *name, h5tx_error *err);
+
+/* Wall clock in ns since the epoch. */
+uint64_t h5tx__now_ns(void);
+
+#endif

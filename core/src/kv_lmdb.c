@@ -1,0 +1,441 @@
+/* kv_lmdb.c - the storage interface (kv.h) on LMDB.
+ *
+ * One MDB_env per store per process (LMDB forbids opening an environment
+ * twice in one process), shared by reference count. Read transactions are
+ * short and recycled (MDB_NOTLS + reset/renew). The map grows on demand:
+ * a write that hits MDB_MAP_FULL is aborted, the map doubled with every
+ * transaction of this process paused, and the write replayed. */
+#include "kv.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define POOL_MAX 16
+#define DEFAULT_MAP (256ull << 20)
+#define MAX_GROW_STEP (4ull << 30)
+
+static const char *const table_names[KV_NTABLES] = {"meta",    "names",   "files", "pages",
+                                                    "lengths", "commits", "tags",  "leases"};
+
+struct h5tx__kv {
+  MDB_env *env;
+  MDB_dbi dbi[KV_NTABLES];
+  dev_t dev;
+  ino_t ino;
+  pid_t pid;
+  int refs;
+  int read_only;
+  char *path;
+  /* Held shared by every live transaction, exclusively to resize. */
+  pthread_rwlock_t resize;
+  pthread_mutex_t pool_lock;
+  MDB_txn *pool[POOL_MAX];
+  int npool;
+  struct h5tx__kv *next;
+};
+
+struct h5tx__txn {
+  h5tx__kv *kv;
+  MDB_txn *txn;
+  int write;
+};
+
+struct h5tx__cur {
+  h5tx__txn *t;
+  MDB_cursor *c;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static h5tx__kv *registry;
+
+static int lmdb_code(int rc) {
+  switch (rc) {
+  case MDB_MAP_FULL: return H5TX__EMAPFULL;
+  case MDB_NOTFOUND: return H5TX_ENOENT;
+  case MDB_CORRUPTED:
+  case MDB_PAGE_NOTFOUND:
+  case MDB_INVALID:
+  case MDB_VERSION_MISMATCH: return H5TX_ECORRUPT;
+  case MDB_READERS_FULL: return H5TX_EBUSY;
+  case MDB_BAD_VALSIZE: return H5TX_EINVAL;
+  default: return rc > 0 ? h5tx__errno_code(rc) : H5TX_EIO;
+  }
+}
+
+static int fail(h5tx_error *err, h5tx__kv *kv, int rc, const char *what) {
+  int code = lmdb_code(rc);
+  if (code == H5TX__EMAPFULL) return code;
+  return h5tx__err(err, code, "store %s: %s: %s", kv ? kv->path : "?", what, mdb_strerror(rc));
+}
+
+static int check_fork(h5tx__kv *kv, h5tx_error *err) {
+  if (kv->pid != getpid())
+    return h5tx__err(err, H5TX_EFORK,
+                     "store %s: handle opened in process %d used in child %d "
+                     "after fork(); open the store again in the child",
+                     kv->path, (int)kv->pid, (int)getpid());
+  return 0;
+}
+
+static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err) {
+  int rc = mdb_env_create(&kv->env);
+  if (rc) return fail(err, kv, rc, "creating LMDB environment");
+  mdb_env_set_maxdbs(kv->env, KV_NTABLES);
+  mdb_env_set_maxreaders(kv->env, 1022);
+  /* mdb_env_open keeps the larger of this and the size stored in the file. */
+  mdb_env_set_mapsize(kv->env, map_size ? map_size : DEFAULT_MAP);
+  unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD;
+  if (kv->read_only) flags |= MDB_RDONLY;
+  rc = mdb_env_open(kv->env, kv->path, flags, 0644);
+  if (rc) {
+    mdb_env_close(kv->env);
+    kv->env = NULL;
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
+      return h5tx__err(err, H5TX_EFORMAT, "store %s: data.mdb is not an LMDB 0.9 environment (%s)",
+                       kv->path, mdb_strerror(rc));
+    return fail(err, kv, rc, "opening LMDB environment");
+  }
+  MDB_txn *txn;
+  rc = mdb_txn_begin(kv->env, NULL, create ? 0 : MDB_RDONLY, &txn);
+  if (rc) goto bad;
+  for (int i = 0; i < KV_NTABLES; i++) {
+    rc = mdb_dbi_open(txn, table_names[i], create ? MDB_CREATE : 0, &kv->dbi[i]);
+    if (rc) {
+      mdb_txn_abort(txn);
+      if (rc == MDB_NOTFOUND) {
+        mdb_env_close(kv->env);
+        kv->env = NULL;
+        return h5tx__err(err, H5TX_EFORMAT, "store %s: LMDB environment has no '%s' table",
+                         kv->path, table_names[i]);
+      }
+      goto bad;
+    }
+  }
+  rc = mdb_txn_commit(txn);
+  if (rc) goto bad;
+  if (create) {
+    rc = mdb_env_sync(kv->env, 1);
+    if (rc) goto bad;
+  }
+  return 0;
+bad:;
+  int r = fail(err, kv, rc, "opening tables");
+  if (r == H5TX__EMAPFULL)
+    r = h5tx__err(err, H5TX_ENOSPC, "store %s: map full on create", kv->path);
+  mdb_env_close(kv->env);
+  kv->env = NULL;
+  return r;
+}
+
+int h5tx__kv_open(const char *dir, int create, int read_only, uint64_t map_size, h5tx__kv **out,
+                  h5tx_error *err) {
+  struct stat st;
+  if (stat(dir, &st) != 0)
+    return h5tx__err(err, h5tx__errno_code(errno), "store %s: %s", dir, strerror(errno));
+  pthread_mutex_lock(&registry_lock);
+  pid_t me = getpid();
+  for (h5tx__kv *k = registry; k; k = k->next) {
+    if (k->pid != me || k->dev != st.st_dev || k->ino != st.st_ino) continue;
+    if (k->read_only && !read_only) {
+      pthread_mutex_unlock(&registry_lock);
+      return h5tx__err(err, H5TX_EROFS,
+                       "store %s: already open read-only in this process (its "
+                       "directory is not writable)",
+                       dir);
+    }
+    k->refs++;
+    pthread_mutex_unlock(&registry_lock);
+    *out = k;
+    return 0;
+  }
+  h5tx__kv *kv = calloc(1, sizeof *kv);
+  if (!kv || !(kv->path = strdup(dir))) {
+    free(kv);
+    pthread_mutex_unlock(&registry_lock);
+    return h5tx__err(err, H5TX_ENOMEM, "store %s: out of memory", dir);
+  }
+  kv->dev = st.st_dev;
+  kv->ino = st.st_ino;
+  kv->pid = me;
+  kv->refs = 1;
+  kv->read_only = read_only;
+  pthread_rwlock_init(&kv->resize, NULL);
+  pthread_mutex_init(&kv->pool_lock, NULL);
+  int rc = open_env(kv, create, map_size, err);
+  if (rc) {
+    pthread_mutex_unlock(&registry_lock);
+    free(kv->path);
+    free(kv);
+    return rc;
+  }
+  kv->next = registry;
+  registry = kv;
+  pthread_mutex_unlock(&registry_lock);
+  *out = kv;
+  return 0;
+}
+
+void h5tx__kv_close(h5tx__kv *kv) {
+  if (!kv) return;
+  pthread_mutex_lock(&registry_lock);
+  if (--kv->refs > 0) {
+    pthread_mutex_unlock(&registry_lock);
+    return;
+  }
+  for (h5tx__kv **p = &registry; *p; p = &(*p)->next)
+    if (*p == kv) {
+      *p = kv->next;
+      break;
+    }
+  pthread_mutex_unlock(&registry_lock);
+  if (kv->pid == getpid()) {
+    for (int i = 0; i < kv->npool; i++)
+      mdb_txn_abort(kv->pool[i]);
+    mdb_env_close(kv->env);
+  }
+  /* In a child after fork the environment is the parent's: leave it. */
+  pthread_rwlock_destroy(&kv->resize);
+  pthread_mutex_destroy(&kv->pool_lock);
+  free(kv->path);
+  free(kv);
+}
+
+/* Adopt a map size grown by another process, or grow it ourselves by
+ * doubling (`grow`), with every transaction of this process paused. */
+static int resize(h5tx__kv *kv, int grow, h5tx_error *err) {
+  pthread_rwlock_wrlock(&kv->resize);
+  size_t size = 0;
+  if (grow) {
+    MDB_envinfo info;
+    mdb_env_info(kv->env, &info);
+    size_t cur = info.me_mapsize;
+    size_t step = cur < MAX_GROW_STEP ? cur : MAX_GROW_STEP;
+    size = cur + step;
+  }
+  int rc = mdb_env_set_mapsize(kv->env, size);
+  pthread_rwlock_unlock(&kv->resize);
+  if (rc) return fail(err, kv, rc, "growing the LMDB map");
+  return 0;
+}
+
+int h5tx__kv_read(h5tx__kv *kv, h5tx__txn **out, h5tx_error *err) {
+  int rc = check_fork(kv, err);
+  if (rc) return rc;
+  h5tx__txn *t = malloc(sizeof *t);
+  if (!t) return h5tx__err(err, H5TX_ENOMEM, "store %s: out of memory", kv->path);
+  t->kv = kv;
+  t->write = 0;
+  for (;;) {
+    pthread_rwlock_rdlock(&kv->resize);
+    MDB_txn *txn = NULL;
+    pthread_mutex_lock(&kv->pool_lock);
+    if (kv->npool) txn = kv->pool[--kv->npool];
+    pthread_mutex_unlock(&kv->pool_lock);
+    rc = txn ? mdb_txn_renew(txn) : mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+      t->txn = txn;
+      *out = t;
+      return 0;
+    }
+    if (txn && rc) mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&kv->resize);
+    if (rc != MDB_MAP_RESIZED) break;
+    if ((rc = resize(kv, 0, err))) break;
+  }
+  free(t);
+  if (rc < 0 && rc != MDB_MAP_RESIZED) return rc;
+  return fail(err, kv, rc, "beginning a read transaction");
+}
+
+void h5tx__kv_done(h5tx__txn *t) {
+  if (!t) return;
+  h5tx__kv *kv = t->kv;
+  mdb_txn_reset(t->txn);
+  pthread_mutex_lock(&kv->pool_lock);
+  if (kv->npool < POOL_MAX) {
+    kv->pool[kv->npool++] = t->txn;
+    t->txn = NULL;
+  }
+  pthread_mutex_unlock(&kv->pool_lock);
+  if (t->txn) mdb_txn_abort(t->txn);
+  pthread_rwlock_unlock(&kv->resize);
+  free(t);
+}
+
+int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error *err) {
+  int rc = check_fork(kv, err);
+  if (rc) return rc;
+  if (kv->read_only) return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only", kv->path);
+  for (int attempt = 0;; attempt++) {
+    pthread_rwlock_rdlock(&kv->resize);
+    h5tx__txn t = {kv, NULL, 1};
+    rc = mdb_txn_begin(kv->env, NULL, 0, &t.txn);
+    if (rc) {
+      pthread_rwlock_unlock(&kv->resize);
+      if (rc == MDB_MAP_RESIZED) {
+        if ((rc = resize(kv, 0, err))) return rc;
+        continue;
+      }
+      return fail(err, kv, rc, "beginning a write transaction");
+    }
+    rc = fn(&t, arg, err);
+    if (rc == 0) {
+      int mrc = mdb_txn_commit(t.txn);
+      if (mrc == 0 && sync) {
+        mrc = mdb_env_sync(kv->env, 1);
+        pthread_rwlock_unlock(&kv->resize);
+        if (mrc)
+          return h5tx__err(err, h5tx__errno_code(mrc),
+                           "store %s: commit written but flushing it to disk failed: %s", kv->path,
+                           mdb_strerror(mrc));
+        return 0;
+      }
+      pthread_rwlock_unlock(&kv->resize);
+      if (mrc == 0) return 0;
+      rc = lmdb_code(mrc);
+      if (rc != H5TX__EMAPFULL) {
+        if (rc == H5TX_ENOSPC)
+          return h5tx__err(
+              err, rc, "store %s: disk full: nothing of this transaction was committed", kv->path);
+        return fail(err, kv, mrc, "committing");
+      }
+    } else {
+      mdb_txn_abort(t.txn);
+      pthread_rwlock_unlock(&kv->resize);
+      if (rc != H5TX__EMAPFULL) return rc;
+    }
+    /* Map full: grow and replay. */
+    if (attempt > 40)
+      return h5tx__err(err, H5TX_ENOSPC, "store %s: LMDB map cannot grow any further", kv->path);
+    if ((rc = resize(kv, 1, err))) return rc;
+  }
+}
+
+int h5tx__kv_get(h5tx__txn *t, int table, const void *key, size_t klen, h5tx__val *val,
+                 h5tx_error *err) {
+  MDB_val k = {klen, (void *)key}, v;
+  int rc = mdb_get(t->txn, t->kv->dbi[table], &k, &v);
+  if (rc == MDB_NOTFOUND) return H5TX_ENOENT;
+  if (rc) return fail(err, t->kv, rc, "reading");
+  val->p = v.mv_data;
+  val->n = v.mv_size;
+  return 0;
+}
+
+int h5tx__kv_put(h5tx__txn *t, int table, const void *key, size_t klen, const void *val,
+                 size_t vlen, h5tx_error *err) {
+  MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+  int rc = mdb_put(t->txn, t->kv->dbi[table], &k, &v, 0);
+  if (rc) return fail(err, t->kv, rc, "writing");
+  return 0;
+}
+
+int h5tx__kv_reserve(h5tx__txn *t, int table, const void *key, size_t klen, size_t vlen,
+                     void **where, h5tx_error *err) {
+  MDB_val k = {klen, (void *)key}, v = {vlen, NULL};
+  int rc = mdb_put(t->txn, t->kv->dbi[table], &k, &v, MDB_RESERVE);
+  if (rc) return fail(err, t->kv, rc, "writing");
+  *where = v.mv_data;
+  return 0;
+}
+
+int h5tx__kv_del(h5tx__txn *t, int table, const void *key, size_t klen, h5tx_error *err) {
+  MDB_val k = {klen, (void *)key};
+  int rc = mdb_del(t->txn, t->kv->dbi[table], &k, NULL);
+  if (rc == MDB_NOTFOUND) return H5TX_ENOENT;
+  if (rc) return fail(err, t->kv, rc, "deleting");
+  return 0;
+}
+
+int h5tx__kv_cursor(h5tx__txn *t, int table, h5tx__cur **out, h5tx_error *err) {
+  h5tx__cur *c = malloc(sizeof *c);
+  if (!c) return h5tx__err(err, H5TX_ENOMEM, "store %s: out of memory", t->kv->path);
+  c->t = t;
+  int rc = mdb_cursor_open(t->txn, t->kv->dbi[table], &c->c);
+  if (rc) {
+    free(c);
+    return fail(err, t->kv, rc, "opening a cursor");
+  }
+  *out = c;
+  return 0;
+}
+
+void h5tx__kv_cursor_close(h5tx__cur *c) {
+  if (!c) return;
+  mdb_cursor_close(c->c);
+  free(c);
+}
+
+static int cursor_get(h5tx__cur *c, MDB_val *k, MDB_cursor_op op, h5tx__val *ko, h5tx__val *vo,
+                      h5tx_error *err) {
+  MDB_val v;
+  int rc = mdb_cursor_get(c->c, k, &v, op);
+  if (rc == MDB_NOTFOUND) return H5TX_ENOENT;
+  if (rc) return fail(err, c->t->kv, rc, "reading");
+  if (ko) {
+    ko->p = k->mv_data;
+    ko->n = k->mv_size;
+  }
+  if (vo) {
+    vo->p = v.mv_data;
+    vo->n = v.mv_size;
+  }
+  return 0;
+}
+
+int h5tx__kv_seek(h5tx__cur *c, const void *key, size_t klen, h5tx__val *k, h5tx__val *v,
+                  h5tx_error *err) {
+  MDB_val mk = {klen, (void *)key};
+  return cursor_get(c, &mk, klen ? MDB_SET_RANGE : MDB_FIRST, k, v, err);
+}
+
+int h5tx__kv_next(h5tx__cur *c, h5tx__val *k, h5tx__val *v, h5tx_error *err) {
+  MDB_val mk = {0, NULL};
+  return cursor_get(c, &mk, MDB_NEXT, k, v, err);
+}
+
+int h5tx__kv_cursor_del(h5tx__cur *c, h5tx_error *err) {
+  int rc = mdb_cursor_del(c->c, 0);
+  if (rc) return fail(err, c->t->kv, rc, "deleting");
+  return 0;
+}
+
+int h5tx__kv_space(h5tx__kv *kv, uint64_t *used, uint64_t *file, h5tx_error *err) {
+  int rc = check_fork(kv, err);
+  if (rc) return rc;
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(kv->env, &info);
+  mdb_env_stat(kv->env, &st);
+  /* Pages in use = last page used + 1 minus pages on the free list. */
+  uint64_t freepages = 0;
+  h5tx__txn *t;
+  if ((rc = h5tx__kv_read(kv, &t, err))) return rc;
+  MDB_cursor *c;
+  if (mdb_cursor_open(t->txn, 0, &c) == 0) {
+    MDB_val k, v;
+    while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+      if (v.mv_size >= sizeof(size_t)) freepages += *(size_t *)v.mv_data;
+    mdb_cursor_close(c);
+  }
+  h5tx__kv_done(t);
+  *used = ((uint64_t)info.me_last_pgno + 1 - freepages) * st.ms_psize;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/data.mdb", kv->path);
+  struct stat fs;
+  *file = stat(path, &fs) == 0 ? (uint64_t)fs.st_size : 0;
+  return 0;
+}
+
+uint64_t h5tx__kv_map_size(h5tx__kv *kv) {
+  MDB_envinfo info;
+  mdb_env_info(kv->env, &info);
+  return info.me_mapsize;
+}

@@ -1,0 +1,252 @@
+/* snapshot.c - snapshots: pin a revision, look files up, read pages. */
+#include "store.h"
+
+#include <stdlib.h>
+
+struct h5tx_snap {
+  h5tx_store *s;
+  h5tx_rev rev;
+  int slot;
+  uint8_t *buf; /* one page, for partial page reads */
+  uint32_t buf_size;
+};
+
+int h5tx__page_find(h5tx__cur *c, uint64_t fid, uint64_t page, h5tx_rev rev, h5tx__val *key,
+                    h5tx__val *val, h5tx_error *err) {
+  uint8_t k[H5TX_PAGE_KEY];
+  h5tx__page_key(k, fid, page, rev);
+  int rc = h5tx__kv_seek(c, k, sizeof k, key, val, err);
+  if (rc) return rc;
+  if (key->n != H5TX_PAGE_KEY || memcmp(key->p, k, 16) != 0) return H5TX_ENOENT;
+  return 0;
+}
+
+int h5tx__page_check(h5tx_store *s, const char *name, const h5tx__val *key, const h5tx__val *val,
+                     h5tx__page_rec *rec, h5tx_error *err) {
+  const char *why = NULL;
+  if (h5tx__page_parse(key, val, rec, &why) == 0) return 0;
+  const uint8_t *k = key->p;
+  return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' page %llu revision %llu: %s", s->path,
+                   name, (unsigned long long)h5tx__get_be64(k + 8),
+                   (unsigned long long)h5tx__key_rev(key), why);
+}
+
+int h5tx__page_load(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
+                    h5tx_rev rev, uint32_t ps, uint8_t *dst, h5tx_error *err) {
+  h5tx__val k, v;
+  int rc = h5tx__page_find(c, fid, page, rev, &k, &v, err);
+  if (rc == H5TX_ENOENT) {
+    memset(dst, 0, ps);
+    return 0;
+  }
+  if (rc) return rc;
+  h5tx__page_rec r;
+  if ((rc = h5tx__page_check(s, name, &k, &v, &r, err))) return rc;
+  const char *why = NULL;
+  if (h5tx__page_decode(&r, dst, ps, &why) != 0)
+    return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' page %llu revision %llu: %s", s->path,
+                     name, (unsigned long long)page, (unsigned long long)h5tx__key_rev(&k), why);
+  return 0;
+}
+
+int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx_stat *st,
+               h5tx_error *err) {
+  uint64_t fid = 0;
+  int rc = h5tx__name_lookup(t, name, rev, &fid, NULL, err);
+  if (rc == H5TX_ENOENT || (rc == 0 && fid == 0))
+    return h5tx__err(err, H5TX_ENOENT, "store %s: no file '%s' at revision %llu", s->path, name,
+                     (unsigned long long)rev);
+  if (rc) return rc;
+  uint8_t fk[8];
+  h5tx__be64(fk, fid);
+  h5tx__val v;
+  h5tx__file_rec fr;
+  rc = h5tx__kv_get(t, KV_FILES, fk, 8, &v, err);
+  if (rc == H5TX_ENOENT || (rc == 0 && h5tx__file_parse(&v, &fr) != 0))
+    return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' (id %llu) has no valid file record",
+                     s->path, name, (unsigned long long)fid);
+  if (rc) return rc;
+  rc = h5tx__length_lookup(t, fid, rev, &st->length, &st->changed, err);
+  if (rc == H5TX_ENOENT)
+    return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' has no length at revision %llu",
+                     s->path, name, (unsigned long long)rev);
+  if (rc) return rc;
+  st->file_id = fid;
+  st->page_size = fr.page_size;
+  st->created = fr.created;
+  return 0;
+}
+
+int h5tx__pin_rev(h5tx_store *s, h5tx_rev rev, h5tx_rev *pinned, int *slot, h5tx_error *err) {
+  *slot = -1;
+  for (int tries = 0; tries < 100; tries++) {
+    h5tx_rev want = rev, head;
+    h5tx__txn *t;
+    int rc;
+    if (want == H5TX_HEAD) {
+      if ((rc = h5tx_store_head(s, &want, err))) return rc;
+    }
+    if (s->pins && *slot < 0) {
+      if ((rc = h5tx__pin(s->pins, want, slot, err))) return rc;
+    } else if (s->pins) {
+      h5tx__pin_move(s->pins, *slot, want);
+    }
+    /* The pin is published: now check, in a new transaction, that the
+     * revision was not (being) collected meanwhile. */
+    if ((rc = h5tx__kv_read(s->kv, &t, err))) goto fail;
+    rc = h5tx__rev_check(s, t, want, &head, err);
+    h5tx__kv_done(t);
+    if (rc == 0) {
+      *pinned = want;
+      return 0;
+    }
+    if (rc == H5TX_EGONE && rev == H5TX_HEAD) continue; /* head moved on and was collected */
+  fail:
+    if (*slot >= 0) h5tx__unpin(s->pins, *slot);
+    *slot = -1;
+    return rc;
+  }
+  if (*slot >= 0) h5tx__unpin(s->pins, *slot);
+  *slot = -1;
+  return h5tx__err(err, H5TX_EBUSY, "store %s: could not pin head (collected 100 times)", s->path);
+}
+
+int h5tx_snap_open(h5tx_store *s, h5tx_rev rev, h5tx_snap **out, h5tx_error *err) {
+  h5tx_snap *snap = calloc(1, sizeof *snap);
+  if (!snap) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  snap->s = s;
+  int rc = h5tx__pin_rev(s, rev, &snap->rev, &snap->slot, err);
+  if (rc) {
+    free(snap);
+    return rc;
+  }
+  *out = snap;
+  return 0;
+}
+
+h5tx_rev h5tx_snap_rev(const h5tx_snap *snap) { return snap->rev; }
+
+void h5tx_snap_close(h5tx_snap *snap) {
+  if (!snap) return;
+  if (snap->slot >= 0) h5tx__unpin(snap->s->pins, snap->slot);
+  free(snap->buf);
+  free(snap);
+}
+
+int h5tx_snap_stat(h5tx_snap *snap, const char *name, h5tx_stat *out, h5tx_error *err) {
+  int rc = h5tx__check_name(name, err);
+  if (rc) return rc;
+  h5tx__txn *t;
+  if ((rc = h5tx__kv_read(snap->s->kv, &t, err))) return rc;
+  rc = h5tx__stat(snap->s, t, name, snap->rev, out, err);
+  h5tx__kv_done(t);
+  return rc;
+}
+
+int h5tx_snap_read(h5tx_snap *snap, const char *name, uint64_t off, void *buf, size_t len,
+                   h5tx_error *err) {
+  h5tx_stat st;
+  int rc = h5tx_snap_stat(snap, name, &st, err);
+  if (rc) return rc;
+  return h5tx_snap_read_stat(snap, name, &st, off, buf, len, err);
+}
+
+int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_stat *st, uint64_t off,
+                        void *buf, size_t len, h5tx_error *err) {
+  h5tx_store *s = snap->s;
+  if (off + len < off)
+    return h5tx__err(err, H5TX_ERANGE, "store %s: file '%s': read at %llu + %zu overflows", s->path,
+                     name, (unsigned long long)off, len);
+  uint8_t *out = buf;
+  /* Everything at or beyond the length reads as zeros. */
+  if (off >= st->length) {
+    memset(out, 0, len);
+    return 0;
+  }
+  if (off + len > st->length) {
+    size_t inside = (size_t)(st->length - off);
+    memset(out + inside, 0, len - inside);
+    len = inside;
+  }
+  uint32_t ps = st->page_size;
+  if (snap->buf_size < ps) {
+    free(snap->buf);
+    snap->buf_size = 0;
+    if (!(snap->buf = malloc(ps))) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+    snap->buf_size = ps;
+  }
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(s->kv, &t, err);
+  if (rc) return rc;
+  h5tx__cur *c;
+  if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err))) {
+    h5tx__kv_done(t);
+    return rc;
+  }
+  while (len > 0) {
+    uint64_t page = off / ps;
+    size_t in = (size_t)(off % ps);
+    size_t n = ps - in < len ? ps - in : len;
+    if (in == 0 && n == ps) {
+      rc = h5tx__page_load(s, c, name, st->file_id, page, snap->rev, ps, out, err);
+    } else {
+      rc = h5tx__page_load(s, c, name, st->file_id, page, snap->rev, ps, snap->buf, err);
+      if (rc == 0) memcpy(out, snap->buf + in, n);
+    }
+    if (rc) break;
+    out += n;
+    off += n;
+    len -= n;
+  }
+  h5tx__kv_cursor_close(c);
+  h5tx__kv_done(t);
+  return rc;
+}
+
+int h5tx_snap_list(h5tx_snap *snap, const char *prefix, h5tx_list_fn fn, void *arg,
+                   h5tx_error *err) {
+  h5tx_store *s = snap->s;
+  if (!prefix) prefix = "";
+  size_t plen = strlen(prefix);
+  if (plen > H5TX_MAX_NAME) return 0;
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(s->kv, &t, err);
+  if (rc) return rc;
+  h5tx__cur *c;
+  if ((rc = h5tx__kv_cursor(t, KV_NAMES, &c, err))) {
+    h5tx__kv_done(t);
+    return rc;
+  }
+  char name[H5TX_MAX_NAME + 2];
+  uint8_t key[H5TX_NAME_KEY_MAX];
+  h5tx__val k, v;
+  rc = h5tx__kv_seek(c, prefix, plen, &k, &v, err);
+  while (rc == 0) {
+    if (k.n < 9 || k.n - 9 > H5TX_MAX_NAME) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed names key", s->path);
+      break;
+    }
+    size_t nlen = k.n - 9;
+    if (nlen < plen || memcmp(k.p, prefix, plen) != 0) break;
+    memcpy(name, k.p, nlen);
+    name[nlen] = 0;
+    /* The newest entry of this name at or below the snapshot's revision. */
+    size_t kl = h5tx__name_key(key, name, nlen, snap->rev);
+    rc = h5tx__kv_seek(c, key, kl, &k, &v, err);
+    if (rc) break;
+    if (k.n == kl && memcmp(k.p, key, nlen + 1) == 0 && v.n == 8 && h5tx__get_le64(v.p) != 0) {
+      h5tx_stat st;
+      rc = h5tx__stat(s, t, name, snap->rev, &st, err);
+      if (rc) break;
+      if ((rc = fn(arg, name, &st)) != 0) break;
+    }
+    /* Skip every other entry of this name: name || 01 sorts after them. */
+    memcpy(key, name, nlen);
+    key[nlen] = 1;
+    rc = h5tx__kv_seek(c, key, nlen + 1, &k, &v, err);
+  }
+  if (rc == H5TX_ENOENT) rc = 0;
+  h5tx__kv_cursor_close(c);
+  h5tx__kv_done(t);
+  return rc;
+}

@@ -1,0 +1,68 @@
+/* store.h - the store handle as the page store's source files see it. */
+#ifndef H5TX_STORE_H
+#define H5TX_STORE_H
+
+#include "internal.h"
+#include "kv.h"
+#include "pins.h"
+#include "records.h"
+
+struct h5tx_store {
+  h5tx__kv *kv;
+  h5tx__pins *pins; /* NULL when the directory is not writable */
+  char *path;
+  int read_only;
+  /* Effective defaults for writers: the store's, overridden by the opts
+   * given to h5tx_store_open. */
+  uint32_t page_size;
+  int codec, level, durability;
+  size_t dirty_limit;
+};
+
+/* Prefix for messages: "store <path>". */
+#define STORE_FMT "store %s"
+
+/* 0 if revision `rev` can be read in `t` (<= head, not collected), else
+ * H5TX_ENOENT / H5TX_EGONE with a message. `head` gets the head. */
+int h5tx__rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, h5tx_error *err);
+
+#endif
+
+/* Page access shared by snapshots and writers (snapshot.c). */
+
+/* Find the newest version <= rev of page `page` of file `fid`. 0 with key and
+ * value, or H5TX_ENOENT if the page was never stored at or below rev. */
+int h5tx__page_find(h5tx__cur *c, uint64_t fid, uint64_t page, h5tx_rev rev, h5tx__val *key,
+                    h5tx__val *val, h5tx_error *err);
+
+/* Parse and verify a found version; on failure H5TX_ECORRUPT naming store,
+ * file `name`, page and revision. */
+int h5tx__page_check(h5tx_store *s, const char *name, const h5tx__val *key, const h5tx__val *val,
+                     h5tx__page_rec *rec, h5tx_error *err);
+
+/* Read page `page` of file `fid` at `rev` into `dst` (`ps` bytes): zeros
+ * when never stored; verified. */
+int h5tx__page_load(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
+                    h5tx_rev rev, uint32_t ps, uint8_t *dst, h5tx_error *err);
+
+/* Look up `name` at `rev` in `t`: H5TX_ENOENT if absent. */
+int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx_stat *st,
+               h5tx_error *err);
+
+/* Pin `rev` (H5TX_HEAD: the head at the moment) and check it is readable;
+ * the pinned revision goes to *pinned and the slot to *slot (-1 when the
+ * store has no reader table). */
+int h5tx__pin_rev(h5tx_store *s, h5tx_rev rev, h5tx_rev *pinned, int *slot, h5tx_error *err);
+
+/* Leases (lease.c); all run inside a write transaction. */
+
+/* Take the lease of `name` for writer `token`: H5TX_EBUSY naming the holder
+ * when another live writer has it; a dead holder's lease is taken over. */
+int h5tx__lease_take(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
+                     h5tx_error *err);
+/* H5TX_EBUSY if a live writer other than `token` (0: anyone) holds `name`. */
+int h5tx__lease_check(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
+                      h5tx_error *err);
+/* Drop the lease of `name` if `token` holds it. */
+int h5tx__lease_drop(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
+                     h5tx_error *err);
