@@ -1,0 +1,332 @@
+/* test_basic.c - the page store's API one call at a time: creating and
+ * refusing stores, names, reads of holes and past the end, tags, the log,
+ * listing, removal and re-creation, use after fork. */
+#include "check.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+
+static h5tx_error e;
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  REQUIRE(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_open_errors(const char *dir) {
+  char p[1024];
+  h5tx_store *s = NULL;
+  h5tx_store_opts o;
+  h5tx_store_opts_init(&o);
+  snprintf(p, sizeof p, "%s/missing.h5tx", dir);
+  FAILS(h5tx_store_open(p, &o, &s, &e), H5TX_ENOENT, "does not exist");
+  o.create = 1;
+  snprintf(p, sizeof p, "%s/badname", dir);
+  FAILS(h5tx_store_open(p, &o, &s, &e), H5TX_EINVAL, "must end in .h5tx");
+  snprintf(p, sizeof p, "%s/no/such/parent.h5tx", dir);
+  FAILS(h5tx_store_open(p, &o, &s, &e), H5TX_ENOENT, "parent directory");
+  o.page_size = 3000;
+  snprintf(p, sizeof p, "%s/x.h5tx", dir);
+  FAILS(h5tx_store_open(p, &o, &s, &e), H5TX_EINVAL, "page size 3000");
+  o.page_size = 0;
+  /* A directory that is not a store. */
+  snprintf(p, sizeof p, "%s/plain.h5tx", dir);
+  REQUIRE(mkdir(p, 0755) == 0);
+  FAILS(h5tx_store_open(p, &o, &s, &e), H5TX_EFORMAT, "is not an h5tx store");
+  /* A foreign marker. */
+  char m[1100];
+  snprintf(m, sizeof m, "%s/h5tx-store", p);
+  write_file(m, "something else\n");
+  FAILS(h5tx_store_open(p, &o, &s, &e), H5TX_EFORMAT, "foreign");
+  /* A plain file. */
+  snprintf(p, sizeof p, "%s/file.h5tx", dir);
+  write_file(p, "x");
+  FAILS(h5tx_store_open(p, &o, &s, &e), H5TX_EFORMAT, "not a directory");
+}
+
+static void test_newer_format(const char *dir) {
+  char p[1024], m[1100];
+  snprintf(p, sizeof p, "%s/newer.h5tx", dir);
+  h5tx_store *s = open_store(p, 4096, 0);
+  h5tx_store_close(s);
+  snprintf(m, sizeof m, "%s/h5tx-store", p);
+  write_file(m, "h5tx store\nformat 2\n");
+  FAILS(h5tx_store_open(p, NULL, &s, &e), H5TX_EFORMAT, "has format 2; this h5tx reads format 1");
+  write_file(m, "h5tx store\nformat 1\n");
+  OK(h5tx_store_open(p, NULL, &s, &e));
+  h5tx_store_close(s);
+}
+
+static void test_names(h5tx_store *s) {
+  h5tx_writer *w = NULL;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  FAILS(h5tx_writer_open(s, "", &wo, &w, &e), H5TX_EINVAL, "empty file name");
+  FAILS(h5tx_writer_open(s, "/abs.h5", &wo, &w, &e), H5TX_EINVAL, "absolute");
+  FAILS(h5tx_writer_open(s, "a/../b.h5", &wo, &w, &e), H5TX_EINVAL, "'..' part");
+  FAILS(h5tx_writer_open(s, "a//b.h5", &wo, &w, &e), H5TX_EINVAL, "empty");
+  FAILS(h5tx_writer_open(s, "r.h5@3", &wo, &w, &e), H5TX_EINVAL, "'@'");
+  FAILS(h5tx_writer_open(s, "dir/", &wo, &w, &e), H5TX_EINVAL, "ends in '/'");
+  wo.create = 0;
+  FAILS(h5tx_writer_open(s, "nothere.h5", &wo, &w, &e), H5TX_ENOENT, "no file 'nothere.h5'");
+  wo.create = 1;
+  wo.page_size = 1000;
+  FAILS(h5tx_writer_open(s, "ok.h5", &wo, &w, &e), H5TX_EINVAL, "page size 1000");
+}
+
+/* Holes and bytes past the end read as zeros; partial pages merge. */
+static void test_reads(h5tx_store *s) {
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "holes.bin", &wo, &w, &e));
+  CHECK(h5tx_writer_page_size(w) == 4096);
+  OK(h5tx_writer_write(w, 10 * 4096 + 5, "abc", 3, &e));
+  OK(h5tx_writer_write(w, 1, "Z", 1, &e));
+  char back[4];
+  OK(h5tx_writer_read(w, 10 * 4096 + 4, back, 4, &e));
+  CHECK(memcmp(back, "\0abc", 4) == 0);
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, "holes", &r, &e));
+  h5tx_writer_close(w);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, r, &sn, &e));
+  CHECK(h5tx_snap_rev(sn) == r);
+  h5tx_stat st;
+  OK(h5tx_snap_stat(sn, "holes.bin", &st, &e));
+  CHECK(st.length == 10 * 4096 + 8);
+  CHECK(st.page_size == 4096);
+  CHECK(st.created == r && st.changed == r);
+  size_t n = 12 * 4096;
+  uint8_t *buf = malloc(n);
+  memset(buf, 0xEE, n);
+  OK(h5tx_snap_read(sn, "holes.bin", 0, buf, n, &e));
+  for (size_t i = 0; i < n; i++) {
+    uint8_t want = i == 1               ? 'Z'
+                   : i == 10 * 4096 + 5 ? 'a'
+                   : i == 10 * 4096 + 6 ? 'b'
+                   : i == 10 * 4096 + 7 ? 'c'
+                                        : 0;
+    if (buf[i] != want) {
+      fprintf(stderr, "holes.bin byte %zu is %u, want %u\n", i, buf[i], want);
+      CHECK(0);
+      break;
+    }
+  }
+  /* Entirely past the end. */
+  memset(buf, 0xEE, 100);
+  OK(h5tx_snap_read(sn, "holes.bin", 1u << 30, buf, 100, &e));
+  CHECK(is_all(buf, 100, 0));
+  FAILS(h5tx_snap_read(sn, "holes.bin", UINT64_MAX - 10, buf, 100, &e), H5TX_ERANGE, "overflows");
+  FAILS(h5tx_snap_read(sn, "nope.bin", 0, buf, 1, &e), H5TX_ENOENT, "no file 'nope.bin'");
+  /* Only two pages were stored: the holes take no space. */
+  h5tx_usage u;
+  OK(h5tx_store_usage(s, &u, &e));
+  CHECK(u.page_versions == 2);
+  free(buf);
+  h5tx_snap_close(sn);
+}
+
+static int count_tag(void *arg, const char *name, h5tx_rev rev) {
+  (void)rev;
+  if (strcmp(name, "v1") == 0 || strcmp(name, "v2") == 0) ++*(int *)arg;
+  return 0;
+}
+
+static void test_tags(h5tx_store *s) {
+  h5tx_rev head, r;
+  OK(h5tx_store_head(s, &head, &e));
+  OK(h5tx_tag_set(s, "v1", 1, &e));
+  OK(h5tx_tag_set(s, "v2", H5TX_HEAD, &e));
+  OK(h5tx_tag_get(s, "v2", &r, &e));
+  CHECK(r == head);
+  OK(h5tx_rev_parse(s, "v1", &r, &e));
+  CHECK(r == 1);
+  OK(h5tx_rev_parse(s, "1", &r, &e));
+  CHECK(r == 1);
+  OK(h5tx_rev_parse(s, "head", &r, &e));
+  CHECK(r == head);
+  int n = 0;
+  OK(h5tx_tags(s, count_tag, &n, &e));
+  CHECK(n == 2);
+  FAILS(h5tx_tag_set(s, "123", 1, &e), H5TX_EINVAL, "all digits");
+  FAILS(h5tx_tag_set(s, "a/b", 1, &e), H5TX_EINVAL, "'/'");
+  FAILS(h5tx_tag_set(s, "future", head + 5, &e), H5TX_ENOENT, "no revision");
+  FAILS(h5tx_rev_parse(s, "nosuchtag", &r, &e), H5TX_ENOENT, "no tag 'nosuchtag'");
+  FAILS(h5tx_rev_parse(s, "99999", &r, &e), H5TX_ENOENT, "no revision 99999");
+  OK(h5tx_tag_delete(s, "v2", &e));
+  FAILS(h5tx_tag_delete(s, "v2", &e), H5TX_ENOENT, "no tag 'v2'");
+  FAILS(h5tx_tag_get(s, "v2", &r, &e), H5TX_ENOENT, "no tag 'v2'");
+}
+
+typedef struct log_state {
+  int n;
+  h5tx_rev last;
+  int ok;
+} log_state;
+
+static int log_cb(void *arg, const h5tx_commit *c) {
+  log_state *ls = arg;
+  if (ls->n > 0 && c->rev != ls->last - 1) ls->ok = 0; /* newest first, no gaps */
+  if (c->parent != c->rev - 1) ls->ok = 0;
+  if (c->pid != (uint32_t)getpid() || !c->host[0] || c->time_ns == 0) ls->ok = 0;
+  if (c->nfiles != 1 || !c->files[0]) ls->ok = 0;
+  if (c->rev == 1 && (strcmp(c->message, "holes") != 0 || strcmp(c->files[0], "holes.bin") != 0))
+    ls->ok = 0;
+  ls->last = c->rev;
+  ls->n++;
+  return 0;
+}
+
+static void test_log(h5tx_store *s) {
+  h5tx_rev head;
+  OK(h5tx_store_head(s, &head, &e));
+  log_state ls = {0, 0, 1};
+  OK(h5tx_log(s, H5TX_HEAD, log_cb, &ls, &e));
+  CHECK(ls.ok);
+  CHECK((h5tx_rev)ls.n == head);
+  CHECK(ls.last == 1);
+}
+
+typedef struct list_state {
+  char names[8][64];
+  uint64_t len[8];
+  int n;
+} list_state;
+
+static int list_cb(void *arg, const char *name, const h5tx_stat *st) {
+  list_state *ls = arg;
+  if (ls->n < 8) {
+    snprintf(ls->names[ls->n], 64, "%s", name);
+    ls->len[ls->n] = st->length;
+  }
+  ls->n++;
+  return 0;
+}
+
+static h5tx_rev put(h5tx_store *s, const char *name, const char *text) {
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  wo.truncate = 1;
+  OK(h5tx_writer_open(s, name, &wo, &w, &e));
+  OK(h5tx_writer_write(w, 0, text, strlen(text), &e));
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, name, &r, &e));
+  h5tx_writer_close(w);
+  return r;
+}
+
+static void test_list_remove(h5tx_store *s) {
+  h5tx_rev r1 = put(s, "runs/a.h5", "first a");
+  put(s, "runs/b.h5", "bb");
+  put(s, "runs2/c.h5", "ccc");
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
+  list_state ls = {0};
+  OK(h5tx_snap_list(sn, "runs/", list_cb, &ls, &e));
+  CHECK(ls.n == 2);
+  CHECK(strcmp(ls.names[0], "runs/a.h5") == 0 && ls.len[0] == 7);
+  CHECK(strcmp(ls.names[1], "runs/b.h5") == 0 && ls.len[1] == 2);
+  h5tx_snap_close(sn);
+
+  h5tx_rev rr;
+  OK(h5tx_remove(s, "runs/a.h5", "remove a", &rr, &e));
+  FAILS(h5tx_remove(s, "runs/a.h5", NULL, &rr, &e), H5TX_ENOENT, "no file 'runs/a.h5' at head");
+  OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
+  memset(&ls, 0, sizeof ls);
+  OK(h5tx_snap_list(sn, "runs/", list_cb, &ls, &e));
+  CHECK(ls.n == 1 && strcmp(ls.names[0], "runs/b.h5") == 0);
+  h5tx_stat st;
+  FAILS(h5tx_snap_stat(sn, "runs/a.h5", &st, &e), H5TX_ENOENT, "no file 'runs/a.h5'");
+  h5tx_snap_close(sn);
+
+  /* Re-created: a new file id; the old revision still reads the old file. */
+  h5tx_rev r3 = put(s, "runs/a.h5", "second");
+  h5tx_stat st1, st3;
+  char buf[16] = {0};
+  OK(h5tx_snap_open(s, r1, &sn, &e));
+  OK(h5tx_snap_stat(sn, "runs/a.h5", &st1, &e));
+  OK(h5tx_snap_read(sn, "runs/a.h5", 0, buf, 7, &e));
+  CHECK(memcmp(buf, "first a", 7) == 0);
+  h5tx_snap_close(sn);
+  OK(h5tx_snap_open(s, r3, &sn, &e));
+  OK(h5tx_snap_stat(sn, "runs/a.h5", &st3, &e));
+  OK(h5tx_snap_read(sn, "runs/a.h5", 0, buf, 8, &e));
+  CHECK(memcmp(buf, "second\0\0", 8) == 0);
+  CHECK(st3.file_id != st1.file_id && st3.length == 6);
+  h5tx_snap_close(sn);
+}
+
+/* A commit that changes nothing makes no revision. */
+static void test_no_change(h5tx_store *s) {
+  h5tx_rev r0 = put(s, "same.txt", "unchanged");
+  h5tx_writer *w;
+  OK(h5tx_writer_open(s, "same.txt", NULL, &w, &e));
+  OK(h5tx_writer_write(w, 0, "unchanged", 9, &e));
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, "again", &r, &e));
+  CHECK(r == r0);
+  h5tx_rev head;
+  OK(h5tx_store_head(s, &head, &e));
+  CHECK(head == r0);
+  /* Truncate and grow back to the same bytes: still nothing. */
+  OK(h5tx_writer_truncate(w, 3, &e));
+  OK(h5tx_writer_write(w, 3, "hanged", 6, &e));
+  OK(h5tx_writer_commit(w, "again", &r, &e));
+  CHECK(r == r0);
+  /* Truncate shorter: a revision, and growing again reads zeros. */
+  OK(h5tx_writer_truncate(w, 2, &e));
+  OK(h5tx_writer_commit(w, "shrink", &r, &e));
+  CHECK(r == r0 + 1);
+  OK(h5tx_writer_truncate(w, 9, &e));
+  OK(h5tx_writer_commit(w, "grow", &r, &e));
+  CHECK(r == r0 + 2);
+  char buf[9];
+  OK(h5tx_writer_read(w, 0, buf, 9, &e));
+  CHECK(memcmp(buf, "un\0\0\0\0\0\0\0", 9) == 0);
+  h5tx_writer_close(w);
+}
+
+static void test_fork(h5tx_store *s) {
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    h5tx_rev head;
+    h5tx_error ce = {0};
+    int rc = h5tx_store_head(s, &head, &ce);
+    _exit(rc == H5TX_EFORK && strstr(ce.msg, "after fork") ? 0 : 1);
+  }
+  int status;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void) {
+  char store[600], dir[600];
+  temp_store(store, sizeof store);
+  snprintf(dir, sizeof dir, "%s", store);
+  *strrchr(dir, '/') = 0;
+  test_open_errors(dir);
+  test_newer_format(dir);
+  h5tx_store *s = open_store(store, 4096, 0);
+  /* Opening the same store twice in one process shares one environment. */
+  h5tx_store *s2;
+  OK(h5tx_store_open(store, NULL, &s2, &e));
+  test_names(s);
+  test_reads(s);
+  test_tags(s);
+  test_log(s);
+  test_list_remove(s2);
+  test_no_change(s);
+  test_fork(s);
+  h5tx_store_close(s2);
+  h5tx_store_close(s);
+  remove_tree(dir);
+  return check_done("core_basic");
+}
