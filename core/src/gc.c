@@ -35,6 +35,7 @@ static int cmp_rev(const void *a, const void *b) {
 }
 
 static void revset_sort(revset *r) {
+  if (r->n == 0) return;
   qsort(r->v, r->n, sizeof *r->v, cmp_rev);
   size_t j = 0;
   for (size_t i = 0; i < r->n; i++)

@@ -162,7 +162,7 @@ void h5tx__commit_encode(uint8_t *d, const h5tx__commit_rec *c) {
   h5tx__le64(d + 40, c->bytes_added);
   h5tx__le64(d + 48, c->pages_added);
   memcpy(d + 56, c->host, c->host_len);
-  memcpy(d + 56 + c->host_len, c->msg, c->msg_len);
+  if (c->msg_len) memcpy(d + 56 + c->host_len, c->msg, c->msg_len);
   memcpy(d + 56 + c->host_len + c->msg_len, c->fids, 8 * (size_t)c->nfiles);
 }
 

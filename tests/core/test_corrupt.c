@@ -12,8 +12,11 @@ static h5tx_error e;
 
 /* Page `p` at revision `r` holds a pattern unique to (p, r). */
 static void pattern(uint8_t *buf, int p, int r) {
-  for (int i = 0; i < PS; i += 16)
-    snprintf((char *)buf + i, 17, "P%04dR%04d-%05d", p, r, i / 16);
+  char cell[17];
+  for (int i = 0; i < PS; i += 16) {
+    snprintf(cell, sizeof cell, "P%04dR%04d-%05d", p, r, i / 16);
+    memcpy(buf + i, cell, 16);
+  }
 }
 
 /* Flip one byte of the first occurrence of `needle` in the store's data
