@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define POOL_MAX 16
@@ -73,6 +74,15 @@ static int fail(h5tx_error *err, h5tx__kv *kv, int rc, const char *what) {
   int code = lmdb_code(rc);
   if (code == H5TX__EMAPFULL) return code;
   return h5tx__err(err, code, "store %s: %s: %s", kv ? kv->path : "?", what, mdb_strerror(rc));
+}
+
+/* Less than 4 MiB (or 0.1 %) left for unprivileged writers. */
+static int disk_nearly_full(const char *dir) {
+  struct statvfs v;
+  if (statvfs(dir, &v) != 0) return 0;
+  uint64_t avail = (uint64_t)v.f_bavail * v.f_frsize;
+  uint64_t total = (uint64_t)v.f_blocks * v.f_frsize;
+  return avail < (4u << 20) || avail < total / 1000;
 }
 
 static int check_fork(h5tx__kv *kv, h5tx_error *err) {
@@ -300,6 +310,8 @@ int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error
       pthread_rwlock_unlock(&kv->resize);
       if (mrc == 0) return 0;
       rc = lmdb_code(mrc);
+      /* LMDB reports a short write as EIO: on a full disk it is ENOSPC. */
+      if (rc == H5TX_EIO && disk_nearly_full(kv->path)) rc = H5TX_ENOSPC;
       if (rc != H5TX__EMAPFULL) {
         if (rc == H5TX_ENOSPC)
           return h5tx__err(

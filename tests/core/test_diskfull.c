@@ -1,0 +1,107 @@
+/* test_diskfull.c - a full disk fails the commit cleanly (H5TX_ENOSPC with
+ * a message), loses nothing committed before, keeps the writer's changes,
+ * and the same commit succeeds once space is free again. Runs on a 6 MiB
+ * tmpfs mounted in a private mount namespace; without the privilege to do
+ * that, the test reports itself skipped (exit 77), never passed. */
+#include "check.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+
+static h5tx_error e;
+
+#define SKIP 77
+#define PS 65536
+
+static void random_fill(uint8_t *p, size_t n, uint64_t *rng) {
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = rng_next(rng);
+    memcpy(p + i, &v, n - i < 8 ? n - i : 8);
+  }
+}
+
+/* Fill the file system with a plain file until it is full. */
+static void fill_disk(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  static uint8_t junk[PS];
+  memset(junk, 0xAB, sizeof junk);
+  for (;;) {
+    ssize_t w = write(fd, junk, sizeof junk);
+    if (w < 0 && errno == ENOSPC) break;
+    REQUIRE(w > 0);
+  }
+  close(fd);
+}
+
+int main(void) {
+  uint64_t rng = test_seed("core_diskfull");
+  char dir[] = "/tmp/h5tx-diskfull-XXXXXX";
+  REQUIRE(mkdtemp(dir));
+  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+      mount("tmpfs", dir, "tmpfs", 0, "size=6m") != 0) {
+    printf("core_diskfull: SKIPPED: cannot mount a small tmpfs here (%s); needs CAP_SYS_ADMIN\n",
+           strerror(errno));
+    rmdir(dir);
+    return SKIP;
+  }
+  char store[200], ballast[200];
+  snprintf(store, sizeof store, "%s/full.h5tx", dir);
+  snprintf(ballast, sizeof ballast, "%s/ballast", dir);
+  h5tx_store_opts o;
+  h5tx_store_opts_init(&o);
+  o.create = 1;
+  o.page_size = PS;
+  o.codec = H5TX_CODEC_NONE;
+  o.map_size = 1u << 20;
+  h5tx_store *s;
+  OK(h5tx_store_open(store, &o, &s, &e));
+
+  size_t n1 = 1u << 20, n2 = 2u << 20;
+  uint8_t *a = malloc(n1), *b = malloc(n2), *back = malloc(n1 + n2);
+  random_fill(a, n1, &rng);
+  random_fill(b, n2, &rng);
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "data.bin", &wo, &w, &e));
+  OK(h5tx_writer_write(w, 0, a, n1, &e));
+  h5tx_rev r1, r;
+  OK(h5tx_writer_commit(w, "fits", &r1, &e));
+
+  fill_disk(ballast);
+  OK(h5tx_writer_write(w, n1, b, n2, &e));
+  FAILS(h5tx_writer_commit(w, "does not fit", &r, &e), H5TX_ENOSPC, "disk full");
+  h5tx_rev head;
+  OK(h5tx_store_head(s, &head, &e));
+  CHECK(head == r1);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
+  h5tx_stat st;
+  OK(h5tx_snap_stat(sn, "data.bin", &st, &e));
+  CHECK(st.length == n1);
+  OK(h5tx_snap_read(sn, "data.bin", 0, back, n1, &e));
+  CHECK(memcmp(back, a, n1) == 0);
+  h5tx_snap_close(sn);
+
+  /* Space again: the same writer commits what it still holds. */
+  REQUIRE(unlink(ballast) == 0);
+  OK(h5tx_writer_commit(w, "fits now", &r, &e));
+  CHECK(r == r1 + 1);
+  h5tx_writer_close(w);
+  h5tx_store_close(s);
+  OK(h5tx_store_open(store, NULL, &s, &e));
+  OK(h5tx_snap_open(s, r, &sn, &e));
+  OK(h5tx_snap_read(sn, "data.bin", 0, back, n1 + n2, &e));
+  CHECK(memcmp(back, a, n1) == 0 && memcmp(back + n1, b, n2) == 0);
+  h5tx_snap_close(sn);
+  h5tx_store_close(s);
+  free(a);
+  free(b);
+  free(back);
+  umount(dir);
+  rmdir(dir);
+  return check_done("core_diskfull");
+}
