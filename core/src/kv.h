@@ -60,6 +60,10 @@ void h5tx__kv_done(h5tx__txn *txn);
 typedef int (*h5tx__kv_fn)(h5tx__txn *txn, void *arg, h5tx_error *err);
 int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error *err);
 
+/* Make room in the map for a write of about `bytes` before it starts, so a
+ * large commit does not fill the map half-way and run again. */
+int h5tx__kv_prepare(h5tx__kv *kv, uint64_t bytes, h5tx_error *err);
+
 /* Get the value of `key`. H5TX_ENOENT if absent (err untouched). */
 int h5tx__kv_get(h5tx__txn *t, int table, const void *key, size_t klen, h5tx__val *val,
                  h5tx_error *err);

@@ -217,22 +217,40 @@ void h5tx__kv_close(h5tx__kv *kv) {
   free(kv);
 }
 
-/* Adopt a map size grown by another process, or grow it ourselves by
- * doubling (`grow`), with every transaction of this process paused. */
-static int resize(h5tx__kv *kv, int grow, h5tx_error *err) {
+/* Set the map size to `size` (0: adopt the size another process set),
+ * with every transaction of this process paused. */
+static int set_map(h5tx__kv *kv, size_t size, h5tx_error *err) {
   pthread_rwlock_wrlock(&kv->resize);
-  size_t size = 0;
-  if (grow) {
-    MDB_envinfo info;
-    mdb_env_info(kv->env, &info);
-    size_t cur = info.me_mapsize;
-    size_t step = cur < MAX_GROW_STEP ? cur : MAX_GROW_STEP;
-    size = cur + step;
-  }
   int rc = mdb_env_set_mapsize(kv->env, size);
   pthread_rwlock_unlock(&kv->resize);
   if (rc) return fail(err, kv, rc, "growing the LMDB map");
   return 0;
+}
+
+/* The size to grow a map of `cur` bytes to, with `need` bytes in use. */
+static size_t grown(size_t cur, uint64_t need) {
+  size_t size = cur;
+  while (size < need)
+    size += size < MAX_GROW_STEP ? size : MAX_GROW_STEP;
+  return size;
+}
+
+static int resize(h5tx__kv *kv, int grow, h5tx_error *err) {
+  MDB_envinfo info;
+  mdb_env_info(kv->env, &info);
+  return set_map(kv, grow ? grown(info.me_mapsize, info.me_mapsize + 1) : 0, err);
+}
+
+int h5tx__kv_prepare(h5tx__kv *kv, uint64_t bytes, h5tx_error *err) {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_env_info(kv->env, &info);
+  mdb_env_stat(kv->env, &st);
+  /* Copy-on-write touches branch pages too and the free list may not fit
+   * the new pages: ask for a quarter more than the data. */
+  uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize + bytes + bytes / 4;
+  if (need <= info.me_mapsize) return 0;
+  return set_map(kv, grown(info.me_mapsize, need), err);
 }
 
 int h5tx__kv_read(h5tx__kv *kv, h5tx__txn **out, h5tx_error *err) {

@@ -672,7 +672,9 @@ int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_
       if (w->tab[i].page != NO_PAGE) a.pages[a.npages++] = &w->tab[i];
     qsort(a.pages, a.npages, sizeof *a.pages, cmp_page);
   }
-  int rc = h5tx__kv_write(w->s->kv, commit_fn, &a, w->durability == H5TX_SYNC, err);
+  /* Each page record takes at most a page plus its header and LMDB's. */
+  int rc = h5tx__kv_prepare(w->s->kv, (uint64_t)a.npages * (w->ps + 64), err);
+  if (rc == 0) rc = h5tx__kv_write(w->s->kv, commit_fn, &a, w->durability == H5TX_SYNC, err);
   free(a.pages);
   if (rc == H5TX__ENOCHANGE) {
     a.rev = w->base;

@@ -1,0 +1,140 @@
+/* test_kv.c - white-box test of the storage interface (kv.h) on LMDB: a
+ * write that overflows the map is replayed whole in a grown map and
+ * committed once; a map grown by another process is adopted; a failing
+ * write function commits nothing; cursor deletes step the way gc.c needs. */
+#include "check.h"
+#include "internal.h"
+#include "kv.h"
+
+#include <sys/wait.h>
+
+static h5tx_error e;
+
+typedef struct fill_arg {
+  int calls;
+  int n;       /* values to write */
+  size_t size; /* bytes each */
+  int fail_at; /* return an error after this many puts (-1: never) */
+} fill_arg;
+
+static int fill_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  fill_arg *a = arg;
+  a->calls++;
+  uint8_t *v = malloc(a->size);
+  REQUIRE(v);
+  int rc = 0;
+  for (int i = 0; i < a->n && rc == 0; i++) {
+    if (i == a->fail_at) {
+      rc = h5tx__err(err, H5TX_EINVAL, "stop at %d", i);
+      break;
+    }
+    memset(v, i & 0xff, a->size);
+    uint8_t k[8];
+    for (int j = 0; j < 8; j++)
+      k[j] = (uint8_t)((uint64_t)i >> (56 - 8 * j));
+    rc = h5tx__kv_put(t, KV_PAGES, k, 8, v, a->size, err);
+  }
+  free(v);
+  return rc;
+}
+
+static int count(h5tx__kv *kv, int table) {
+  h5tx__txn *t;
+  OK(h5tx__kv_read(kv, &t, &e));
+  h5tx__cur *c;
+  OK(h5tx__kv_cursor(t, table, &c, &e));
+  h5tx__val k, v;
+  int n = 0;
+  for (int rc = h5tx__kv_seek(c, NULL, 0, &k, &v, &e); rc == 0; rc = h5tx__kv_next(c, &k, &v, &e))
+    n++;
+  h5tx__kv_cursor_close(c);
+  h5tx__kv_done(t);
+  return n;
+}
+
+/* Delete every even key with one cursor: each next after a delete must land
+ * on the key right after the deleted one. */
+static int del_even_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  int *seen = arg;
+  *seen = 0;
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, KV_PAGES, &c, err);
+  if (rc) return rc;
+  h5tx__val k, v;
+  int expect = 0;
+  rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err);
+  while (rc == 0) {
+    int key = ((const uint8_t *)k.p)[7] | ((const uint8_t *)k.p)[6] << 8;
+    if (key != expect) {
+      fprintf(stderr, "cursor at key %d, expected %d\n", key, expect);
+      CHECK(0);
+    }
+    (*seen)++;
+    expect++;
+    if (key % 2 == 0) {
+      if ((rc = h5tx__kv_cursor_del(c, err))) break;
+    }
+    rc = h5tx__kv_next(c, &k, &v, err);
+  }
+  h5tx__kv_cursor_close(c);
+  return rc == H5TX_ENOENT ? 0 : rc;
+}
+
+int main(void) {
+  char path[600], dir[600];
+  temp_store(path, sizeof path);
+  snprintf(dir, sizeof dir, "%s", path);
+  *strrchr(dir, '/') = 0;
+  REQUIRE(mkdir(path, 0755) == 0);
+  h5tx__kv *kv;
+  OK(h5tx__kv_open(path, 1, 0, 1u << 20, &kv, &e));
+  uint64_t map0 = h5tx__kv_map_size(kv);
+
+  /* 6 MiB into a 1 MiB map, no preparation: replayed in a grown map. */
+  fill_arg a = {0, 96, 64 * 1024, -1};
+  OK(h5tx__kv_write(kv, fill_fn, &a, 0, &e));
+  CHECK(a.calls >= 2);
+  CHECK(h5tx__kv_map_size(kv) > map0);
+  CHECK(count(kv, KV_PAGES) == 96);
+
+  /* A write function that fails commits nothing of what it put. */
+  fill_arg f = {0, 200, 100, 150};
+  int rc = h5tx__kv_write(kv, fill_fn, &f, 0, &e);
+  CHECK(rc == H5TX_EINVAL && strstr(e.msg, "stop at 150"));
+  CHECK(count(kv, KV_PAGES) == 96);
+
+  /* Another process grows the map; this one adopts the new size. */
+  h5tx__kv_close(kv);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    h5tx__kv *ckv;
+    h5tx_error ce = {0};
+    if (h5tx__kv_open(path, 0, 0, 0, &ckv, &ce)) _exit(1);
+    fill_arg big = {0, 400, 64 * 1024, -1};
+    if (h5tx__kv_write(ckv, fill_fn, &big, 0, &ce)) _exit(2);
+    h5tx__kv_close(ckv);
+    _exit(0);
+  }
+  OK(h5tx__kv_open(path, 0, 0, 1u << 20, &kv, &e));
+  int status;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK(count(kv, KV_PAGES) == 400);
+  fill_arg small = {0, 1, 10, -1};
+  OK(h5tx__kv_write(kv, fill_fn, &small, 0, &e)); /* a write after the resize */
+
+  /* prepare() grows ahead: then the same kind of write runs once. */
+  OK(h5tx__kv_prepare(kv, 64u << 20, &e));
+  fill_arg once = {0, 800, 64 * 1024, -1};
+  OK(h5tx__kv_write(kv, fill_fn, &once, 1, &e));
+  CHECK(once.calls == 1);
+
+  int seen = 0;
+  OK(h5tx__kv_write(kv, del_even_fn, &seen, 0, &e));
+  CHECK(seen == 800);
+  CHECK(count(kv, KV_PAGES) == 400);
+  h5tx__kv_close(kv);
+  remove_tree(dir);
+  return check_done("core_kv");
+}
