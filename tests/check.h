@@ -76,6 +76,20 @@ static inline void temp_store(char *store, size_t cap) {
   snprintf(store, cap, "%s/t.h5tx", dir);
 }
 
+/* A fresh temporary directory and a store path inside it. */
+typedef struct test_paths {
+  char store[600];
+  char dir[600];
+} test_paths;
+
+static inline test_paths temp_paths(void) {
+  test_paths t;
+  temp_store(t.store, sizeof t.store);
+  snprintf(t.dir, sizeof t.dir, "%s", t.store);
+  *strrchr(t.dir, '/') = 0;
+  return t;
+}
+
 /* Remove a test directory tree (the parent of a temp_store path). */
 static inline void remove_tree(const char *path) {
   char cmd[1200];
@@ -121,6 +135,25 @@ static inline h5tx_store *open_store(const char *path, uint32_t page_size, size_
   h5tx_store *s = NULL;
   OK(h5tx_store_open(path, &o, &s, &e));
   return s;
+}
+
+/* Make file `name` hold exactly `text` in one commit on base `base`
+ * (H5TX_HEAD for head); the commit message is the name. Returns the
+ * revision. */
+static inline h5tx_rev put_text(h5tx_store *s, const char *name, const char *text, h5tx_rev base) {
+  h5tx_error e = {0};
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  wo.truncate = 1;
+  wo.base = base;
+  OK(h5tx_writer_open(s, name, &wo, &w, &e));
+  OK(h5tx_writer_write(w, 0, text, strlen(text), &e));
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, name, &r, &e));
+  h5tx_writer_close(w);
+  return r;
 }
 
 #endif

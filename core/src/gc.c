@@ -88,14 +88,62 @@ static int set_flags(h5tx__txn *t, h5tx_rev rev, uint32_t set, uint32_t clear, h
   return rc;
 }
 
+/* Call fn for every commit record not yet collected, oldest first. */
+typedef int (*commit_fn)(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit_rec *cr,
+                         h5tx_error *err);
+static int each_live_commit(gc_arg *a, h5tx__txn *t, commit_fn fn, void *arg, h5tx_error *err) {
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, KV_COMMITS, &c, err);
+  if (rc) return rc;
+  h5tx__val k, v;
+  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+    h5tx__commit_rec cr;
+    if (k.n != 8 || h5tx__commit_parse(&v, &cr) != 0) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed commit record", a->s->path);
+      break;
+    }
+    h5tx_rev r = h5tx__get_be64(k.p);
+    if (cr.flags & H5TX_COMMIT_COLLECTED) continue;
+    if ((rc = fn(arg, t, r, &cr, err))) break;
+  }
+  h5tx__kv_cursor_close(c);
+  return rc == H5TX_ENOENT ? 0 : rc;
+}
+
 /* Phase 1: choose the revisions to collect and flag them "being collected". */
+typedef struct choose_arg {
+  gc_arg *a;
+  h5tx_rev head;
+} choose_arg;
+
+static int choose(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit_rec *cr,
+                  h5tx_error *err) {
+  choose_arg *ca = arg;
+  gc_arg *a = ca->a;
+  uint64_t keep_last = a->o->keep_last;
+  int keep = r == ca->head || keep_last == 0 || r + keep_last > ca->head ||
+             (a->o->keep_since_ns && cr->time_ns >= a->o->keep_since_ns) || revset_has(&a->tags, r);
+  int pinned = !keep && revset_has(&a->pins, r);
+  if (pinned) a->res.revisions_pinned++;
+  uint32_t flags = cr->flags & ~H5TX_COMMIT_COLLECTING;
+  if (!keep && !pinned) {
+    if (revset_add(&a->doomed, r)) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+    flags |= H5TX_COMMIT_COLLECTING;
+  }
+  /* Rewriting a record the walk's cursor stands on is safe in LMDB: the
+   * cursor is adjusted and goes on to the next key. */
+  if (flags != cr->flags && !a->o->dry_run)
+    return set_flags(t, r, flags & H5TX_COMMIT_COLLECTING, ~flags & H5TX_COMMIT_COLLECTING, err);
+  return 0;
+}
+
 static int phase1(h5tx__txn *t, void *arg, h5tx_error *err) {
   gc_arg *a = arg;
   a->doomed.n = 0;
   a->tags.n = 0;
   a->res.revisions_pinned = 0;
-  h5tx_rev head;
-  int rc = h5tx__meta_get(t, "head", &head, err);
+  choose_arg ca = {a, 0};
+  int rc = h5tx__meta_get(t, "head", &ca.head, err);
   if (rc) return rc;
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, KV_TAGS, &c, err))) return rc;
@@ -106,41 +154,7 @@ static int phase1(h5tx__txn *t, void *arg, h5tx_error *err) {
   h5tx__kv_cursor_close(c);
   if (rc != H5TX_ENOENT) return rc;
   revset_sort(&a->tags);
-  if ((rc = h5tx__kv_cursor(t, KV_COMMITS, &c, err))) return rc;
-  uint64_t keep_last = a->o->keep_last;
-  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
-    h5tx__commit_rec cr;
-    if (k.n != 8 || h5tx__commit_parse(&v, &cr) != 0) {
-      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed commit record", a->s->path);
-      break;
-    }
-    h5tx_rev r = h5tx__get_be64(k.p);
-    if (cr.flags & H5TX_COMMIT_COLLECTED) continue;
-    int keep = r == head || keep_last == 0 || r + keep_last > head ||
-               (a->o->keep_since_ns && cr.time_ns >= a->o->keep_since_ns) ||
-               revset_has(&a->tags, r);
-    int pinned = !keep && revset_has(&a->pins, r);
-    if (pinned) a->res.revisions_pinned++;
-    uint32_t flags = cr.flags & ~H5TX_COMMIT_COLLECTING;
-    if (!keep && !pinned) {
-      if (revset_add(&a->doomed, r)) {
-        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-        break;
-      }
-      flags |= H5TX_COMMIT_COLLECTING;
-    }
-    if (flags != cr.flags && !a->o->dry_run) {
-      uint8_t key[8];
-      memcpy(key, k.p, 8);
-      rc = set_flags(t, r, flags & H5TX_COMMIT_COLLECTING, ~flags & H5TX_COMMIT_COLLECTING, err);
-      /* Re-position after the put. */
-      if (rc == 0) rc = h5tx__kv_seek(c, key, 8, &k, &v, err);
-      if (rc) break;
-    }
-  }
-  h5tx__kv_cursor_close(c);
-  if (rc != H5TX_ENOENT) return rc;
-  return 0;
+  return each_live_commit(a, t, choose, &ca, err);
 }
 
 /* Drop versions of one table no kept revision reads. `group` is the length
@@ -190,57 +204,48 @@ static int sweep(h5tx__txn *t, int table, size_t group, const revset *kept, int 
 }
 
 /* Phase 2: with the final doomed set, sweep and flag collected. */
+typedef struct sort_arg {
+  gc_arg *a;
+  revset kept, spared;
+  uint64_t collected;
+} sort_arg;
+
+static int sort_rev(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit_rec *cr,
+                    h5tx_error *err) {
+  (void)t;
+  sort_arg *sa = arg;
+  if (revset_has(&sa->a->doomed, r)) {
+    sa->collected++;
+    return 0;
+  }
+  if (revset_add(&sa->kept, r) ||
+      ((cr->flags & H5TX_COMMIT_COLLECTING) && revset_add(&sa->spared, r)))
+    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  return 0;
+}
+
 static int phase2(h5tx__txn *t, void *arg, h5tx_error *err) {
   gc_arg *a = arg;
   int dry = a->o->dry_run;
   a->res.versions_freed = a->res.bytes_freed = 0;
-  revset kept = {0}, spared = {0};
-  h5tx__cur *c;
-  int rc = h5tx__kv_cursor(t, KV_COMMITS, &c, err);
-  if (rc) return rc;
-  h5tx__val k, v;
-  uint64_t collected = 0;
-  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
-    h5tx__commit_rec cr;
-    if (k.n != 8 || h5tx__commit_parse(&v, &cr) != 0) {
-      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed commit record", a->s->path);
-      break;
-    }
-    h5tx_rev r = h5tx__get_be64(k.p);
-    if (cr.flags & H5TX_COMMIT_COLLECTED) continue;
-    if (revset_has(&a->doomed, r)) {
-      collected++;
-      continue;
-    }
-    if ((cr.flags & H5TX_COMMIT_COLLECTING) && revset_add(&spared, r)) {
-      rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-      break;
-    }
-    if (revset_add(&kept, r)) {
-      rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-      break;
-    }
-  }
-  h5tx__kv_cursor_close(c);
-  if (rc != H5TX_ENOENT) goto out;
-  rc = 0;
+  sort_arg sa = {a, {0}, {0}, 0};
+  int rc = each_live_commit(a, t, sort_rev, &sa, err);
+  if (rc) goto out;
   /* Revisions a pin spared become readable again. */
-  for (size_t i = 0; i < spared.n && !dry; i++)
-    if ((rc = set_flags(t, spared.v[i], 0, H5TX_COMMIT_COLLECTING, err))) goto out;
-  if (collected == 0) goto out; /* nothing becomes unreadable: nothing to free */
+  for (size_t i = 0; i < sa.spared.n && !dry; i++)
+    if ((rc = set_flags(t, sa.spared.v[i], 0, H5TX_COMMIT_COLLECTING, err))) goto out;
+  if (sa.collected == 0) goto out; /* nothing becomes unreadable: nothing to free */
   /* kept is ascending already (keys are big-endian revisions). */
-  if ((rc = sweep(t, KV_PAGES, 16, &kept, dry, 1, a, err))) goto out;
-  if ((rc = sweep(t, KV_LENGTHS, 8, &kept, dry, 0, a, err))) goto out;
-  if ((rc = sweep(t, KV_NAMES, 0, &kept, dry, 0, a, err))) goto out;
-  if (!dry) {
-    for (size_t i = 0; i < a->doomed.n; i++)
-      if ((rc = set_flags(t, a->doomed.v[i], H5TX_COMMIT_COLLECTED, H5TX_COMMIT_COLLECTING, err)))
-        goto out;
-  }
+  if ((rc = sweep(t, KV_PAGES, 16, &sa.kept, dry, 1, a, err))) goto out;
+  if ((rc = sweep(t, KV_LENGTHS, 8, &sa.kept, dry, 0, a, err))) goto out;
+  if ((rc = sweep(t, KV_NAMES, 0, &sa.kept, dry, 0, a, err))) goto out;
+  for (size_t i = 0; i < a->doomed.n && !dry; i++)
+    if ((rc = set_flags(t, a->doomed.v[i], H5TX_COMMIT_COLLECTED, H5TX_COMMIT_COLLECTING, err)))
+      goto out;
 out:
-  a->res.revisions_collected = collected;
-  free(kept.v);
-  free(spared.v);
+  a->res.revisions_collected = sa.collected;
+  free(sa.kept.v);
+  free(sa.spared.v);
   return rc;
 }
 

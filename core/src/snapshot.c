@@ -49,6 +49,22 @@ int h5tx__page_load(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid,
   return 0;
 }
 
+int h5tx__read_clamp(const char *store, const char *name, uint64_t off, size_t *len, void *buf,
+                     uint64_t length, h5tx_error *err) {
+  if (off + *len < off)
+    return h5tx__err(err, H5TX_ERANGE, "store %s: file '%s': read at %llu + %zu overflows", store,
+                     name, (unsigned long long)off, *len);
+  if (off >= length) {
+    memset(buf, 0, *len);
+    *len = 0;
+  } else if (off + *len > length) {
+    size_t inside = (size_t)(length - off);
+    memset((uint8_t *)buf + inside, 0, *len - inside);
+    *len = inside;
+  }
+  return 0;
+}
+
 int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx_stat *st,
                h5tx_error *err) {
   uint64_t fid = 0;
@@ -154,20 +170,9 @@ int h5tx_snap_read(h5tx_snap *snap, const char *name, uint64_t off, void *buf, s
 int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_stat *st, uint64_t off,
                         void *buf, size_t len, h5tx_error *err) {
   h5tx_store *s = snap->s;
-  if (off + len < off)
-    return h5tx__err(err, H5TX_ERANGE, "store %s: file '%s': read at %llu + %zu overflows", s->path,
-                     name, (unsigned long long)off, len);
+  int rc = h5tx__read_clamp(s->path, name, off, &len, buf, st->length, err);
+  if (rc || len == 0) return rc;
   uint8_t *out = buf;
-  /* Everything at or beyond the length reads as zeros. */
-  if (off >= st->length) {
-    memset(out, 0, len);
-    return 0;
-  }
-  if (off + len > st->length) {
-    size_t inside = (size_t)(st->length - off);
-    memset(out + inside, 0, len - inside);
-    len = inside;
-  }
   uint32_t ps = st->page_size;
   if (snap->buf_size < ps) {
     free(snap->buf);
@@ -176,8 +181,7 @@ int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_stat *st, 
     snap->buf_size = ps;
   }
   h5tx__txn *t;
-  int rc = h5tx__kv_read(s->kv, &t, err);
-  if (rc) return rc;
+  if ((rc = h5tx__kv_read(s->kv, &t, err))) return rc;
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err))) {
     h5tx__kv_done(t);

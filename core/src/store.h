@@ -45,6 +45,13 @@ int h5tx__page_check(h5tx_store *s, const char *name, const h5tx__val *key, cons
 int h5tx__page_load(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
                     h5tx_rev rev, uint32_t ps, uint8_t *dst, h5tx_error *err);
 
+/* Start a read of `*len` bytes at `off` of a file of `length` bytes: fails
+ * with H5TX_ERANGE (naming store and file) if off + len overflows; zeroes
+ * the part of `buf` at or past `length` and cuts *len to the bytes inside
+ * the file (0: nothing left to read). */
+int h5tx__read_clamp(const char *store, const char *name, uint64_t off, size_t *len, void *buf,
+                     uint64_t length, h5tx_error *err);
+
 /* Look up `name` at `rev` in `t`: H5TX_ENOENT if absent. */
 int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx_stat *st,
                h5tx_error *err);

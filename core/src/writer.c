@@ -354,20 +354,9 @@ int h5tx_writer_dirty(const h5tx_writer *w) { return w->changed || w->n > 0; }
 /* ---- read / write / truncate -------------------------------------------- */
 
 int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_error *err) {
-  if (off + len < off)
-    return h5tx__err(err, H5TX_ERANGE, "file '%s': read at %llu + %zu overflows", w->name,
-                     (unsigned long long)off, len);
+  int rc = h5tx__read_clamp(w->s->path, w->name, off, &len, buf, w->len, err);
+  if (rc || len == 0) return rc;
   uint8_t *out = buf;
-  if (off >= w->len) {
-    memset(out, 0, len);
-    return 0;
-  }
-  if (off + len > w->len) {
-    size_t inside = (size_t)(w->len - off);
-    memset(out + inside, 0, len - inside);
-    len = inside;
-  }
-  int rc = 0;
   while (len > 0 && rc == 0) {
     uint64_t page = off / w->ps;
     size_t in = (size_t)(off % w->ps), n = w->ps - in < len ? w->ps - in : len;

@@ -208,24 +208,10 @@ static int list_cb(void *arg, const char *name, const h5tx_stat *st) {
   return 0;
 }
 
-static h5tx_rev put(h5tx_store *s, const char *name, const char *text) {
-  h5tx_writer *w;
-  h5tx_writer_opts wo;
-  h5tx_writer_opts_init(&wo);
-  wo.create = 1;
-  wo.truncate = 1;
-  OK(h5tx_writer_open(s, name, &wo, &w, &e));
-  OK(h5tx_writer_write(w, 0, text, strlen(text), &e));
-  h5tx_rev r;
-  OK(h5tx_writer_commit(w, name, &r, &e));
-  h5tx_writer_close(w);
-  return r;
-}
-
 static void test_list_remove(h5tx_store *s) {
-  h5tx_rev r1 = put(s, "runs/a.h5", "first a");
-  put(s, "runs/b.h5", "bb");
-  put(s, "runs2/c.h5", "ccc");
+  h5tx_rev r1 = put_text(s, "runs/a.h5", "first a", H5TX_HEAD);
+  put_text(s, "runs/b.h5", "bb", H5TX_HEAD);
+  put_text(s, "runs2/c.h5", "ccc", H5TX_HEAD);
   h5tx_snap *sn;
   OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
   list_state ls = {0};
@@ -247,7 +233,7 @@ static void test_list_remove(h5tx_store *s) {
   h5tx_snap_close(sn);
 
   /* Re-created: a new file id; the old revision still reads the old file. */
-  h5tx_rev r3 = put(s, "runs/a.h5", "second");
+  h5tx_rev r3 = put_text(s, "runs/a.h5", "second", H5TX_HEAD);
   h5tx_stat st1, st3;
   char buf[16] = {0};
   OK(h5tx_snap_open(s, r1, &sn, &e));
@@ -265,7 +251,7 @@ static void test_list_remove(h5tx_store *s) {
 
 /* A commit that changes nothing makes no revision. */
 static void test_no_change(h5tx_store *s) {
-  h5tx_rev r0 = put(s, "same.txt", "unchanged");
+  h5tx_rev r0 = put_text(s, "same.txt", "unchanged", H5TX_HEAD);
   h5tx_writer *w;
   OK(h5tx_writer_open(s, "same.txt", NULL, &w, &e));
   OK(h5tx_writer_write(w, 0, "unchanged", 9, &e));
@@ -308,16 +294,13 @@ static void test_fork(h5tx_store *s) {
 }
 
 int main(void) {
-  char store[600], dir[600];
-  temp_store(store, sizeof store);
-  snprintf(dir, sizeof dir, "%s", store);
-  *strrchr(dir, '/') = 0;
-  test_open_errors(dir);
-  test_newer_format(dir);
-  h5tx_store *s = open_store(store, 4096, 0);
-  /* Opening the same store twice in one process shares one environment. */
+  test_paths tp = temp_paths();
+  test_open_errors(tp.dir);
+  test_newer_format(tp.dir);
+  h5tx_store *s = open_store(tp.store, 4096, 0);
+  /* Opening the same tp.store twice in one process shares one environment. */
   h5tx_store *s2;
-  OK(h5tx_store_open(store, NULL, &s2, &e));
+  OK(h5tx_store_open(tp.store, NULL, &s2, &e));
   test_names(s);
   test_reads(s);
   test_tags(s);
@@ -327,6 +310,6 @@ int main(void) {
   test_fork(s);
   h5tx_store_close(s2);
   h5tx_store_close(s);
-  remove_tree(dir);
+  remove_tree(tp.dir);
   return check_done("core_basic");
 }

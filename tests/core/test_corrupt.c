@@ -38,17 +38,14 @@ static int flip(const char *store, const char *needle) {
 }
 
 int main(void) {
-  char store[600], dir[600];
-  temp_store(store, sizeof store);
-  snprintf(dir, sizeof dir, "%s", store);
-  *strrchr(dir, '/') = 0;
+  test_paths tp = temp_paths();
   h5tx_store_opts o;
   h5tx_store_opts_init(&o);
   o.create = 1;
   o.page_size = PS;
   o.codec = H5TX_CODEC_NONE; /* raw pages, so the test can find their bytes */
   h5tx_store *s;
-  OK(h5tx_store_open(store, &o, &s, &e));
+  OK(h5tx_store_open(tp.store, &o, &s, &e));
   uint8_t buf[PS];
   /* r1: pages 0..5; r2: pages 2..3 rewritten. */
   for (int r = 1; r <= 2; r++) {
@@ -69,14 +66,14 @@ int main(void) {
   h5tx_store_close(s);
 
   /* Damage page 3 of revision 2, in the middle of its payload. */
-  REQUIRE(flip(store, "P0003R0002-00100"));
+  REQUIRE(flip(tp.store, "P0003R0002-00100"));
 
-  OK(h5tx_store_open(store, NULL, &s, &e));
+  OK(h5tx_store_open(tp.store, NULL, &s, &e));
   h5tx_snap *sn;
   OK(h5tx_snap_open(s, 2, &sn, &e));
   char want[800];
-  snprintf(want, sizeof want, "store %s: file 'data/run.h5' page 3 revision 2: checksum mismatch",
-           store);
+  snprintf(want, sizeof want,
+           "store %s: file 'data/run.h5' page 3 revision 2: checksum mismatch", tp.store);
   FAILS(h5tx_snap_read(sn, "data/run.h5", 3 * PS + 10, buf, 100, &e), H5TX_ECORRUPT, want);
   /* A read spanning the bad page fails as a whole: never wrong bytes. */
   static uint8_t big[6 * PS];
@@ -117,6 +114,6 @@ int main(void) {
   FAILS(h5tx_snap_read(sn, "data/run.h5", 3 * PS, buf, PS, &e), H5TX_ECORRUPT, "page 3 revision 2");
   h5tx_snap_close(sn);
   h5tx_store_close(s);
-  remove_tree(dir);
+  remove_tree(tp.dir);
   return check_done("core_corrupt");
 }

@@ -40,11 +40,8 @@ static void check_rev(h5tx_store *s, h5tx_rev r, int readable) {
 
 int main(void) {
   uint64_t rng = test_seed("core_gc");
-  char store[600], dir[600];
-  temp_store(store, sizeof store);
-  snprintf(dir, sizeof dir, "%s", store);
-  *strrchr(dir, '/') = 0;
-  h5tx_store *s = open_store(store, PS, 0);
+  test_paths tp = temp_paths();
+  h5tx_store *s = open_store(tp.store, PS, 0);
   h5tx_writer *w;
   h5tx_writer_opts wo;
   h5tx_writer_opts_init(&wo);
@@ -136,6 +133,6 @@ int main(void) {
   CHECK(after.page_versions == NPAGES);
   CHECK(after.file_bytes <= 2 * file_before);
   h5tx_store_close(s);
-  remove_tree(dir);
+  remove_tree(tp.dir);
   return check_done("core_gc");
 }

@@ -81,13 +81,10 @@ static int del_even_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 }
 
 int main(void) {
-  char path[600], dir[600];
-  temp_store(path, sizeof path);
-  snprintf(dir, sizeof dir, "%s", path);
-  *strrchr(dir, '/') = 0;
-  REQUIRE(mkdir(path, 0755) == 0);
+  test_paths tp = temp_paths();
+  REQUIRE(mkdir(tp.store, 0755) == 0);
   h5tx__kv *kv;
-  OK(h5tx__kv_open(path, 1, 0, 1u << 20, &kv, &e));
+  OK(h5tx__kv_open(tp.store, 1, 0, 1u << 20, &kv, &e));
   uint64_t map0 = h5tx__kv_map_size(kv);
 
   /* 6 MiB into a 1 MiB map, no preparation: replayed in a grown map. */
@@ -110,13 +107,13 @@ int main(void) {
   if (pid == 0) {
     h5tx__kv *ckv;
     h5tx_error ce = {0};
-    if (h5tx__kv_open(path, 0, 0, 0, &ckv, &ce)) _exit(1);
+    if (h5tx__kv_open(tp.store, 0, 0, 0, &ckv, &ce)) _exit(1);
     fill_arg big = {0, 400, 64 * 1024, -1};
     if (h5tx__kv_write(ckv, fill_fn, &big, 0, &ce)) _exit(2);
     h5tx__kv_close(ckv);
     _exit(0);
   }
-  OK(h5tx__kv_open(path, 0, 0, 1u << 20, &kv, &e));
+  OK(h5tx__kv_open(tp.store, 0, 0, 1u << 20, &kv, &e));
   int status;
   REQUIRE(waitpid(pid, &status, 0) == pid);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -135,6 +132,6 @@ int main(void) {
   CHECK(seen == 800);
   CHECK(count(kv, KV_PAGES) == 400);
   h5tx__kv_close(kv);
-  remove_tree(dir);
+  remove_tree(tp.dir);
   return check_done("core_kv");
 }

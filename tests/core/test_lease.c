@@ -8,20 +8,6 @@
 
 static h5tx_error e;
 
-static h5tx_rev put(h5tx_store *s, const char *name, const char *text, h5tx_rev base) {
-  h5tx_writer *w;
-  h5tx_writer_opts wo;
-  h5tx_writer_opts_init(&wo);
-  wo.create = 1;
-  wo.base = base;
-  OK(h5tx_writer_open(s, name, &wo, &w, &e));
-  OK(h5tx_writer_write(w, 0, text, strlen(text), &e));
-  h5tx_rev r;
-  OK(h5tx_writer_commit(w, NULL, &r, &e));
-  h5tx_writer_close(w);
-  return r;
-}
-
 static void test_same_process(h5tx_store *s) {
   h5tx_writer *w1, *w2;
   OK(h5tx_writer_open(s, "f.h5", NULL, &w1, &e));
@@ -115,8 +101,8 @@ static void test_zombie(const char *store) {
 }
 
 static void test_conflict(h5tx_store *s) {
-  h5tx_rev r1 = put(s, "c.h5", "one", H5TX_HEAD);
-  h5tx_rev r2 = put(s, "c.h5", "two", H5TX_HEAD);
+  h5tx_rev r1 = put_text(s, "c.h5", "one", H5TX_HEAD);
+  h5tx_rev r2 = put_text(s, "c.h5", "two", H5TX_HEAD);
   /* A writer based on r1 (before r2 changed the file) must not win. */
   h5tx_writer *w;
   h5tx_writer_opts wo;
@@ -141,9 +127,9 @@ static void test_conflict(h5tx_store *s) {
   h5tx_snap_close(sn);
 
   /* A base that is old for the store but current for the file is fine. */
-  h5tx_rev r3 = put(s, "other.h5", "x", H5TX_HEAD);
+  h5tx_rev r3 = put_text(s, "other.h5", "x", H5TX_HEAD);
   CHECK(r3 == r2 + 1);
-  r = put(s, "c.h5", "three", r2);
+  r = put_text(s, "c.h5", "three", r2);
   CHECK(r == r3 + 1);
 
   /* Creating a file that appeared after the writer's base conflicts too. */
@@ -152,7 +138,7 @@ static void test_conflict(h5tx_store *s) {
   OK(h5tx_writer_open(s, "new.h5", &wo, &w, &e));
   OK(h5tx_writer_write(w, 0, "mine", 4, &e));
   h5tx_writer_close(w); /* releases the lease, nothing committed */
-  h5tx_rev rn = put(s, "new.h5", "theirs", H5TX_HEAD);
+  h5tx_rev rn = put_text(s, "new.h5", "theirs", H5TX_HEAD);
   OK(h5tx_writer_open(s, "new.h5", &wo, &w, &e));
   OK(h5tx_writer_write(w, 0, "mine", 4, &e));
   snprintf(want, sizeof want, "file 'new.h5' was created by revision %llu", (unsigned long long)rn);
@@ -161,18 +147,15 @@ static void test_conflict(h5tx_store *s) {
 }
 
 int main(void) {
-  char store[600], dir[600];
-  temp_store(store, sizeof store);
-  snprintf(dir, sizeof dir, "%s", store);
-  *strrchr(dir, '/') = 0;
-  h5tx_store *s = open_store(store, 4096, 0);
-  put(s, "f.h5", "base", H5TX_HEAD);
-  put(s, "z.h5", "base", H5TX_HEAD);
+  test_paths tp = temp_paths();
+  h5tx_store *s = open_store(tp.store, 4096, 0);
+  put_text(s, "f.h5", "base", H5TX_HEAD);
+  put_text(s, "z.h5", "base", H5TX_HEAD);
   test_same_process(s);
   test_conflict(s);
-  h5tx_store_close(s); /* never hold a store across fork() */
-  test_other_process(store);
-  test_zombie(store);
-  remove_tree(dir);
+  h5tx_store_close(s); /* never hold a tp.store across fork() */
+  test_other_process(tp.store);
+  test_zombie(tp.store);
+  remove_tree(tp.dir);
   return check_done("core_lease");
 }

@@ -260,14 +260,11 @@ static void run(const char *store, size_t dirty_limit) {
 
 int main(void) {
   rng = test_seed("core_model");
-  char store[600], dir[600];
-  temp_store(store, sizeof store);
-  snprintf(dir, sizeof dir, "%s", store);
-  *strrchr(dir, '/') = 0;
-  run(store, 0);
+  test_paths tp = temp_paths();
+  run(tp.store, 0);
   char store2[700];
-  snprintf(store2, sizeof store2, "%s/spill.h5tx", dir);
+  snprintf(store2, sizeof store2, "%s/spill.h5tx", tp.dir);
   run(store2, 3 * PS); /* three pages in memory, the rest spills */
-  remove_tree(dir);
+  remove_tree(tp.dir);
   return check_done("core_model");
 }

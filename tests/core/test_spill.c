@@ -33,10 +33,7 @@ static int spill_fds(const char *dir) {
 
 int main(void) {
   uint64_t rng = test_seed("core_spill");
-  char store[600], dir[600];
-  temp_store(store, sizeof store);
-  snprintf(dir, sizeof dir, "%s", store);
-  *strrchr(dir, '/') = 0;
+  test_paths tp = temp_paths();
   h5tx_store_opts o;
   h5tx_store_opts_init(&o);
   o.create = 1;
@@ -45,7 +42,7 @@ int main(void) {
   o.map_size = 1u << 20; /* far below what the commit needs */
   o.durability = H5TX_NOSYNC;
   h5tx_store *s;
-  OK(h5tx_store_open(store, &o, &s, &e));
+  OK(h5tx_store_open(tp.store, &o, &s, &e));
 
   uint8_t *model = calloc(1, SIZE);
   REQUIRE(model);
@@ -65,7 +62,7 @@ int main(void) {
     memcpy(model + off, block, n);
   }
   OK(h5tx_writer_truncate(w, SIZE, &e));
-  CHECK(spill_fds(store) == 1);
+  CHECK(spill_fds(tp.store) == 1);
   /* The writer reads its spilled pages back. */
   uint8_t *back = malloc(SIZE);
   OK(h5tx_writer_read(w, 0, back, SIZE, &e));
@@ -88,7 +85,7 @@ int main(void) {
   OK(h5tx_writer_read(w, 0, back, SIZE, &e));
   CHECK(memcmp(back, model, SIZE) == 0);
   h5tx_writer_close(w);
-  CHECK(spill_fds(store) == 0);
+  CHECK(spill_fds(tp.store) == 0);
 
   OK(h5tx_snap_open(s, r, &sn, &e));
   OK(h5tx_snap_stat(sn, "big.bin", &st, &e));
@@ -103,7 +100,7 @@ int main(void) {
   h5tx_store_close(s);
 
   /* Another process-level open sees the same (a fresh environment). */
-  OK(h5tx_store_open(store, NULL, &s, &e));
+  OK(h5tx_store_open(tp.store, NULL, &s, &e));
   OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
   OK(h5tx_snap_read(sn, "big.bin", 0, back, SIZE, &e));
   CHECK(memcmp(back, model, SIZE) == 0);
@@ -112,6 +109,6 @@ int main(void) {
   free(block);
   free(back);
   free(model);
-  remove_tree(dir);
+  remove_tree(tp.dir);
   return check_done("core_spill");
 }

@@ -48,10 +48,7 @@ static void *reader(void *arg) {
 }
 
 int main(void) {
-  char path[600], dir[600];
-  temp_store(path, sizeof path);
-  snprintf(dir, sizeof dir, "%s", path);
-  *strrchr(dir, '/') = 0;
+  test_paths tp = temp_paths();
   h5tx_error e = {0};
   h5tx_store_opts o;
   h5tx_store_opts_init(&o);
@@ -60,7 +57,7 @@ int main(void) {
   o.codec = H5TX_CODEC_NONE;
   o.durability = H5TX_NOSYNC;
   o.map_size = 1u << 20;
-  OK(h5tx_store_open(path, &o, &store, &e));
+  OK(h5tx_store_open(tp.store, &o, &store, &e));
   uint8_t *buf = malloc(NPAGES * PS);
   h5tx_writer *w;
   h5tx_writer_opts wo;
@@ -91,6 +88,6 @@ int main(void) {
   CHECK(u.file_bytes > (8u << 20)); /* the map grew well past 1 MiB */
   h5tx_store_close(store);
   free(buf);
-  remove_tree(dir);
+  remove_tree(tp.dir);
   return check_done("core_threads");
 }
