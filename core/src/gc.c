@@ -305,9 +305,8 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
       a.doomed.n = j;
       revset_sort(&a.doomed);
       rc = h5tx__kv_write(s->kv, phase2, &a, s->durability == H5TX_SYNC, err);
-      /* Pinned revisions keep their "being collected" flag until the next
-       * gc, which clears it when it keeps them: new snapshots of them are
-       * refused meanwhile (H5TX_EGONE), open ones keep reading. */
+      /* Revisions spared by a pin were un-flagged by phase 2: they open
+       * again, and the next gc reconsiders them. */
     }
   }
   flock(lock, LOCK_UN);
