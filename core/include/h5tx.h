@@ -371,6 +371,48 @@ typedef struct h5tx_usage {
 /** Measure what the store holds. */
 H5TX_API int h5tx_store_usage(h5tx_store *s, h5tx_usage *out, h5tx_error *err);
 
+/* ------------------------------------------------------------------ */
+/** @name Configuration strings.
+ *
+ * The one parser of the `key=value;key=value` strings that select and tune
+ * h5tx wherever a program hands over text (the HDF5 driver's fapl and
+ * HDF5_DRIVER_CONFIG, the CLI, the mount). Whitespace around keys and values
+ * is ignored; empty items (";;", a trailing ";") are allowed. */
+
+enum { H5TX_COMMIT_FLUSH = 0, H5TX_COMMIT_CLOSE = 1 };
+
+#define H5TX_CONFIG_MAX 4096
+
+typedef struct h5tx_config {
+  char store[H5TX_CONFIG_MAX]; /**< store=DIR.h5tx: plain names are opened
+                                    inside this store ("" for none) */
+  char rev[256];               /**< rev=N|TAG: open that revision, read-only
+                                    ("" for head) */
+  uint32_t page_size;          /**< page_size=BYTES (K/M suffix), power of
+                                    two, for files created (0: store's) */
+  int codec;                   /**< codec=none|zstd|zstd:LEVEL (-1: store's) */
+  int level;                   /**< zstd level (0: store's) */
+  int commit;                  /**< commit=flush (default: commit on every
+                                    flush and on close) | close (only on close) */
+  int durability;              /**< durability=sync|nosync (-1: store's) */
+  uint64_t cache;              /**< cache=BYTES: a writer's dirty pages kept in
+                                    memory before spilling (0: default) */
+  int plain;                   /**< plain=yes (default): a name outside any
+                                    store is a plain POSIX file; no: an error */
+} h5tx_config;
+
+/** Fill `c` with the defaults. */
+H5TX_API void h5tx_config_init(h5tx_config *c);
+
+/** Parse `text` (NULL or "" is allowed) over the values already in `c`.
+ * @return 0, or H5TX_EINVAL naming the unknown key, the repeated key, or the
+ *  key whose value is bad and why. `c` is unchanged on error. */
+H5TX_API int h5tx_config_parse(const char *text, h5tx_config *c, h5tx_error *err);
+
+/** Write `c` back as a config string (only the keys that differ from the
+ * defaults) into `buf` of `cap` bytes; returns the length it needs. */
+H5TX_API size_t h5tx_config_format(const h5tx_config *c, char *buf, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif
