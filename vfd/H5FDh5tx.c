@@ -1,0 +1,630 @@
+/* H5FDh5tx.c - the h5tx virtual file driver: maps HDF5's driver callbacks
+ * onto the page store (h5tx.h) and nothing else.
+ *
+ * One struct (H5FD_h5tx_t), one callback per operation, like H5FDsec2.c.
+ * A file opened read-write holds a store writer (and with it the file's
+ * lease); every flush (H5Fflush) and the close commit its changes as one
+ * revision, after HDF5 has written a consistent state and set the length to
+ * its EOA. A file opened read-only holds a snapshot, so it reads one
+ * revision, unchanged, until it closes. A name outside any store is a plain
+ * POSIX file, so HDF5_DRIVER=h5tx can be set for a whole shell.
+ *
+ * lock/unlock stay NULL on purpose: the store's lease and snapshots do
+ * their job, and HDF5 sets and checks the superblock v3 status flags only
+ * for a driver with a lock method (H5Fint.c), so a revision committed while
+ * its writer is still open opens cleanly, with no h5clear.
+ *
+ * Compiles against HDF5 1.10 and 1.14; only 1.14's class fields and plugin
+ * entry points are guarded. */
+#include "H5FDh5tx.h"
+
+#include "h5tx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if H5_VERSION_GE(1, 14, 0)
+#include <H5FDdevelop.h>
+#include <H5PLextern.h>
+#elif H5_VERSION_GE(1, 11, 0)
+#error "h5tx supports HDF5 1.10 and 1.14; 1.12 and 1.13 are not supported"
+#endif
+
+/* What H5Pset_fapl_h5tx stores in a fapl: fixed size, so HDF5 copies it
+ * with memcpy. */
+typedef struct H5FD_h5tx_fapl_t {
+  char config[H5FD_H5TX_CONFIG_MAX];
+} H5FD_h5tx_fapl_t;
+
+typedef struct H5FD_h5tx_t {
+  H5FD_t pub; /* public fields; must be first */
+  haddr_t eoa;
+  haddr_t eof;
+  /* Plain POSIX file: */
+  int fd; /* -1 for a file in a store */
+  dev_t dev;
+  ino_t ino;
+  /* File in a store: */
+  h5tx_store *store;
+  h5tx_writer *writer; /* opened read-write */
+  h5tx_snap *snap;     /* opened read-only */
+  h5tx_stat st;        /* the file at the snapshot */
+  char *store_path;
+  char *name;
+  h5tx_rev rev; /* read-only: the revision; read-write: H5TX_HEAD */
+  int commit_on_flush;
+  int failed; /* a write or commit failed: close aborts */
+} H5FD_h5tx_t;
+
+static hid_t H5FD_H5TX_g = H5I_INVALID_HID;
+
+/* ---- errors ----------------------------------------------------------- */
+
+/* Push an error on HDF5's stack: major H5E_VFL, minor `min`. */
+static void push(hid_t min, const char *func, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_VFL, min, "h5tx: %s", msg);
+}
+#define FAIL(min, ...) push(min, __func__, __VA_ARGS__)
+
+/* The program's name, for commit messages. */
+static const char *program(void) {
+  static char comm[64];
+  if (!comm[0]) {
+    FILE *f = fopen("/proc/self/comm", "re");
+    if (!f || !fgets(comm, sizeof comm, f)) strcpy(comm, "hdf5");
+    if (f) fclose(f);
+    comm[strcspn(comm, "\n")] = 0;
+  }
+  return comm;
+}
+
+/* ---- config and names ---------------------------------------------------- */
+
+/* The config of `fapl`: from H5Pset_fapl_h5tx's info, or (1.14) the driver
+ * config string that HDF5_DRIVER_CONFIG / --vfd-info / H5Pset_driver_by_name
+ * set. */
+static int fapl_config(hid_t fapl, h5tx_config *cfg) {
+  h5tx_config_init(cfg);
+  h5tx_error e = {0};
+  const char *text = NULL;
+  const H5FD_h5tx_fapl_t *fa = NULL;
+  if (fapl >= 0 && fapl != H5P_DEFAULT) {
+    H5E_BEGIN_TRY { fa = H5Pget_driver_info(fapl); }
+    H5E_END_TRY;
+  }
+  if (fa) text = fa->config;
+#if H5_VERSION_GE(1, 14, 0)
+  char buf[H5FD_H5TX_CONFIG_MAX];
+  if (!fa && fapl >= 0) {
+    ssize_t n = -1;
+    H5E_BEGIN_TRY { n = H5Pget_driver_config_str(fapl, buf, sizeof buf); }
+    H5E_END_TRY;
+    if (n >= (ssize_t)sizeof buf) {
+      FAIL(H5E_BADVALUE, "driver config string longer than %d bytes", H5FD_H5TX_CONFIG_MAX - 1);
+      return -1;
+    }
+    if (n > 0) text = buf;
+  }
+#endif
+  if (h5tx_config_parse(text, cfg, &e) != 0) {
+    FAIL(H5E_BADVALUE, "%s", e.msg);
+    return -1;
+  }
+  return 0;
+}
+
+/* Where a name points. */
+typedef struct target {
+  char *store; /* NULL: a plain POSIX file */
+  char *file;  /* name inside the store */
+  char *spec;  /* revision spec after '@', or NULL */
+} target;
+
+static void target_free(target *t) {
+  free(t->store);
+  free(t->file);
+  free(t->spec);
+}
+
+/* Split `name` into store, file and revision. 0, or -1 with an error. */
+static int resolve(const char *name, const h5tx_config *cfg, target *t) {
+  memset(t, 0, sizeof *t);
+  const char *inner = NULL;
+  size_t slen = 0;
+  /* The first path part ending in ".h5tx" is the store. */
+  for (const char *p = name; *p;) {
+    const char *e = strchr(p, '/');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (n > 5 && memcmp(p + n - 5, ".h5tx", 5) == 0) {
+      slen = (size_t)(p - name) + n;
+      inner = e ? e + 1 : "";
+      break;
+    }
+    if (!e) break;
+    p = e + 1;
+  }
+  if (inner) {
+    if (!*inner) {
+      FAIL(H5E_BADVALUE, "'%s' names a store, not a file in it (try %s/FILE.h5)", name, name);
+      return -1;
+    }
+    t->store = strndup(name, slen);
+  } else if (cfg->store[0] && name[0] != '/') {
+    t->store = strdup(cfg->store);
+    inner = name;
+  } else if (cfg->store[0] && strncmp(name, cfg->store, strlen(cfg->store)) == 0 &&
+             name[strlen(cfg->store)] == '/') {
+    t->store = strdup(cfg->store);
+    inner = name + strlen(cfg->store) + 1;
+  } else if (cfg->plain) {
+    return 0; /* a plain POSIX file */
+  } else {
+    FAIL(H5E_BADVALUE, "'%s' is outside any store (the config says plain=no)", name);
+    return -1;
+  }
+  const char *at = strrchr(inner, '@');
+  t->file = at ? strndup(inner, (size_t)(at - inner)) : strdup(inner);
+  if (at) {
+    if (!at[1]) {
+      FAIL(H5E_BADVALUE, "'%s': nothing after '@' (expected a revision or a tag)", name);
+      target_free(t);
+      return -1;
+    }
+    t->spec = strdup(at + 1);
+  }
+  if (cfg->rev[0]) {
+    if (t->spec && strcmp(t->spec, cfg->rev) != 0) {
+      FAIL(H5E_BADVALUE, "'%s' asks for revision '%s' but the config says rev=%s", name, t->spec,
+           cfg->rev);
+      target_free(t);
+      return -1;
+    }
+    if (!t->spec) t->spec = strdup(cfg->rev);
+  }
+  if (!t->store || !t->file) {
+    FAIL(H5E_CANTALLOC, "out of memory");
+    target_free(t);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the class ------------------------------------------------------------ */
+
+static H5FD_t *h5tx_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr);
+static herr_t h5tx_close(H5FD_t *file);
+static int h5tx_cmp(const H5FD_t *f1, const H5FD_t *f2);
+static herr_t h5tx_query(const H5FD_t *f, unsigned long *flags);
+static haddr_t h5tx_get_eoa(const H5FD_t *file, H5FD_mem_t type);
+static herr_t h5tx_set_eoa(H5FD_t *file, H5FD_mem_t type, haddr_t addr);
+static haddr_t h5tx_get_eof(const H5FD_t *file, H5FD_mem_t type);
+static herr_t h5tx_get_handle(H5FD_t *file, hid_t fapl, void **handle);
+static herr_t h5tx_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                        void *buf);
+static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                         const void *buf);
+static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, hbool_t closing);
+static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing);
+#if H5_VERSION_GE(1, 14, 0)
+static herr_t h5tx_delete(const char *name, hid_t fapl);
+#endif
+
+static const H5FD_class_t H5FD_h5tx_g = {
+#if H5_VERSION_GE(1, 14, 0)
+    .version = H5FD_CLASS_VERSION,
+    .value = H5FD_H5TX_VALUE,
+    .del = h5tx_delete,
+#endif
+    .name = H5FD_H5TX_NAME,
+    .maxaddr = (haddr_t)INT64_MAX,
+    .fc_degree = H5F_CLOSE_WEAK,
+    .fapl_size = sizeof(H5FD_h5tx_fapl_t),
+    .open = h5tx_open,
+    .close = h5tx_close,
+    .cmp = h5tx_cmp,
+    .query = h5tx_query,
+    .get_eoa = h5tx_get_eoa,
+    .set_eoa = h5tx_set_eoa,
+    .get_eof = h5tx_get_eof,
+    .get_handle = h5tx_get_handle,
+    .read = h5tx_read,
+    .write = h5tx_write,
+    .flush = h5tx_flush,
+    .truncate = h5tx_truncate,
+    .lock = NULL, /* on purpose: see the top of this file */
+    .unlock = NULL,
+    .fl_map = H5FD_FLMAP_DICHOTOMY,
+};
+
+hid_t H5FD_h5tx_init(void) {
+  if (H5I_VFL != H5Iget_type(H5FD_H5TX_g)) H5FD_H5TX_g = H5FDregister(&H5FD_h5tx_g);
+  return H5FD_H5TX_g;
+}
+
+herr_t H5Pset_fapl_h5tx(hid_t fapl, const char *config) {
+  H5FD_h5tx_fapl_t fa;
+  memset(&fa, 0, sizeof fa);
+  if (config && strlen(config) >= sizeof fa.config) {
+    FAIL(H5E_BADVALUE, "config string longer than %d bytes", H5FD_H5TX_CONFIG_MAX - 1);
+    return -1;
+  }
+  h5tx_config cfg;
+  h5tx_config_init(&cfg);
+  h5tx_error e = {0};
+  if (h5tx_config_parse(config, &cfg, &e) != 0) {
+    FAIL(H5E_BADVALUE, "%s", e.msg);
+    return -1;
+  }
+  if (config) strcpy(fa.config, config);
+  hid_t id = H5FD_h5tx_init();
+  if (id < 0) return -1;
+  return H5Pset_driver(fapl, id, &fa);
+}
+
+ssize_t H5Pget_fapl_h5tx(hid_t fapl, char *buf, size_t size) {
+  if (H5Pget_driver(fapl) != H5FD_h5tx_init()) return -1;
+  const H5FD_h5tx_fapl_t *fa = H5Pget_driver_info(fapl);
+  const char *text = fa ? fa->config : "";
+  if (size) snprintf(buf, size, "%s", text);
+  return (ssize_t)strlen(text);
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+static H5FD_h5tx_t *new_file(void) {
+  H5FD_h5tx_t *f = calloc(1, sizeof *f);
+  if (!f) {
+    FAIL(H5E_CANTALLOC, "out of memory");
+    return NULL;
+  }
+  f->fd = -1;
+  f->rev = H5TX_HEAD;
+  return f;
+}
+
+static void free_file(H5FD_h5tx_t *f) {
+  if (f->fd >= 0) close(f->fd);
+  h5tx_snap_close(f->snap);
+  h5tx_writer_close(f->writer);
+  h5tx_store_close(f->store);
+  free(f->store_path);
+  free(f->name);
+  free(f);
+}
+
+static H5FD_t *open_plain(const char *name, unsigned flags) {
+  int o = (flags & H5F_ACC_RDWR) ? O_RDWR : O_RDONLY;
+  if (flags & H5F_ACC_TRUNC) o |= O_TRUNC;
+  if (flags & H5F_ACC_CREAT) o |= O_CREAT;
+  if (flags & H5F_ACC_EXCL) o |= O_EXCL;
+  H5FD_h5tx_t *f = new_file();
+  if (!f) return NULL;
+  f->fd = open(name, o | O_CLOEXEC, 0666);
+  struct stat st;
+  if (f->fd < 0 || fstat(f->fd, &st) != 0) {
+    FAIL(H5E_CANTOPENFILE, "unable to open plain file '%s': %s", name, strerror(errno));
+    free_file(f);
+    return NULL;
+  }
+  f->dev = st.st_dev;
+  f->ino = st.st_ino;
+  f->eof = (haddr_t)st.st_size;
+  return &f->pub;
+}
+
+static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cfg) {
+  h5tx_error e = {0};
+  int rdwr = (flags & H5F_ACC_RDWR) != 0;
+  if (rdwr && t->spec) {
+    FAIL(H5E_CANTOPENFILE,
+         "revision '%s' of '%s' in store %s is read-only; open it read-only, or open the file "
+         "without @ to write its head",
+         t->spec, t->file, t->store);
+    return NULL;
+  }
+  H5FD_h5tx_t *f = new_file();
+  if (!f) return NULL;
+  f->store_path = strdup(t->store);
+  f->name = strdup(t->file);
+  f->commit_on_flush = cfg->commit == H5TX_COMMIT_FLUSH;
+  h5tx_store_opts so;
+  h5tx_store_opts_init(&so);
+  so.create = rdwr && (flags & H5F_ACC_CREAT);
+  so.page_size = cfg->page_size;
+  so.codec = cfg->codec;
+  so.level = cfg->level;
+  so.durability = cfg->durability;
+  so.dirty_limit = (size_t)cfg->cache;
+  if (!f->store_path || !f->name) {
+    FAIL(H5E_CANTALLOC, "out of memory");
+    goto fail;
+  }
+  if (h5tx_store_open(t->store, &so, &f->store, &e) != 0) goto fail_e;
+  if (rdwr) {
+    h5tx_writer_opts wo;
+    h5tx_writer_opts_init(&wo);
+    wo.create = (flags & H5F_ACC_CREAT) != 0;
+    wo.truncate = (flags & H5F_ACC_TRUNC) != 0;
+    wo.exclusive = (flags & H5F_ACC_EXCL) != 0;
+    if (h5tx_writer_open(f->store, t->file, &wo, &f->writer, &e) != 0) goto fail_e;
+    f->eof = h5tx_writer_length(f->writer);
+  } else {
+    h5tx_rev rev = H5TX_HEAD;
+    if (t->spec && h5tx_rev_parse(f->store, t->spec, &rev, &e) != 0) goto fail_e;
+    if (h5tx_snap_open(f->store, rev, &f->snap, &e) != 0) goto fail_e;
+    f->rev = h5tx_snap_rev(f->snap);
+    if (h5tx_snap_stat(f->snap, t->file, &f->st, &e) != 0) goto fail_e;
+    f->eof = f->st.length;
+  }
+  return &f->pub;
+fail_e:
+  FAIL(H5E_CANTOPENFILE, "%s", e.msg);
+fail:
+  free_file(f);
+  return NULL;
+}
+
+static H5FD_t *h5tx_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr) {
+  (void)maxaddr;
+  if (!name || !*name) {
+    FAIL(H5E_BADVALUE, "empty file name");
+    return NULL;
+  }
+  h5tx_config cfg;
+  if (fapl_config(fapl, &cfg) != 0) return NULL;
+  target t;
+  if (resolve(name, &cfg, &t) != 0) return NULL;
+  H5FD_t *f = t.store ? open_store(&t, flags, &cfg) : open_plain(name, flags);
+  target_free(&t);
+  return f;
+}
+
+static herr_t commit(H5FD_h5tx_t *f, const char *why) {
+  if (!f->writer || f->failed || !h5tx_writer_dirty(f->writer)) return 0;
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s: %s", program(), why);
+  h5tx_error e = {0};
+  if (h5tx_writer_commit(f->writer, msg, NULL, &e) != 0) {
+    f->failed = 1;
+    FAIL(H5E_WRITEERROR, "commit of '%s' failed, nothing of it was stored: %s", f->name, e.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static herr_t h5tx_close(H5FD_t *file) {
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  herr_t rc = 0;
+  if (f->fd >= 0 && close(f->fd) != 0) {
+    FAIL(H5E_CANTCLOSEFILE, "closing plain file: %s", strerror(errno));
+    rc = -1;
+  }
+  f->fd = -1;
+  /* Commit what HDF5 left consistent; after a failure, abort instead. */
+  if (commit(f, "close") < 0) rc = -1;
+  free_file(f);
+  return rc;
+}
+
+static int h5tx_cmp(const H5FD_t *a, const H5FD_t *b) {
+  const H5FD_h5tx_t *f = (const H5FD_h5tx_t *)a, *g = (const H5FD_h5tx_t *)b;
+  if ((f->fd >= 0) != (g->fd >= 0)) return f->fd >= 0 ? -1 : 1;
+  if (f->fd >= 0) {
+    if (f->dev != g->dev) return f->dev < g->dev ? -1 : 1;
+    if (f->ino != g->ino) return f->ino < g->ino ? -1 : 1;
+    return 0;
+  }
+  int c = strcmp(f->store_path, g->store_path);
+  if (!c) c = strcmp(f->name, g->name);
+  if (!c && f->rev != g->rev) c = f->rev < g->rev ? -1 : 1;
+  return c;
+}
+
+static herr_t h5tx_query(const H5FD_t *file, unsigned long *flags) {
+  (void)file;
+  /* As sec2: HDF5 aggregates and accumulates metadata, sieves raw data and
+   * aggregates small data, so the store sees few, large writes. */
+  *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
+           H5FD_FEAT_AGGREGATE_SMALLDATA;
+#if H5_VERSION_GE(1, 14, 0)
+  /* Files in a store are byte for byte ordinary HDF5 files. */
+  *flags |= H5FD_FEAT_DEFAULT_VFD_COMPATIBLE;
+#endif
+  return 0;
+}
+
+static haddr_t h5tx_get_eoa(const H5FD_t *file, H5FD_mem_t type) {
+  (void)type;
+  return ((const H5FD_h5tx_t *)file)->eoa;
+}
+
+static herr_t h5tx_set_eoa(H5FD_t *file, H5FD_mem_t type, haddr_t addr) {
+  (void)type;
+  ((H5FD_h5tx_t *)file)->eoa = addr;
+  return 0;
+}
+
+static haddr_t h5tx_get_eof(const H5FD_t *file, H5FD_mem_t type) {
+  (void)type;
+  const H5FD_h5tx_t *f = (const H5FD_h5tx_t *)file;
+  if (f->writer) return h5tx_writer_length(f->writer);
+  return f->eof;
+}
+
+static herr_t h5tx_get_handle(H5FD_t *file, hid_t fapl, void **handle) {
+  (void)fapl;
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  if (f->fd < 0) {
+    FAIL(H5E_UNSUPPORTED, "'%s' lives in store %s: it has no POSIX file handle", f->name,
+         f->store_path);
+    return -1;
+  }
+  *handle = &f->fd;
+  return 0;
+}
+
+/* ---- I/O -------------------------------------------------------------------- */
+
+static int check_range(const H5FD_h5tx_t *f, haddr_t addr, size_t size, const char *op) {
+  if (addr == HADDR_UNDEF || addr + size < addr || addr + size > f->eoa) {
+    FAIL(H5E_OVERFLOW, "%s of %zu bytes at %llu is past the end of allocation (%llu)", op, size,
+         (unsigned long long)addr, (unsigned long long)f->eoa);
+    return -1;
+  }
+  return 0;
+}
+
+static herr_t h5tx_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                        void *buf) {
+  (void)type;
+  (void)dxpl;
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  if (check_range(f, addr, size, "read") < 0) return -1;
+  h5tx_error e = {0};
+  if (f->fd >= 0) {
+    uint8_t *p = buf;
+    while (size > 0) {
+      ssize_t n = pread(f->fd, p, size, (off_t)addr);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        FAIL(H5E_READERROR, "read at %llu: %s", (unsigned long long)addr, strerror(errno));
+        return -1;
+      }
+      if (n == 0) { /* past the end of file: zeros */
+        memset(p, 0, size);
+        break;
+      }
+      p += n;
+      addr += (haddr_t)n;
+      size -= (size_t)n;
+    }
+    return 0;
+  }
+  int rc = f->writer ? h5tx_writer_read(f->writer, addr, buf, size, &e)
+                     : h5tx_snap_read_stat(f->snap, f->name, &f->st, addr, buf, size, &e);
+  if (rc != 0) {
+    FAIL(H5E_READERROR, "%s", e.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
+                         const void *buf) {
+  (void)type;
+  (void)dxpl;
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  if (check_range(f, addr, size, "write") < 0) return -1;
+  if (f->fd >= 0) {
+    const uint8_t *p = buf;
+    while (size > 0) {
+      ssize_t n = pwrite(f->fd, p, size, (off_t)addr);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        FAIL(H5E_WRITEERROR, "write at %llu: %s", (unsigned long long)addr,
+             n < 0 ? strerror(errno) : "nothing written");
+        return -1;
+      }
+      p += n;
+      addr += (haddr_t)n;
+      size -= (size_t)n;
+    }
+    if (addr > f->eof) f->eof = addr;
+    return 0;
+  }
+  if (!f->writer) {
+    FAIL(H5E_WRITEERROR, "'%s' at revision %llu of store %s is read-only", f->name,
+         (unsigned long long)f->rev, f->store_path);
+    return -1;
+  }
+  h5tx_error e = {0};
+  if (h5tx_writer_write(f->writer, addr, buf, size, &e) != 0) {
+    f->failed = 1;
+    FAIL(H5E_WRITEERROR, "%s", e.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+  (void)dxpl;
+  (void)closing;
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  if (f->fd >= 0) {
+    if (f->eoa == f->eof) return 0;
+    if (ftruncate(f->fd, (off_t)f->eoa) != 0) {
+      FAIL(H5E_CANTGET, "truncating to %llu: %s", (unsigned long long)f->eoa, strerror(errno));
+      return -1;
+    }
+    f->eof = f->eoa;
+    return 0;
+  }
+  if (!f->writer || h5tx_writer_length(f->writer) == f->eoa) return 0;
+  h5tx_error e = {0};
+  if (h5tx_writer_truncate(f->writer, f->eoa, &e) != 0) {
+    f->failed = 1;
+    FAIL(H5E_WRITEERROR, "%s", e.msg);
+    return -1;
+  }
+  return 0;
+}
+
+static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+  (void)dxpl;
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  /* On close, the close callback commits (after the final truncate). */
+  if (closing || !f->commit_on_flush) return 0;
+  return commit(f, "flush");
+}
+
+#if H5_VERSION_GE(1, 14, 0)
+/* H5Fdelete: a file in a store is removed from head as one commit. */
+static herr_t h5tx_delete(const char *name, hid_t fapl) {
+  h5tx_config cfg;
+  if (fapl_config(fapl, &cfg) != 0) return -1;
+  target t;
+  if (resolve(name, &cfg, &t) != 0) return -1;
+  herr_t rc = 0;
+  if (!t.store) {
+    if (unlink(name) != 0) {
+      FAIL(H5E_CANTDELETEFILE, "deleting '%s': %s", name, strerror(errno));
+      rc = -1;
+    }
+    target_free(&t);
+    return rc;
+  }
+  h5tx_error e = {0};
+  h5tx_store *s = NULL;
+  char msg[128];
+  snprintf(msg, sizeof msg, "%s: delete", program());
+  if (t.spec) {
+    FAIL(H5E_CANTDELETEFILE, "cannot delete revision '%s' of '%s': revisions are immutable", t.spec,
+         t.file);
+    rc = -1;
+  } else if (h5tx_store_open(t.store, NULL, &s, &e) != 0 ||
+             h5tx_remove(s, t.file, msg, NULL, &e) != 0) {
+    FAIL(H5E_CANTDELETEFILE, "%s", e.msg);
+    rc = -1;
+  }
+  h5tx_store_close(s);
+  target_free(&t);
+  return rc;
+}
+
+/* The plugin entry points: HDF5 1.14 loads the driver by name. */
+H5FD_H5TX_API H5PL_type_t H5PLget_plugin_type(void);
+H5FD_H5TX_API const void *H5PLget_plugin_info(void);
+H5PL_type_t H5PLget_plugin_type(void) { return H5PL_TYPE_VFD; }
+const void *H5PLget_plugin_info(void) { return &H5FD_h5tx_g; }
+#endif
