@@ -66,16 +66,19 @@ static hid_t H5FD_H5TX_g = H5I_INVALID_HID;
 
 /* ---- errors ----------------------------------------------------------- */
 
-/* Push an error on HDF5's stack: major H5E_VFL, minor `min`. */
-static void push(hid_t min, const char *func, const char *fmt, ...) {
+/* Push an error on HDF5's stack: major H5E_VFL, minor `min`, at the
+ * caller's function and line. */
+static void push(hid_t min, const char *func, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void push(hid_t min, const char *func, unsigned line, const char *fmt, ...) {
   char msg[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  H5Epush2(H5E_DEFAULT, __FILE__, func, __LINE__, H5E_ERR_CLS, H5E_VFL, min, "h5tx: %s", msg);
+  H5Epush2(H5E_DEFAULT, __FILE__, func, line, H5E_ERR_CLS, H5E_VFL, min, "h5tx: %s", msg);
 }
-#define FAIL(min, ...) push(min, __func__, __VA_ARGS__)
+#define FAIL(min, ...) push(min, __func__, __LINE__, __VA_ARGS__)
 
 /* The program's name, for commit messages. */
 static const char *program(void) {

@@ -158,7 +158,7 @@ static void verify_rev(const char *store, const char *config, h5tx_rev rev, int 
   hid_t fapl = h5tx_fapl(config, 0);
   hid_t f = H5Fopen(name, H5F_ACC_RDONLY, fapl);
   if (f < 0) {
-    fprintf(stderr, "cannot open %s: %s\n", name, h5_error_text());
+    fprintf(stderr, "cannot open %s: %s\n", name, h5_capture());
     CHECK(0);
   } else {
     verify(f, k, name);
@@ -179,7 +179,7 @@ static void scenario(const char *store, const char *config, int latest, int page
     REQUIRE(H5Pset_file_space_page_size(fcpl, 4096) >= 0);
   }
   hid_t f = H5Fcreate(fname, H5F_ACC_TRUNC, fcpl, fapl);
-  if (f < 0) fprintf(stderr, "create %s: %s\n", fname, h5_error_text());
+  if (f < 0) fprintf(stderr, "create %s: %s\n", fname, h5_capture());
   REQUIRE(f >= 0);
   h5tx_rev before = store_head(store), revs[4] = {0};
   step1(f);

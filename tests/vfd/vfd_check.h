@@ -17,11 +17,15 @@ static herr_t collect_error(unsigned n, const H5E_error2_t *err, void *arg) {
   return 0;
 }
 
-/* Capture the current error stack into h5_errors and clear it. */
-static inline const char *h5_error_text(void) {
+/* Capture the current error stack into h5_errors and clear it. Any later
+ * successful HDF5 call clears the stack, so capture right after a failure;
+ * h5_captured tells H5_FAILS that it was done already. */
+static int h5_captured;
+static inline const char *h5_capture(void) {
   h5_errors[0] = 0;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, NULL);
   H5Eclear2(H5E_DEFAULT);
+  h5_captured = 1;
   return h5_errors;
 }
 
@@ -30,7 +34,8 @@ static inline const char *h5_error_text(void) {
 #define H5_FAILS(id, part)                                                                         \
   do {                                                                                             \
     long long id_ = (long long)(id);                                                               \
-    const char *text_ = h5_error_text();                                                           \
+    const char *text_ = h5_captured ? h5_errors : h5_capture();                                    \
+    h5_captured = 0;                                                                               \
     if (id_ >= 0 || !strstr(text_, (part))) {                                                      \
       fprintf(stderr, "%s:%d: %s -> %lld, errors '%s'; expected failure naming '%s'\n", __FILE__,  \
               __LINE__, #id, id_, text_, part);                                                    \
