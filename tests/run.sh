@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Builds h5tx and runs the whole test suite with ctest, then builds it again
-# with AddressSanitizer + UndefinedBehaviorSanitizer and runs the core tests
-# under them. Exits non-zero if any test (or any sanitizer) fails.
+# Builds h5tx and runs the whole test suite with ctest, three times:
+#  - build/       against the system HDF5 (1.10 on Debian 12): every test;
+#  - build-1.14/  against HDF5 1.14.5, built once from Debian's source package
+#                 into ~/.cache/h5tx (cmake/build-hdf5-1.14.sh): the driver
+#                 tests, including unmodified 1.14 tools loading the plugin;
+#  - build-asan/  with AddressSanitizer + UndefinedBehaviorSanitizer: the core
+#                 tests.
+# Exits non-zero if any test (or any sanitizer) fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -15,6 +20,15 @@ cmake --build build -j "$jobs" >/dev/null
 echo "== tests =="
 status=0
 (cd build && ctest --output-on-failure -j "$jobs") || status=1
+
+echo "== HDF5 1.14.5 (built once, then cached) =="
+hdf5_114=$(bash cmake/build-hdf5-1.14.sh | tail -n 1)
+echo "== build against HDF5 1.14.5 ($hdf5_114) =="
+cmake -S . -B build-1.14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DH5TX_HDF5_PREFIX="$hdf5_114" \
+  -DH5TX_BUILD_BENCH=OFF >/dev/null
+cmake --build build-1.14 -j "$jobs" >/dev/null
+echo "== driver tests against HDF5 1.14.5 =="
+(cd build-1.14 && ctest --output-on-failure -j "$jobs" -L vfd) || status=1
 
 echo "== build (ASan + UBSan) =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DH5TX_SANITIZE=ON -DH5TX_BUILD_BENCH=OFF >/dev/null
