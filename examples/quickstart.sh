@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
-# The main job, end to end: installs what h5tx needs, builds it, and runs the
-# quickstart example on a fresh demo store (printed as it goes).
+# The main job, end to end: installs what h5tx needs, builds it (and HDF5
+# 1.14.5 once, from Debian's source package, for the plugin demo), then:
+#  1. the page store alone: commits, a tag, a reader that keeps its revision;
+#  2. HDF5 through the driver: a file written in several flushes, each a
+#     revision, and a reader that keeps its revision while the writer commits;
+#  3. unmodified HDF5 1.14 tools (h5ls, h5dump) loading the driver as a plugin
+#     by name, on head and on an earlier revision.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash cmake/install-deps.sh
+jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
+cmake --build build -j "$jobs" >/dev/null
+hdf5_114=$(bash cmake/build-hdf5-1.14.sh | tail -n 1)
+cmake -S . -B build-1.14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DH5TX_HDF5_PREFIX="$hdf5_114" \
+  -DH5TX_BUILD_BENCH=OFF >/dev/null
+cmake --build build-1.14 -j "$jobs" >/dev/null
 
 demo=${H5TX_DEMO_DIR:-$root/build/demo}
 rm -rf "$demo"
 mkdir -p "$demo"
-echo "== the page store: three commits, a tag, a reader that keeps its revision =="
-./build/examples/h5tx_quickstart "$demo/lab.h5tx"
+run() { echo "\$ $*"; "$@"; }
+
+echo "== 1. the page store: three commits, a tag, a reader that keeps its revision =="
+./build/examples/h5tx_quickstart "$demo/notes.h5tx"
 echo
-echo "== what a store is on disk =="
-ls -l "$demo/lab.h5tx"
+echo "== 2. HDF5 through the driver (C, system HDF5 $(pkg-config --modversion hdf5)) =="
+./build/examples/h5tx_hdf5_quickstart "$demo/lab.h5tx"
+echo
+echo "== 3. unmodified HDF5 1.14.5 tools load the driver by name =="
+export HDF5_PLUGIN_PATH="$root/build-1.14/vfd" HDF5_DRIVER=h5tx
+echo "HDF5_PLUGIN_PATH=$HDF5_PLUGIN_PATH HDF5_DRIVER=$HDF5_DRIVER"
+cd "$demo"
+run "$hdf5_114/bin/h5ls" -r lab.h5tx/experiment/run1.h5
+echo "-- head: every sample"
+run "$hdf5_114/bin/h5dump" -H lab.h5tx/experiment/run1.h5
+echo "-- revision 2: what the second flush committed (2000 samples)"
+run "$hdf5_114/bin/h5dump" -H lab.h5tx/experiment/run1.h5@2
+echo "-- revision 2, its last two samples"
+run "$hdf5_114/bin/h5dump" -d temperature -s 1998 -c 2 lab.h5tx/experiment/run1.h5@2
