@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #if H5_VERSION_GE(1, 14, 0)
@@ -46,21 +47,38 @@ typedef struct H5FD_h5tx_t {
   H5FD_t pub; /* public fields; must be first */
   haddr_t eoa;
   haddr_t eof;
-  /* Plain POSIX file: */
-  int fd; /* -1 for a file in a store */
-  dev_t dev;
+  int fd;    /* a plain POSIX file; -1 for a file in a store */
+  dev_t dev; /* the plain file, or the store's directory */
   ino_t ino;
   /* File in a store: */
   h5tx_store *store;
-  h5tx_writer *writer; /* opened read-write */
-  h5tx_snap *snap;     /* opened read-only */
-  h5tx_stat st;        /* the file at the snapshot */
+  struct shared *shared; /* opened read-write: the writer, shared in-process */
+  h5tx_writer *writer;   /* == shared->writer */
+  h5tx_snap *snap;       /* opened read-only */
+  h5tx_stat st;          /* the file at the snapshot */
   char *store_path;
   char *name;
   h5tx_rev rev; /* read-only: the revision; read-write: H5TX_HEAD */
   int commit_on_flush;
-  int failed; /* a write or commit failed: close aborts */
 } H5FD_h5tx_t;
+
+/* One writer per file and process, shared by every read-write open of it.
+ * HDF5 opens a file through the driver before it asks cmp() whether the file
+ * is open already; without sharing, the second open would be refused by the
+ * lease its own process holds. */
+typedef struct shared {
+  dev_t dev; /* the store directory */
+  ino_t ino;
+  char *name;
+  h5tx_store *store;
+  h5tx_writer *writer;
+  int refs;
+  int failed; /* a write or commit failed: the last close aborts */
+  struct shared *next;
+} shared;
+
+static shared *shared_list;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static hid_t H5FD_H5TX_g = H5I_INVALID_HID;
 
@@ -296,10 +314,29 @@ static H5FD_h5tx_t *new_file(void) {
   return f;
 }
 
+/* Drop one reference to a shared writer; the last one closes it (dropping
+ * what was not committed). */
+static void shared_release(shared *sh) {
+  pthread_mutex_lock(&shared_lock);
+  int last = --sh->refs == 0;
+  if (last)
+    for (shared **p = &shared_list; *p; p = &(*p)->next)
+      if (*p == sh) {
+        *p = sh->next;
+        break;
+      }
+  pthread_mutex_unlock(&shared_lock);
+  if (!last) return;
+  h5tx_writer_close(sh->writer);
+  h5tx_store_close(sh->store);
+  free(sh->name);
+  free(sh);
+}
+
 static void free_file(H5FD_h5tx_t *f) {
   if (f->fd >= 0) close(f->fd);
   h5tx_snap_close(f->snap);
-  h5tx_writer_close(f->writer);
+  if (f->shared) shared_release(f->shared);
   h5tx_store_close(f->store);
   free(f->store_path);
   free(f->name);
@@ -324,6 +361,47 @@ static H5FD_t *open_plain(const char *name, unsigned flags) {
   f->ino = st.st_ino;
   f->eof = (haddr_t)st.st_size;
   return &f->pub;
+}
+
+/* Give `f` the process's writer of its file, opening one (and taking the
+ * file's lease) if there is none. A second read-write open of a file shares
+ * the first one's writer; HDF5 then finds the two equal (cmp) and keeps one. */
+static int shared_writer(H5FD_h5tx_t *f, unsigned flags, h5tx_error *e) {
+  pthread_mutex_lock(&shared_lock);
+  shared *sh = shared_list;
+  while (sh && !(sh->dev == f->dev && sh->ino == f->ino && strcmp(sh->name, f->name) == 0))
+    sh = sh->next;
+  if (!sh) {
+    h5tx_writer_opts wo;
+    h5tx_writer_opts_init(&wo);
+    wo.create = (flags & H5F_ACC_CREAT) != 0;
+    wo.truncate = (flags & H5F_ACC_TRUNC) != 0;
+    wo.exclusive = (flags & H5F_ACC_EXCL) != 0;
+    h5tx_store_opts so;
+    h5tx_store_opts_init(&so);
+    int rc = H5TX_ENOMEM;
+    if (!(sh = calloc(1, sizeof *sh)) || !(sh->name = strdup(f->name)))
+      snprintf(e->msg, sizeof e->msg, "out of memory");
+    /* The shared writer holds its own reference to the store. */
+    else if ((rc = h5tx_store_open(h5tx_store_path(f->store), &so, &sh->store, e)) == 0 &&
+             (rc = h5tx_writer_open(f->store, f->name, &wo, &sh->writer, e)) != 0)
+      h5tx_store_close(sh->store);
+    if (rc != 0) {
+      pthread_mutex_unlock(&shared_lock);
+      if (sh) free(sh->name);
+      free(sh);
+      return rc;
+    }
+    sh->dev = f->dev;
+    sh->ino = f->ino;
+    sh->next = shared_list;
+    shared_list = sh;
+  }
+  sh->refs++;
+  pthread_mutex_unlock(&shared_lock);
+  f->shared = sh;
+  f->writer = sh->writer;
+  return 0;
 }
 
 static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cfg) {
@@ -354,13 +432,15 @@ static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cf
     goto fail;
   }
   if (h5tx_store_open(t->store, &so, &f->store, &e) != 0) goto fail_e;
+  struct stat st;
+  if (stat(t->store, &st) != 0) {
+    FAIL(H5E_CANTOPENFILE, "store %s: %s", t->store, strerror(errno));
+    goto fail;
+  }
+  f->dev = st.st_dev;
+  f->ino = st.st_ino;
   if (rdwr) {
-    h5tx_writer_opts wo;
-    h5tx_writer_opts_init(&wo);
-    wo.create = (flags & H5F_ACC_CREAT) != 0;
-    wo.truncate = (flags & H5F_ACC_TRUNC) != 0;
-    wo.exclusive = (flags & H5F_ACC_EXCL) != 0;
-    if (h5tx_writer_open(f->store, t->file, &wo, &f->writer, &e) != 0) goto fail_e;
+    if (shared_writer(f, flags, &e) != 0) goto fail_e;
     f->eof = h5tx_writer_length(f->writer);
   } else {
     h5tx_rev rev = H5TX_HEAD;
@@ -394,12 +474,12 @@ static H5FD_t *h5tx_open(const char *name, unsigned flags, hid_t fapl, haddr_t m
 }
 
 static herr_t commit(H5FD_h5tx_t *f, const char *why) {
-  if (!f->writer || f->failed || !h5tx_writer_dirty(f->writer)) return 0;
+  if (!f->writer || f->shared->failed || !h5tx_writer_dirty(f->writer)) return 0;
   char msg[128];
   snprintf(msg, sizeof msg, "%s: %s", program(), why);
   h5tx_error e = {0};
   if (h5tx_writer_commit(f->writer, msg, NULL, &e) != 0) {
-    f->failed = 1;
+    f->shared->failed = 1;
     FAIL(H5E_WRITEERROR, "commit of '%s' failed, nothing of it was stored: %s", f->name, e.msg);
     return -1;
   }
@@ -414,22 +494,24 @@ static herr_t h5tx_close(H5FD_t *file) {
     rc = -1;
   }
   f->fd = -1;
-  /* Commit what HDF5 left consistent; after a failure, abort instead. */
-  if (commit(f, "close") < 0) rc = -1;
+  /* The last close of a file commits what HDF5 left consistent (after a
+   * failure it aborts instead); the duplicate that HDF5 drops after cmp()
+   * matched it changes nothing. */
+  if (f->shared && f->shared->refs == 1 && commit(f, "close") < 0) rc = -1;
   free_file(f);
   return rc;
 }
 
 static int h5tx_cmp(const H5FD_t *a, const H5FD_t *b) {
   const H5FD_h5tx_t *f = (const H5FD_h5tx_t *)a, *g = (const H5FD_h5tx_t *)b;
+  /* Plain files and stores alike are identified by device and inode (of
+   * the file, or of the store's directory), however their names are
+   * spelled: HDF5 resolves external links to absolute names. */
   if ((f->fd >= 0) != (g->fd >= 0)) return f->fd >= 0 ? -1 : 1;
-  if (f->fd >= 0) {
-    if (f->dev != g->dev) return f->dev < g->dev ? -1 : 1;
-    if (f->ino != g->ino) return f->ino < g->ino ? -1 : 1;
-    return 0;
-  }
-  int c = strcmp(f->store_path, g->store_path);
-  if (!c) c = strcmp(f->name, g->name);
+  if (f->dev != g->dev) return f->dev < g->dev ? -1 : 1;
+  if (f->ino != g->ino) return f->ino < g->ino ? -1 : 1;
+  if (f->fd >= 0) return 0;
+  int c = strcmp(f->name, g->name);
   if (!c && f->rev != g->rev) c = f->rev < g->rev ? -1 : 1;
   return c;
 }
@@ -553,7 +635,7 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
   }
   h5tx_error e = {0};
   if (h5tx_writer_write(f->writer, addr, buf, size, &e) != 0) {
-    f->failed = 1;
+    f->shared->failed = 1;
     FAIL(H5E_WRITEERROR, "%s", e.msg);
     return -1;
   }
@@ -576,7 +658,7 @@ static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
   if (!f->writer || h5tx_writer_length(f->writer) == f->eoa) return 0;
   h5tx_error e = {0};
   if (h5tx_writer_truncate(f->writer, f->eoa, &e) != 0) {
-    f->failed = 1;
+    f->shared->failed = 1;
     FAIL(H5E_WRITEERROR, "%s", e.msg);
     return -1;
   }

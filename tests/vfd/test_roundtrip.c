@@ -220,6 +220,31 @@ static void scenario(const char *store, const char *config, int latest, int page
   CHECK(store_head(store) == revs[3]);
 }
 
+/* Two read-write opens of one file in one process share it (as with sec2):
+ * HDF5 opens through the driver before it finds the file already open. */
+static void test_open_twice(const char *store) {
+  char name[800];
+  snprintf(name, sizeof name, "%s/twice.h5", store);
+  hid_t fapl = h5tx_fapl(NULL, 0);
+  hid_t a = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  REQUIRE(a >= 0);
+  hid_t b = H5Fopen(name, H5F_ACC_RDWR, fapl);
+  if (b < 0) fprintf(stderr, "second open: %s\n", h5_capture());
+  CHECK(b >= 0);
+  if (b >= 0) {
+    hid_t g = H5Gcreate2(b, "via_b", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(g >= 0);
+    H5Gclose(g);
+    CHECK(H5Fclose(b) >= 0);
+  }
+  CHECK(H5Lexists(a, "via_b", H5P_DEFAULT) > 0); /* the same file */
+  CHECK(H5Fclose(a) >= 0);
+  hid_t r = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+  CHECK(r >= 0 && H5Lexists(r, "via_b", H5P_DEFAULT) > 0);
+  if (r >= 0) H5Fclose(r);
+  H5Pclose(fapl);
+}
+
 int main(void) {
   test_paths tp = temp_paths();
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -241,6 +266,9 @@ int main(void) {
            cases[i].config ? cases[i].config : "", cases[i].latest, cases[i].paged,
            check_failures == bad0 ? "ok" : "FAILED");
   }
+  char store[640];
+  snprintf(store, sizeof store, "%s/twice.h5tx", tp.dir);
+  test_open_twice(store);
   remove_tree(tp.dir);
   return check_done("vfd_roundtrip");
 }
