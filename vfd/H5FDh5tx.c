@@ -73,7 +73,8 @@ typedef struct shared {
   h5tx_store *store;
   h5tx_writer *writer;
   int refs;
-  int failed; /* a write or commit failed: the last close aborts */
+  int failed; /* a write or truncate failed: HDF5's view and the writer's
+                differ, so nothing more is committed and the last close aborts */
   struct shared *next;
 } shared;
 
@@ -473,13 +474,22 @@ static H5FD_t *h5tx_open(const char *name, unsigned flags, hid_t fapl, haddr_t m
   return f;
 }
 
+/* Commit the writer's changes. A failed commit (a full disk, say) keeps them
+ * in the writer, still what HDF5 wrote, so the next flush or the close tries
+ * again. */
 static herr_t commit(H5FD_h5tx_t *f, const char *why) {
-  if (!f->writer || f->shared->failed || !h5tx_writer_dirty(f->writer)) return 0;
+  if (!f->writer || !h5tx_writer_dirty(f->writer)) return 0;
+  if (f->shared->failed) {
+    FAIL(H5E_WRITEERROR,
+         "'%s' in store %s: not committed: an earlier write failed, so what HDF5 wrote is "
+         "incomplete; the changes since revision %llu are dropped",
+         f->name, f->store_path, (unsigned long long)h5tx_writer_base(f->writer));
+    return -1;
+  }
   char msg[128];
   snprintf(msg, sizeof msg, "%s: %s", program(), why);
   h5tx_error e = {0};
   if (h5tx_writer_commit(f->writer, msg, NULL, &e) != 0) {
-    f->shared->failed = 1;
     FAIL(H5E_WRITEERROR, "commit of '%s' failed, nothing of it was stored: %s", f->name, e.msg);
     return -1;
   }
