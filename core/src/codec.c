@@ -3,6 +3,7 @@
 #include "codec.h"
 
 #include <stdlib.h>
+#include <string.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t's size, for stack states */
 #include <xxhash.h>
 #include <zstd.h>
@@ -126,4 +127,44 @@ size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, c
     return (size_t)-1;
   }
   return out.pos;
+}
+
+int h5tx__zstd_decompress_alloc(const void *src, size_t n, size_t max, void **out, size_t *out_len,
+                                const char **why) {
+  *out = NULL;
+  *out_len = 0;
+  unsigned long long cs = ZSTD_getFrameContentSize(src, n);
+  if (cs == ZSTD_CONTENTSIZE_ERROR) {
+    if (why) *why = "not a zstd frame";
+    return -1;
+  }
+  if (cs != ZSTD_CONTENTSIZE_UNKNOWN && cs > max) {
+    if (why) *why = "frame declares more bytes than allowed";
+    return -1;
+  }
+  /* Known size: exactly that. Unknown: start at 4x the input, grow by 2x. */
+  size_t cap = cs != ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)cs : (n < max / 4 ? n * 4 : max);
+  if (cap == 0) cap = 1;
+  for (;;) {
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+      if (why) *why = "out of memory";
+      return -1;
+    }
+    const char *w = NULL;
+    size_t got = h5tx__zstd_decompress(buf, cap, src, n, &w);
+    if (got != (size_t)-1) {
+      *out = buf;
+      *out_len = got;
+      return 0;
+    }
+    free(buf);
+    /* Only a frame of unknown size that did not fit is worth another try. */
+    if (cs != ZSTD_CONTENTSIZE_UNKNOWN || !w || strstr(w, "more bytes than expected") == NULL ||
+        cap >= max) {
+      if (why) *why = w;
+      return -1;
+    }
+    cap = cap > max / 2 ? max : cap * 2;
+  }
 }

@@ -37,6 +37,13 @@ size_t h5tx__zstd_compress(void *dst, size_t cap, const void *src, size_t n, int
  * than `cap`), with the reason in `why` (may be NULL). */
 size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, const char **why);
 
+/* Decode one zstd frame of `n` bytes into a new malloc'd buffer (*out, of
+ * *out_len bytes; the caller frees it). Frames without a content size are
+ * streamed into a growing buffer, never beyond `max` bytes. Returns 0, or -1
+ * with the reason in `why` (may be NULL) and *out NULL. */
+int h5tx__zstd_decompress_alloc(const void *src, size_t n, size_t max, void **out, size_t *out_len,
+                                const char **why);
+
 /* The decoded size a frame declares, or (size_t)-1 if it has none or is not
  * a zstd frame. */
 size_t h5tx__zstd_content_size(const void *src, size_t n);
