@@ -6,7 +6,13 @@
  * a signed int (clamped to zstd's range; none means 3); each chunk is
  * exactly one zstd frame with its content size, no dictionary, no header.
  * Frames without a content size (streaming writers) are decoded by
- * streaming. A corrupt or truncated chunk fails the read; never wrong bytes.
+ * streaming. The frames this plugin writes also carry zstd's content
+ * checksum (part of the zstd frame format, verified by every zstd decoder),
+ * so a corrupt or truncated chunk fails the read instead of giving wrong
+ * bytes. Frames from writers that leave the checksum out can only be checked
+ * as far as zstd's structure goes. HDF5 does not tell a filter the chunk
+ * size, so a valid frame that decodes to fewer bytes than the chunk cannot
+ * be caught here (true of every implementation of 32015).
  *
  * The plugin does not link libhdf5: it uses HDF5's headers for types only,
  * so one binary loads into HDF5 1.10, 1.14 and HDF5 builds bundled by other
@@ -40,7 +46,7 @@ static size_t H5Z_zstd_filter(unsigned int flags, size_t cd_nelmts, const unsign
   int level = cd_nelmts > 0 ? (int)cd_values[0] : DEFAULT_LEVEL;
   size_t cap = h5tx__zstd_bound(nbytes);
   if (!(out = malloc(cap))) return 0;
-  out_len = h5tx__zstd_compress(out, cap, *buf, nbytes, h5tx__zstd_clamp(level), NULL);
+  out_len = h5tx__zstd_compress(out, cap, *buf, nbytes, h5tx__zstd_clamp(level), 1, NULL);
   if (out_len == 0) {
     free(out);
     return 0;

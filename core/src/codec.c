@@ -39,7 +39,7 @@ static _Thread_local ZSTD_CCtx *tl_cctx;
 static _Thread_local ZSTD_DCtx *tl_dctx;
 
 size_t h5tx__zstd_compress(void *dst, size_t cap, const void *src, size_t n, int level,
-                           const char **why) {
+                           int checksum, const char **why) {
   if (!tl_cctx && !(tl_cctx = ZSTD_createCCtx())) {
     if (why) *why = "out of memory for a zstd context";
     return 0;
@@ -47,6 +47,7 @@ size_t h5tx__zstd_compress(void *dst, size_t cap, const void *src, size_t n, int
   ZSTD_CCtx_reset(tl_cctx, ZSTD_reset_session_and_parameters);
   size_t r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_compressionLevel, h5tx__zstd_clamp(level));
   if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_contentSizeFlag, 1);
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_checksumFlag, checksum != 0);
   if (!ZSTD_isError(r)) r = ZSTD_compress2(tl_cctx, dst, cap, src, n);
   if (ZSTD_isError(r)) {
     if (why) *why = ZSTD_getErrorName(r);

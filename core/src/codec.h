@@ -25,11 +25,13 @@ size_t h5tx__zstd_bound(size_t n);
 /* Clamp `level` to zstd's range. */
 int h5tx__zstd_clamp(int level);
 
-/* Compress `n` bytes into one zstd frame carrying its content size.
+/* Compress `n` bytes into one zstd frame carrying its content size and,
+ * with `checksum`, zstd's content checksum (which every zstd decoder
+ * verifies).
  * Returns the frame's size, or 0 on error (the message goes to `why`,
  * which may be NULL). */
 size_t h5tx__zstd_compress(void *dst, size_t cap, const void *src, size_t n, int level,
-                           const char **why);
+                           int checksum, const char **why);
 
 /* Decode one zstd frame of `n` bytes into `dst` (capacity `cap`).
  * Frames without a content size are decoded by streaming. Returns the

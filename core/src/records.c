@@ -125,7 +125,8 @@ size_t h5tx__page_encode(uint8_t *dst, const uint8_t key[H5TX_PAGE_KEY], const u
     enc = H5TX_ENC_RAW;
     if (codec == H5TX_CODEC_ZSTD) {
       size_t cap = h5tx__zstd_bound(page_size);
-      size_t z = h5tx__zstd_compress(pl, cap, page, page_size, level, NULL);
+      /* No zstd checksum: the record carries its own (XXH3). */
+      size_t z = h5tx__zstd_compress(pl, cap, page, page_size, level, 0, NULL);
       if (z && z <= page_size - page_size / 8) {
         enc = H5TX_ENC_ZSTD;
         plen = z;
