@@ -3,7 +3,8 @@
 #  - build/       against the system HDF5 (1.10 on Debian 12): every test;
 #  - build-1.14/  against HDF5 1.14.5, built once from Debian's source package
 #                 into ~/.cache/h5tx (cmake/build-hdf5-1.14.sh): the driver
-#                 tests, including unmodified 1.14 tools loading the plugin;
+#                 and filter tests, including unmodified 1.14 tools loading
+#                 the plugins;
 #  - build-asan/  with AddressSanitizer + UndefinedBehaviorSanitizer: the core
 #                 tests.
 # Exits non-zero if any test (or any sanitizer) fails.
@@ -27,8 +28,8 @@ echo "== build against HDF5 1.14.5 ($hdf5_114) =="
 cmake -S . -B build-1.14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DH5TX_HDF5_PREFIX="$hdf5_114" \
   -DH5TX_BUILD_BENCH=OFF >/dev/null
 cmake --build build-1.14 -j "$jobs" >/dev/null
-echo "== driver tests against HDF5 1.14.5 =="
-(cd build-1.14 && ctest --output-on-failure -j "$jobs" -L vfd) || status=1
+echo "== driver and filter tests against HDF5 1.14.5 =="
+(cd build-1.14 && ctest --output-on-failure -j "$jobs" -L "vfd|filter") || status=1
 
 echo "== build (ASan + UBSan) =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DH5TX_SANITIZE=ON -DH5TX_BUILD_BENCH=OFF >/dev/null
