@@ -372,6 +372,113 @@ typedef struct h5tx_usage {
 H5TX_API int h5tx_store_usage(h5tx_store *s, h5tx_usage *out, h5tx_error *err);
 
 /* ------------------------------------------------------------------ */
+/** @name Inspection: usage, differences, verification, statistics.
+ *
+ * Long scans (h5tx_verify, h5tx_store_stats) read in batches of short read
+ * transactions, so they never hold back LMDB's page reuse; what they report
+ * is exact for versions that exist from start to end of the scan. */
+
+/** What one file holds at a snapshot. */
+typedef struct h5tx_file_usage {
+  uint64_t pages;        /**< stored page versions it reads (holes excluded) */
+  uint64_t stored_bytes; /**< bytes of those page records */
+  uint64_t zstd_pages;   /**< of which compressed with zstd */
+  uint64_t raw_pages;    /**< stored raw */
+  uint64_t zero_pages;   /**< stored as zero pages */
+} h5tx_file_usage;
+
+/** Measure file `name` as of the snapshot.
+ * @return 0, or H5TX_ENOENT, H5TX_ECORRUPT, H5TX_EIO */
+H5TX_API int h5tx_snap_usage(h5tx_snap *snap, const char *name, h5tx_file_usage *out,
+                             h5tx_error *err);
+
+/** Called for each run of consecutive pages whose bytes differ between the
+ * two revisions of h5tx_diff(): pages [first, first + count), i.e. bytes
+ * [offset, offset + length) (the last run ends at the longer length).
+ * A non-zero return stops the walk and is returned by h5tx_diff(). */
+typedef int (*h5tx_diff_fn)(void *arg, uint64_t first, uint64_t count, uint64_t offset,
+                            uint64_t length);
+
+/** Compare file `name` at revisions `a` and `b` page by page. Pages stored
+ * once and shared by both revisions are equal without being read; others
+ * compare by content hash. A file absent at one revision counts as empty.
+ * @return 0, the callback's value, or H5TX_ENOENT (no such revision, or the
+ *  file exists at neither), H5TX_EGONE, H5TX_ECORRUPT, H5TX_EIO */
+H5TX_API int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff_fn fn,
+                       void *arg, h5tx_error *err);
+
+/** Progress of a long scan: `done` of `total` units (bytes or records). */
+typedef void (*h5tx_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/** Called once per problem h5tx_verify() finds, with a message naming it
+ * (store, file, page, revision, table). */
+typedef void (*h5tx_problem_fn)(void *arg, const char *problem);
+
+typedef struct h5tx_verify_result {
+  uint64_t page_versions; /**< page records read and checked */
+  uint64_t bytes;         /**< bytes of those records */
+  uint64_t records;       /**< other records checked (names, lengths, files,
+                               commits, tags) */
+  uint64_t problems;      /**< problems reported */
+} h5tx_verify_result;
+
+/** Read every stored page version and check its checksum, its decoding and
+ * content hash, that its key names a known file and that its size is the
+ * file's page size; check that every name, length, commit and tag record
+ * parses and refers to what exists (commits 1..head, files, revisions).
+ * Problems go to `problem` (may be NULL); the scan goes on after each.
+ * @return 0 when the scan completed (problems or not: see out->problems),
+ *  or H5TX_EIO / H5TX_ENOMEM when it could not */
+H5TX_API int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progress,
+                         void *arg, h5tx_verify_result *out, h5tx_error *err);
+
+typedef struct h5tx_stats {
+  h5tx_rev head;
+  uint64_t revisions; /**< commit records */
+  uint64_t collected; /**< of which garbage-collected */
+  uint64_t tags;
+  uint64_t files;          /**< files at head */
+  uint64_t logical_bytes;  /**< sum of their lengths */
+  uint64_t page_versions;  /**< stored page versions, all revisions */
+  uint64_t stored_bytes;   /**< bytes of page records */
+  uint64_t zstd_bytes;     /**< of which zstd payloads ... */
+  uint64_t zstd_raw_bytes; /**< ... which decode to this many bytes */
+  uint64_t written_bytes;  /**< page bytes all commits changed, as if each
+                                changed page had been stored in full */
+  uint64_t db_bytes;       /**< LMDB pages in use */
+  uint64_t file_bytes;     /**< size of data.mdb */
+  uint32_t readers;        /**< live snapshots pinning a revision, all processes */
+  uint32_t leases;         /**< live writers */
+} h5tx_stats;
+
+/** Gather statistics of the whole store (a full scan of the page index).
+ * @return 0, or H5TX_EIO, H5TX_ECORRUPT, H5TX_ENOMEM */
+H5TX_API int h5tx_store_stats(h5tx_store *s, h5tx_stats *out, h5tx_error *err);
+
+/** A writer's lease, as h5tx_leases() reports it. */
+typedef struct h5tx_lease {
+  const char *name; /**< file */
+  uint32_t pid;
+  const char *host;
+  uint64_t since_ns;
+  int alive; /**< 0 when its holder is certainly dead (taken over on the
+                  next open) */
+} h5tx_lease;
+
+typedef int (*h5tx_lease_fn)(void *arg, const h5tx_lease *lease);
+
+/** List the leases recorded in the store, in file name order.
+ * @return 0, the callback's non-zero value, H5TX_EIO */
+H5TX_API int h5tx_leases(h5tx_store *s, h5tx_lease_fn fn, void *arg, h5tx_error *err);
+
+/** Called for each live snapshot pin: its process and revision. */
+typedef int (*h5tx_reader_fn)(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns);
+
+/** List the live readers (snapshots and writers' bases) of every process.
+ * @return 0 or the callback's non-zero value */
+H5TX_API int h5tx_readers(h5tx_store *s, h5tx_reader_fn fn, void *arg, h5tx_error *err);
+
+/* ------------------------------------------------------------------ */
 /** @name Configuration strings.
  *
  * The one parser of the `key=value;key=value` strings that select and tune

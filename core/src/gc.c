@@ -60,14 +60,35 @@ static int revset_any(const revset *r, h5tx_rev lo, h5tx_rev hi) {
   return a < r->n && r->v[a] < hi;
 }
 
-static void pin_cb(void *arg, h5tx_rev rev) {
-  revset_add(arg, rev); /* on ENOMEM a pin is lost: caller checks count */
+/* Collect the pinned revisions; a pin that cannot be recorded must stop gc,
+ * or it could drop what a live snapshot reads. */
+typedef struct pin_collect {
+  revset set;
+  int oom;
+} pin_collect;
+
+static void pin_cb(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns) {
+  (void)pid;
+  (void)since_ns;
+  pin_collect *pc = arg;
+  if (revset_add(&pc->set, rev)) pc->oom = 1;
+}
+
+/* Scan the reader table into `pc` (sorted); H5TX_ENOMEM if a pin was lost. */
+static int scan_pins(h5tx_store *s, pin_collect *pc, h5tx_error *err) {
+  pc->set.n = 0;
+  pc->oom = 0;
+  h5tx__pins_scan(s->pins, pin_cb, pc);
+  if (pc->oom) return h5tx__err(err, H5TX_ENOMEM, "out of memory reading the reader table");
+  revset_sort(&pc->set);
+  return 0;
 }
 
 typedef struct gc_arg {
   h5tx_store *s;
   const h5tx_gc_opts *o;
-  revset pins, tags, doomed;
+  pin_collect pins;
+  revset tags, doomed;
   h5tx_gc_result res;
 } gc_arg;
 
@@ -123,7 +144,7 @@ static int choose(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit_rec *c
   uint64_t keep_last = a->o->keep_last;
   int keep = r == ca->head || keep_last == 0 || r + keep_last > ca->head ||
              (a->o->keep_since_ns && cr->time_ns >= a->o->keep_since_ns) || revset_has(&a->tags, r);
-  int pinned = !keep && revset_has(&a->pins, r);
+  int pinned = !keep && revset_has(&a->pins.set, r);
   if (pinned) a->res.revisions_pinned++;
   uint32_t flags = cr->flags & ~H5TX_COMMIT_COLLECTING;
   if (!keep && !pinned) {
@@ -278,26 +299,22 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
                      strerror(e));
   }
   gc_arg a = {.s = s, .o = opts};
-  int rc = 0;
-  h5tx__pins_scan(s->pins, pin_cb, &a.pins);
-  revset_sort(&a.pins);
-  if (opts->dry_run) {
+  int rc = scan_pins(s, &a.pins, err);
+  if (rc == 0 && opts->dry_run) {
     h5tx__txn *t;
     if ((rc = h5tx__kv_read(s->kv, &t, err)) == 0) {
       rc = phase1(t, &a, err);
       h5tx__kv_done(t);
     }
     if (rc == 0) rc = dry_phase2(&a, err);
-  } else {
+  } else if (rc == 0) {
     rc = h5tx__kv_write(s->kv, phase1, &a, 0, err);
+    /* Pins published before phase 1 committed are visible now. */
+    if (rc == 0) rc = scan_pins(s, &a.pins, err);
     if (rc == 0) {
-      /* Pins published before phase 1 committed are visible now. */
-      a.pins.n = 0;
-      h5tx__pins_scan(s->pins, pin_cb, &a.pins);
-      revset_sort(&a.pins);
       size_t j = 0;
       for (size_t i = 0; i < a.doomed.n; i++) {
-        if (revset_has(&a.pins, a.doomed.v[i]))
+        if (revset_has(&a.pins.set, a.doomed.v[i]))
           a.res.revisions_pinned++;
         else
           a.doomed.v[j++] = a.doomed.v[i];
@@ -312,7 +329,7 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
   flock(lock, LOCK_UN);
   close(lock);
   if (rc == 0 && out) *out = a.res;
-  free(a.pins.v);
+  free(a.pins.set.v);
   free(a.tags.v);
   free(a.doomed.v);
   return rc;

@@ -90,6 +90,9 @@ int h5tx__kv_next(h5tx__cur *c, h5tx__val *k, h5tx__val *v, h5tx_error *err);
  * then stands so that h5tx__kv_next() returns the key after it. */
 int h5tx__kv_cursor_del(h5tx__cur *c, h5tx_error *err);
 
+/* Number of entries in `table` as of transaction `t`. */
+int h5tx__kv_count(h5tx__txn *t, int table, uint64_t *n, h5tx_error *err);
+
 /* Space: bytes of pages in use, size of the data file. */
 int h5tx__kv_space(h5tx__kv *kv, uint64_t *used, uint64_t *file, h5tx_error *err);
 

@@ -437,6 +437,14 @@ int h5tx__kv_cursor_del(h5tx__cur *c, h5tx_error *err) {
   return 0;
 }
 
+int h5tx__kv_count(h5tx__txn *t, int table, uint64_t *n, h5tx_error *err) {
+  MDB_stat st;
+  int rc = mdb_stat(t->txn, t->kv->dbi[table], &st);
+  if (rc) return fail(err, t->kv, rc, "counting");
+  *n = st.ms_entries;
+  return 0;
+}
+
 int h5tx__kv_space(h5tx__kv *kv, uint64_t *used, uint64_t *file, h5tx_error *err) {
   int rc = check_fork(kv, err);
   if (rc) return rc;

@@ -125,7 +125,7 @@ void h5tx__unpin(h5tx__pins *p, int k) {
   __atomic_store_n(&s->owner, 0, __ATOMIC_SEQ_CST);
 }
 
-void h5tx__pins_scan(h5tx__pins *p, void (*fn)(void *arg, h5tx_rev rev), void *arg) {
+void h5tx__pins_scan(h5tx__pins *p, h5tx__pin_fn fn, void *arg) {
   slot *sl = slots(p);
   for (unsigned k = 0; k < NSLOTS; k++) {
     slot *s = &sl[k];
@@ -134,6 +134,6 @@ void h5tx__pins_scan(h5tx__pins *p, void (*fn)(void *arg, h5tx_rev rev), void *a
     uint64_t pin = __atomic_load_n(&s->pin, __ATOMIC_SEQ_CST);
     if (!pin) continue;
     if (!owner_alive(s, owner)) continue;
-    fn(arg, pin - 1);
+    fn(arg, (uint32_t)owner, pin - 1, __atomic_load_n(&s->time_ns, __ATOMIC_SEQ_CST));
   }
 }

@@ -20,7 +20,9 @@ void h5tx__pin_move(h5tx__pins *p, int slot, h5tx_rev rev);
 /* Release `slot`. */
 void h5tx__unpin(h5tx__pins *p, int slot);
 
-/* Call fn for the revision of every pin whose owner may be alive. */
-void h5tx__pins_scan(h5tx__pins *p, void (*fn)(void *arg, h5tx_rev rev), void *arg);
+/* Call fn for every pin whose owner may be alive: owner pid, pinned
+ * revision, and when it was pinned. */
+typedef void (*h5tx__pin_fn)(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns);
+void h5tx__pins_scan(h5tx__pins *p, h5tx__pin_fn fn, void *arg);
 
 #endif

@@ -142,6 +142,8 @@ int h5tx_snap_open(h5tx_store *s, h5tx_rev rev, h5tx_snap **out, h5tx_error *err
 
 h5tx_rev h5tx_snap_rev(const h5tx_snap *snap) { return snap->rev; }
 
+h5tx_store *h5tx__snap_store(const h5tx_snap *snap) { return snap->s; }
+
 void h5tx_snap_close(h5tx_snap *snap) {
   if (!snap) return;
   if (snap->slot >= 0) h5tx__unpin(snap->s->pins, snap->slot);

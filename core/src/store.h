@@ -56,6 +56,9 @@ int h5tx__read_clamp(const char *store, const char *name, uint64_t off, size_t *
 int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx_stat *st,
                h5tx_error *err);
 
+/* The store a snapshot belongs to. */
+h5tx_store *h5tx__snap_store(const h5tx_snap *snap);
+
 /* Pin `rev` (H5TX_HEAD: the head at the moment) and check it is readable;
  * the pinned revision goes to *pinned and the slot to *slot (-1 when the
  * store has no reader table). */

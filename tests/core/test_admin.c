@@ -1,0 +1,216 @@
+/* test_admin.c - inspecting a store: per-file usage (holes, zero, raw and
+ * compressed pages), page differences between revisions (including an
+ * identical rewrite, growth, removal and re-creation), verification of a
+ * clean and of a damaged store, statistics, leases and readers. */
+#include "check.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+
+static h5tx_error e;
+
+#define PS 4096
+
+typedef struct runs {
+  int n;
+  uint64_t first[16], count[16], off[16], len[16];
+} runs;
+
+static int collect(void *arg, uint64_t first, uint64_t count, uint64_t off, uint64_t len) {
+  runs *r = arg;
+  if (r->n < 16) {
+    r->first[r->n] = first;
+    r->count[r->n] = count;
+    r->off[r->n] = off;
+    r->len[r->n] = len;
+  }
+  r->n++;
+  return 0;
+}
+
+static runs diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b) {
+  runs r = {0};
+  OK(h5tx_diff(s, name, a, b, collect, &r, &e));
+  return r;
+}
+
+static void fill(uint8_t *p, size_t n, int seed, int compressible) {
+  uint64_t x = (uint64_t)seed * 7919 + 1;
+  for (size_t i = 0; i < n; i++)
+    p[i] = compressible ? (uint8_t)(i / 64 + seed) : (uint8_t)(rng_next(&x));
+}
+
+static h5tx_rev write_pages(h5tx_store *s, const char *name, int first, int count, int seed,
+                            int compressible) {
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, name, &wo, &w, &e));
+  uint8_t buf[PS];
+  for (int p = first; p < first + count; p++) {
+    fill(buf, PS, seed + p, compressible);
+    OK(h5tx_writer_write(w, (uint64_t)p * PS, buf, PS, &e));
+  }
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, "pages", &r, &e));
+  h5tx_writer_close(w);
+  return r;
+}
+
+typedef struct problems {
+  int n;
+  char first[1024];
+} problems;
+
+static void on_problem(void *arg, const char *msg) {
+  problems *p = arg;
+  if (!p->n) snprintf(p->first, sizeof p->first, "%s", msg);
+  p->n++;
+}
+
+static int lease_seen(void *arg, const h5tx_lease *l) {
+  if (strcmp(l->name, "f.bin") == 0 && l->pid == (uint32_t)getpid() && l->alive) ++*(int *)arg;
+  return 0;
+}
+
+static int reader_seen(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since) {
+  if (pid == (uint32_t)getpid() && rev == 1 && since > 0) ++*(int *)arg;
+  return 0;
+}
+
+static void flip(const char *store, const char *needle) {
+  char path[800];
+  snprintf(path, sizeof path, "%s/data.mdb", store);
+  int fd = open(path, O_RDWR);
+  REQUIRE(fd >= 0);
+  struct stat st;
+  REQUIRE(fstat(fd, &st) == 0);
+  uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  REQUIRE(m != MAP_FAILED);
+  uint8_t *hit = memmem(m, (size_t)st.st_size, needle, strlen(needle));
+  REQUIRE(hit);
+  hit[3] ^= 0x40;
+  munmap(m, (size_t)st.st_size);
+  close(fd);
+}
+
+int main(void) {
+  test_paths tp = temp_paths();
+  h5tx_store *s = open_store(tp.store, PS, 0);
+  /* r1: pages 0-3 compressible, 6-7 random (page 4-5 holes). */
+  h5tx_rev r1 = write_pages(s, "f.bin", 0, 4, 1, 1);
+  CHECK(r1 == 1);
+  h5tx_writer *w;
+  OK(h5tx_writer_open(s, "f.bin", NULL, &w, &e));
+  uint8_t buf[PS];
+  fill(buf, PS, 9, 0);
+  OK(h5tx_writer_write(w, 6 * PS, buf, PS, &e));
+  OK(h5tx_writer_write(w, 7 * PS, buf, PS, &e));
+  h5tx_rev r2;
+  OK(h5tx_writer_commit(w, NULL, &r2, &e));
+  /* r3: page 1 zeroed, page 2 rewritten identically, page 3 changed. */
+  memset(buf, 0, PS);
+  OK(h5tx_writer_write(w, 1 * PS, buf, PS, &e));
+  fill(buf, PS, 1 + 2, 1);
+  OK(h5tx_writer_write(w, 2 * PS, buf, PS, &e));
+  fill(buf, PS, 77, 1);
+  OK(h5tx_writer_write(w, 3 * PS, buf, PS, &e));
+  h5tx_rev r3;
+  OK(h5tx_writer_commit(w, NULL, &r3, &e));
+  CHECK(r2 == 2 && r3 == 3);
+
+  /* Usage at r3: pages 0,1(zero),2,3,6,7 stored; 4,5 holes. */
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, r3, &sn, &e));
+  h5tx_file_usage u;
+  OK(h5tx_snap_usage(sn, "f.bin", &u, &e));
+  CHECK(u.pages == 6);
+  CHECK(u.zero_pages == 1);
+  CHECK(u.zstd_pages == 3 && u.raw_pages == 2);
+  CHECK(u.stored_bytes > 2 * PS && u.stored_bytes < 4 * PS);
+  h5tx_snap_close(sn);
+
+  /* Leases and readers while a writer and a snapshot are open. */
+  int seen = 0;
+  OK(h5tx_leases(s, lease_seen, &seen, &e));
+  CHECK(seen == 1);
+  OK(h5tx_snap_open(s, r1, &sn, &e));
+  seen = 0;
+  OK(h5tx_readers(s, reader_seen, &seen, &e));
+  CHECK(seen == 1);
+  h5tx_stats st;
+  OK(h5tx_store_stats(s, &st, &e));
+  CHECK(st.head == r3 && st.revisions == 3 && st.collected == 0);
+  CHECK(st.files == 1 && st.logical_bytes == 8 * PS);
+  CHECK(st.leases == 1);
+  CHECK(st.readers >= 2);               /* the snapshot and the writer's base */
+  CHECK(st.page_versions == 4 + 2 + 2); /* r1: 4, r2: 2, r3: pages 1 and 3 */
+  CHECK(st.written_bytes == st.page_versions * PS);
+  CHECK(st.zstd_bytes < st.zstd_raw_bytes);
+  h5tx_snap_close(sn);
+  h5tx_writer_close(w);
+  OK(h5tx_store_stats(s, &st, &e));
+  CHECK(st.leases == 0);
+
+  /* Diffs. */
+  runs d = diff(s, "f.bin", r1, r1);
+  CHECK(d.n == 0);
+  d = diff(s, "f.bin", r1, r2); /* grew from 4 to 8 pages: pages 4..7 */
+  CHECK(d.n == 1 && d.first[0] == 4 && d.count[0] == 4 && d.off[0] == 4 * PS && d.len[0] == 4 * PS);
+  d = diff(s, "f.bin", r2, r3); /* page 1 and page 3, not page 2 */
+  CHECK(d.n == 2 && d.first[0] == 1 && d.count[0] == 1 && d.first[1] == 3 && d.count[1] == 1);
+  d = diff(s, "f.bin", r3, r2); /* symmetric */
+  CHECK(d.n == 2 && d.first[0] == 1 && d.first[1] == 3);
+  d = diff(s, "f.bin", r1, H5TX_HEAD);
+  CHECK(d.n == 2 && d.first[0] == 1 && d.count[0] == 1 && d.first[1] == 3 && d.count[1] == 5);
+  FAILS(h5tx_diff(s, "nope.bin", r1, r3, collect, &d, &e), H5TX_ENOENT, "no file 'nope.bin'");
+  FAILS(h5tx_diff(s, "f.bin", r1, 99, collect, &d, &e), H5TX_ENOENT, "no revision 99");
+  h5tx_rev r4;
+  OK(h5tx_remove(s, "f.bin", NULL, &r4, &e));
+  d = diff(s, "f.bin", r3, r4); /* removed: everything */
+  CHECK(d.n == 1 && d.first[0] == 0 && d.count[0] == 8);
+  h5tx_rev r5 = write_pages(s, "f.bin", 0, 1, 1, 1); /* re-created, page 0 as in r1 */
+  d = diff(s, "f.bin", r1, r5);                      /* same page 0 bytes, shorter: pages 1..3 */
+  CHECK(d.n == 1 && d.first[0] == 1 && d.count[0] == 3);
+
+  /* Verify: clean, then with one page damaged. */
+  problems pr = {0};
+  h5tx_verify_result vr;
+  OK(h5tx_verify(s, on_problem, NULL, &pr, &vr, &e));
+  CHECK(vr.problems == 0 && pr.n == 0);
+  CHECK(vr.page_versions == 9 && vr.records > 0);
+  h5tx_store_close(s);
+
+  /* A store with raw pages, so the test can find one page's bytes. */
+  char raw[700];
+  snprintf(raw, sizeof raw, "%.600s/raw.h5tx", tp.dir);
+  h5tx_store_opts o;
+  h5tx_store_opts_init(&o);
+  o.create = 1;
+  o.codec = H5TX_CODEC_NONE;
+  o.page_size = PS;
+  OK(h5tx_store_open(raw, &o, &s, &e));
+  OK(h5tx_writer_open(
+      s, "d/x.bin",
+      &(h5tx_writer_opts){.create = 1, .base = H5TX_HEAD, .codec = -1, .durability = -1}, &w, &e));
+  for (int p = 0; p < 3; p++) {
+    char cell[PS];
+    for (int i = 0; i < PS; i += 16)
+      snprintf(cell + i, 17, "PAGE%02d-CELL%05d", p, i / 16);
+    OK(h5tx_writer_write(w, (uint64_t)p * PS, cell, PS, &e));
+  }
+  OK(h5tx_writer_commit(w, NULL, NULL, &e));
+  h5tx_writer_close(w);
+  h5tx_store_close(s);
+  flip(raw, "PAGE01-CELL00009");
+  OK(h5tx_store_open(raw, NULL, &s, &e));
+  memset(&pr, 0, sizeof pr);
+  OK(h5tx_verify(s, on_problem, NULL, &pr, &vr, &e));
+  CHECK(vr.problems == 1 && pr.n == 1);
+  CHECK(strstr(pr.first, "file 'd/x.bin' page 1 revision 1: checksum mismatch") != NULL);
+  if (pr.n) printf("verify reported: %s\n", pr.first);
+  h5tx_store_close(s);
+  remove_tree(tp.dir);
+  return check_done("core_admin");
+}
