@@ -195,9 +195,11 @@ int main(void) {
       s, "d/x.bin",
       &(h5tx_writer_opts){.create = 1, .base = H5TX_HEAD, .codec = -1, .durability = -1}, &w, &e));
   for (int p = 0; p < 3; p++) {
-    char cell[PS];
-    for (int i = 0; i < PS; i += 16)
-      snprintf(cell + i, 17, "PAGE%02d-CELL%05d", p, i / 16);
+    char cell[PS], one[17];
+    for (int i = 0; i < PS; i += 16) {
+      snprintf(one, sizeof one, "PAGE%02d-CELL%05d", p, i / 16);
+      memcpy(cell + i, one, 16);
+    }
     OK(h5tx_writer_write(w, (uint64_t)p * PS, cell, PS, &e));
   }
   OK(h5tx_writer_commit(w, NULL, NULL, &e));
