@@ -2,10 +2,7 @@
  * compressed pages), page differences between revisions (including an
  * identical rewrite, growth, removal and re-creation), verification of a
  * clean and of a damaged store, statistics, leases and readers. */
-#include "check.h"
-
-#include <fcntl.h>
-#include <sys/mman.h>
+#include "check_fs.h"
 
 static h5tx_error e;
 
@@ -77,22 +74,6 @@ static int lease_seen(void *arg, const h5tx_lease *l) {
 static int reader_seen(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since) {
   if (pid == (uint32_t)getpid() && rev == 1 && since > 0) ++*(int *)arg;
   return 0;
-}
-
-static void flip(const char *store, const char *needle) {
-  char path[800];
-  snprintf(path, sizeof path, "%s/data.mdb", store);
-  int fd = open(path, O_RDWR);
-  REQUIRE(fd >= 0);
-  struct stat st;
-  REQUIRE(fstat(fd, &st) == 0);
-  uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  REQUIRE(m != MAP_FAILED);
-  uint8_t *hit = memmem(m, (size_t)st.st_size, needle, strlen(needle));
-  REQUIRE(hit);
-  hit[3] ^= 0x40;
-  munmap(m, (size_t)st.st_size);
-  close(fd);
 }
 
 int main(void) {
@@ -205,7 +186,7 @@ int main(void) {
   OK(h5tx_writer_commit(w, NULL, NULL, &e));
   h5tx_writer_close(w);
   h5tx_store_close(s);
-  flip(raw, "PAGE01-CELL00009");
+  REQUIRE(flip_in_store(raw, "PAGE01-CELL00009", 3, 0x40));
   OK(h5tx_store_open(raw, NULL, &s, &e));
   memset(&pr, 0, sizeof pr);
   OK(h5tx_verify(s, on_problem, NULL, &pr, &vr, &e));

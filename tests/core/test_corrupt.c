@@ -1,10 +1,7 @@
 /* test_corrupt.c - a byte flipped inside a stored page is reported as a
  * checksum error naming store, file, page and revision; the other pages and
  * revisions still read correctly. */
-#include "check.h"
-
-#include <fcntl.h>
-#include <sys/mman.h>
+#include "check_fs.h"
 
 static h5tx_error e;
 
@@ -17,24 +14,6 @@ static void pattern(uint8_t *buf, int p, int r) {
     snprintf(cell, sizeof cell, "P%04dR%04d-%05d", p, r, i / 16);
     memcpy(buf + i, cell, 16);
   }
-}
-
-/* Flip one byte of the first occurrence of `needle` in the store's data
- * file. Runs while no handle of the store is open in this process. */
-static int flip(const char *store, const char *needle) {
-  char path[700];
-  snprintf(path, sizeof path, "%s/data.mdb", store);
-  int fd = open(path, O_RDWR);
-  REQUIRE(fd >= 0);
-  struct stat st;
-  REQUIRE(fstat(fd, &st) == 0);
-  uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  REQUIRE(m != MAP_FAILED);
-  uint8_t *hit = memmem(m, (size_t)st.st_size, needle, strlen(needle));
-  if (hit) hit[5] ^= 0x20;
-  munmap(m, (size_t)st.st_size);
-  close(fd);
-  return hit != NULL;
 }
 
 int main(void) {
@@ -66,14 +45,14 @@ int main(void) {
   h5tx_store_close(s);
 
   /* Damage page 3 of revision 2, in the middle of its payload. */
-  REQUIRE(flip(tp.store, "P0003R0002-00100"));
+  REQUIRE(flip_in_store(tp.store, "P0003R0002-00100", 5, 0x20));
 
   OK(h5tx_store_open(tp.store, NULL, &s, &e));
   h5tx_snap *sn;
   OK(h5tx_snap_open(s, 2, &sn, &e));
   char want[800];
-  snprintf(want, sizeof want,
-           "store %s: file 'data/run.h5' page 3 revision 2: checksum mismatch", tp.store);
+  snprintf(want, sizeof want, "store %s: file 'data/run.h5' page 3 revision 2: checksum mismatch",
+           tp.store);
   FAILS(h5tx_snap_read(sn, "data/run.h5", 3 * PS + 10, buf, 100, &e), H5TX_ECORRUPT, want);
   /* A read spanning the bad page fails as a whole: never wrong bytes. */
   static uint8_t big[6 * PS];

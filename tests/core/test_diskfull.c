@@ -3,15 +3,10 @@
  * and the same commit succeeds once space is free again. Runs on a 6 MiB
  * tmpfs mounted in a private mount namespace; without the privilege to do
  * that, the test reports itself skipped (exit 77), never passed. */
-#include "check.h"
-
-#include <fcntl.h>
-#include <sched.h>
-#include <sys/mount.h>
+#include "check_fs.h"
 
 static h5tx_error e;
 
-#define SKIP 77
 #define PS 65536
 
 static void random_fill(uint8_t *p, size_t n, uint64_t *rng) {
@@ -21,31 +16,11 @@ static void random_fill(uint8_t *p, size_t n, uint64_t *rng) {
   }
 }
 
-/* Fill the file system with a plain file until it is full. */
-static void fill_disk(const char *path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  REQUIRE(fd >= 0);
-  static uint8_t junk[PS];
-  memset(junk, 0xAB, sizeof junk);
-  for (;;) {
-    ssize_t w = write(fd, junk, sizeof junk);
-    if (w < 0 && errno == ENOSPC) break;
-    REQUIRE(w > 0);
-  }
-  close(fd);
-}
-
 int main(void) {
   uint64_t rng = test_seed("core_diskfull");
   char dir[] = "/tmp/h5tx-diskfull-XXXXXX";
-  REQUIRE(mkdtemp(dir));
-  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-      mount("tmpfs", dir, "tmpfs", 0, "size=6m") != 0) {
-    printf("core_diskfull: SKIPPED: cannot mount a small tmpfs here (%s); needs CAP_SYS_ADMIN\n",
-           strerror(errno));
-    rmdir(dir);
-    return SKIP;
-  }
+  int skip = small_tmpfs(dir, "6m", "core_diskfull");
+  if (skip) return skip;
   char store[200], ballast[200];
   snprintf(store, sizeof store, "%s/full.h5tx", dir);
   snprintf(ballast, sizeof ballast, "%s/ballast", dir);

@@ -6,27 +6,11 @@
  * the test reports itself skipped (exit 77), never passed. */
 #include "vfd_check.h"
 
-#include <fcntl.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <sys/wait.h>
 
 #define N (512 * 1024) /* 4 MiB of doubles: more than the disk has left */
 
 static double data[N];
-
-static void fill_disk(const char *path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  REQUIRE(fd >= 0);
-  static char junk[65536];
-  memset(junk, 0xAB, sizeof junk);
-  for (;;) {
-    ssize_t w = write(fd, junk, sizeof junk);
-    if (w < 0 && errno == ENOSPC) break;
-    REQUIRE(w > 0);
-  }
-  close(fd);
-}
 
 static void write_dataset(hid_t f, const char *name) {
   hsize_t dims[1] = {N};
@@ -59,14 +43,8 @@ static int head_has(const char *fname, const char *name, const char *absent) {
 int main(void) {
   uint64_t rng = test_seed("vfd_diskfull");
   char dir[] = "/tmp/h5tx-vfd-diskfull-XXXXXX";
-  REQUIRE(mkdtemp(dir));
-  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-      mount("tmpfs", dir, "tmpfs", 0, "size=16m") != 0) {
-    printf("vfd_diskfull: SKIPPED: cannot mount a small tmpfs here (%s); needs CAP_SYS_ADMIN\n",
-           strerror(errno));
-    rmdir(dir);
-    return 77;
-  }
+  int skip = small_tmpfs(dir, "16m", "vfd_diskfull");
+  if (skip) return skip;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   for (size_t i = 0; i < N; i++)
     data[i] = (double)rng_next(&rng); /* incompressible */

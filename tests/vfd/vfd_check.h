@@ -4,7 +4,7 @@
 #define H5TX_VFD_CHECK_H
 
 #include "H5FDh5tx.h"
-#include "check.h"
+#include "check_fs.h"
 
 /* Every message on HDF5's current error stack, joined by " | ". */
 static char h5_errors[8192];

@@ -1,0 +1,65 @@
+/* check_fs.h - file-system helpers the tests share: damaging a byte of a
+ * store on disk, and a small private tmpfs to fill up. */
+#ifndef H5TX_CHECK_FS_H
+#define H5TX_CHECK_FS_H
+
+#include "check.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+
+/* Flip bits `mask` of byte `at` of the first occurrence of `needle` in the
+ * store's data file; returns 1 if found. Call it while no handle of the
+ * store is open in this process (closing a file LMDB has open would drop
+ * its locks). */
+static inline int flip_in_store(const char *store, const char *needle, size_t at, uint8_t mask) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/data.mdb", store);
+  int fd = open(path, O_RDWR);
+  REQUIRE(fd >= 0);
+  struct stat st;
+  REQUIRE(fstat(fd, &st) == 0);
+  uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  REQUIRE(m != MAP_FAILED);
+  uint8_t *hit = memmem(m, (size_t)st.st_size, needle, strlen(needle));
+  if (hit) hit[at] ^= mask;
+  munmap(m, (size_t)st.st_size);
+  close(fd);
+  return hit != NULL;
+}
+
+/* Mount a tmpfs of `size` (e.g. "8m") on a new directory made from `dir`
+ * (a mkdtemp template), in a private mount namespace so it vanishes with
+ * the process. Returns 0, or prints why the test is skipped and returns 77
+ * (ctest's SKIP_RETURN_CODE) when this process may not mount. */
+static inline int small_tmpfs(char *dir, const char *size, const char *test) {
+  REQUIRE(mkdtemp(dir));
+  char opts[64];
+  snprintf(opts, sizeof opts, "size=%s", size);
+  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+      mount("tmpfs", dir, "tmpfs", 0, opts) != 0) {
+    printf("%s: SKIPPED: cannot mount a small tmpfs here (%s); needs CAP_SYS_ADMIN\n", test,
+           strerror(errno));
+    rmdir(dir);
+    return 77;
+  }
+  return 0;
+}
+
+/* Fill the file system holding `path` with a plain file until it is full. */
+static inline void fill_disk(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  static uint8_t junk[65536];
+  memset(junk, 0xAB, sizeof junk);
+  for (;;) {
+    ssize_t w = write(fd, junk, sizeof junk);
+    if (w < 0 && errno == ENOSPC) break;
+    REQUIRE(w > 0);
+  }
+  close(fd);
+}
+
+#endif
