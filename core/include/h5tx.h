@@ -333,7 +333,8 @@ H5TX_API int h5tx_tags(h5tx_store *s, h5tx_tag_fn fn, void *arg, h5tx_error *err
 
 /** Resolve a revision spec: decimal digits are a revision, anything else a
  * tag, "" or "head" is head.
- * @return 0, or H5TX_ENOENT (no such tag or revision), H5TX_EINVAL */
+ * @return 0, or H5TX_ENOENT (no such tag or revision), H5TX_EGONE (the
+ *  revision was garbage-collected), H5TX_EINVAL (bad tag name) */
 H5TX_API int h5tx_rev_parse(h5tx_store *s, const char *spec, h5tx_rev *rev, h5tx_error *err);
 
 /* ------------------------------------------------------------------ */

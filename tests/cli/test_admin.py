@@ -1,0 +1,154 @@
+"""gc (keeps exactly head, the newest N, revisions since a date, tags and
+what a live reader reads), verify (finds an injected corruption and names
+it), stats (sizes, compression, readers, leases)."""
+import os
+
+from conftest import Holder, flip, h5tx, h5tx_json, read, write
+
+
+def history(tmp_path, store, n):
+    """n revisions of file f, revision r holding bytes unique to r."""
+    for r in range(1, n + 1):
+        data = (b"rev%04d-" % r) * 20000
+        h5tx("import", write(tmp_path / "src", data), "%s/f" % store)
+    return lambda r: (b"rev%04d-" % r) * 20000
+
+
+def collected(store):
+    return sorted(c["revision"] for c in h5tx_json("log", store)["commits"] if c["collected"])
+
+
+def test_gc_keeps_tags_last_n_and_live_readers(tmp_path, store):
+    content = history(tmp_path, store, 10)
+    h5tx("tag", store, "keep", 3)
+    with Holder("snap", store, 5) as reader:
+        # A dry run changes nothing and says what would go.
+        dry = h5tx_json("gc", store, "--keep-last", 2, "--dry-run")
+        assert dry["dry_run"] and dry["collected"] == [1, 2, 4, 6, 7, 8]
+        assert dry["revisions_collected"] == 6 and dry["pinned"] == [5]
+        assert dry["versions_freed"] > 0
+        assert collected(store) == []
+        p = h5tx("gc", store, "--keep-last", 2, "--dry-run")
+        assert p.out.startswith("would collect 6 revisions: 1-2, 4, 6-8\n")
+        # The real thing.
+        p = h5tx("gc", store, "--keep-last", 2)
+        lines = p.out.splitlines()
+        assert lines[0] == "collected 6 revisions: 1-2, 4, 6-8"
+        assert lines[1].startswith("freed ") and "page versions" in lines[1]
+        assert lines[2] == "kept: head 10; newest 2 (9-10)"
+        assert lines[3] == "kept for tags: keep (3)"
+        assert lines[4] == "kept for live readers: revision 5 (pid %d)" % reader.pid
+        assert collected(store) == [1, 2, 4, 6, 7, 8]
+        for r in (3, 5, 9, 10):
+            h5tx("export", "%s/f@%d" % (store, r), tmp_path / "o")
+            assert read(tmp_path / "o") == content(r), r
+        for r in (1, 4, 8):
+            p = h5tx("export", "%s/f@%d" % (store, r), tmp_path / "o", code=1)
+            assert p.err == "h5tx: store %s: revision %d was garbage-collected\n" % (store, r)
+        assert h5tx_json("stats", store)["readers"] == [
+            dict(pid=reader.pid, revision=5,
+                 since=h5tx_json("stats", store)["readers"][0]["since"])]
+    # The reader is gone: revision 5 goes too, the tag still holds 3.
+    j = h5tx_json("gc", store, "--keep-last", 2)
+    assert j["collected"] == [5] and j["pinned"] == [] and j["readers"] == []
+    assert j["tags"] == [{"name": "keep", "revision": 3}]
+    assert collected(store) == [1, 2, 4, 5, 6, 7, 8]
+    assert not os.path.exists(tmp_path / "o.tmp")
+    # Deleting the tag lets 3 go; nothing left to do after that.
+    h5tx("tag", "-d", store, "keep")
+    assert h5tx_json("gc", store, "--keep-last", 2)["collected"] == [3]
+    j = h5tx_json("gc", store, "--keep-last", 1)
+    assert j["collected"] == [9] and j["keep_last"] == 1
+    p = h5tx("gc", store, "--keep-last", 0)
+    assert p.out.startswith("collected 0 revisions\nfreed 0 page versions, 0 B\n")
+    assert h5tx_json("verify", store)["ok"]
+    h5tx("export", "%s/f" % store, tmp_path / "o")
+    assert read(tmp_path / "o") == content(10)
+
+
+def test_gc_keep_since(tmp_path, store):
+    history(tmp_path, store, 4)
+    # Everything is younger than a day: nothing goes.
+    assert h5tx_json("gc", store, "--keep-since", "1d")["collected"] == []
+    assert h5tx_json("gc", store, "--keep-since", "2001-01-01")["collected"] == []
+    # Nothing is that new: only head (and the newest N) stays.
+    j = h5tx_json("gc", store, "--keep-since", "2500-01-01T00:00:00Z", "--keep-last", 2)
+    assert j["collected"] == [1, 2] and j["keep_since"] == "2500-01-01T00:00:00Z"
+    assert h5tx_json("gc", store, "--keep-since", "2500-01-01 12:30")["collected"] == [3]
+    # Beyond what nanoseconds since 1970 hold in 64 bits.
+    p = h5tx("gc", store, "--keep-since", "2999-01-01", code=2)
+    assert "--keep-since: expected a date" in p.err
+    assert collected(store) == [1, 2, 3]
+
+
+def test_verify_clean(tmp_path, store):
+    history(tmp_path, store, 3)
+    p = h5tx("verify", store)
+    assert p.out.startswith("store %s: checked " % store) and p.out.endswith(": no problems\n")
+    j = h5tx_json("verify", store)
+    assert j["ok"] and j["problems"] == [] and j["problem_count"] == 0
+    assert j["page_versions"] > 0 and j["bytes"] > 0 and j["records"] > 0
+
+
+def test_verify_finds_damage(tmp_path):
+    s = tmp_path / "raw.h5tx"
+    h5tx("init", s, "--codec", "none", "--page-size", "4K")
+
+    def pattern(r):
+        return b"".join(b"P%04dR%04d-%05d" % (p, r, i) for p in range(6) for i in range(256))
+    h5tx("import", write(tmp_path / "a", pattern(1)), "%s/data/run.h5" % s)
+    h5tx("import", write(tmp_path / "b", pattern(2)), "%s/data/run.h5" % s)
+    flip(s, b"P0003R0001-00100")
+    want = "store %s: file 'data/run.h5' page 3 revision 1: checksum mismatch" % s
+    p = h5tx("verify", s, code=1)
+    assert p.out.splitlines()[0] == "damage: " + want
+    assert p.out.splitlines()[1].endswith(": 1 problem")
+    assert p.err == "h5tx: store %s is damaged: 1 problem (listed on stdout)\n" % s
+    j = h5tx_json("verify", s, code=1)
+    assert not j["ok"] and j["problems"] == [want] and j["problem_count"] == 1
+    assert j["page_versions"] == 12
+    # Revision 2 does not read the damaged version: still exports.
+    h5tx("export", "%s/data/run.h5" % s, tmp_path / "o")
+    assert read(tmp_path / "o") == pattern(2)
+
+
+def test_stats(tmp_path, store):
+    comp = write(tmp_path / "c", b"0123456789" * 100000)
+    rnd = write(tmp_path / "r", os.urandom(300000))
+    h5tx("import", comp, "%s/c" % store)
+    h5tx("import", rnd, "%s/r" % store)
+    h5tx("import", write(tmp_path / "c2", b"0123456789" * 100000 + b"x"), "%s/c" % store)
+    h5tx("tag", store, "v1", 1)
+    with Holder("snap", store, 2) as reader, Holder("writer", store, "r") as writer:
+        j = h5tx_json("stats", store)
+        assert (j["head"], j["revisions"], j["collected"], j["tags"], j["files"]) == (3, 3, 0, 1, 2)
+        assert j["logical_bytes"] == 1000001 + 300000
+        assert j["stored_bytes"] > 300000 and j["page_versions"] > 0
+        assert j["compression_ratio"] > 10
+        assert j["zstd_raw_bytes"] > j["zstd_bytes"] > 0
+        # Revision 3 rewrote only c's last page: sharing saved most of it.
+        assert j["written_bytes"] > j["stored_bytes"]
+        assert j["saved_bytes"] == j["written_bytes"] - j["stored_bytes"]
+        assert j["file_bytes"] >= j["db_bytes"] > 0
+        assert {"pid": reader.pid, "revision": 2} in [
+            {"pid": r["pid"], "revision": r["revision"]} for r in j["readers"]]
+        lease, = j["leases"]
+        assert (lease["file"], lease["pid"], lease["alive"]) == ("r", writer.pid, True)
+        assert lease["host"] == os.uname().nodename
+        p = h5tx("stats", store)
+        assert "pid %d reads revision 2 since " % reader.pid in p.out
+        assert "r  pid %d on %s" % (writer.pid, os.uname().nodename) in p.out
+        for key in ("head", "revisions", "tags", "files", "stored", "compression", "dedup",
+                    "database", "readers", "leases"):
+            assert "\n%s " % key in "\n" + p.out, key
+    j = h5tx_json("stats", store)
+    assert j["readers"] == [] and j["leases"] == []
+    # A writer killed while holding its lease leaves it behind, dead.
+    w = Holder("writer", store, "c")
+    w.p.kill()
+    w.p.wait()
+    lease, = h5tx_json("stats", store)["leases"]
+    assert (lease["file"], lease["pid"], lease["alive"]) == ("c", w.pid, False)
+    assert "(dead: taken over by the next writer)" in h5tx("stats", store).out
+    h5tx("import", comp, "%s/c" % store)
+    assert h5tx_json("stats", store)["leases"] == []

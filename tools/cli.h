@@ -1,0 +1,145 @@
+/* cli.h - what the modules of the h5tx command share: exit codes, the
+ * command table entry, argument parsing, store names (STORE.h5tx/NAME@REV),
+ * opening stores, resolving revisions, error reporting, number, size and
+ * date formats, and interruption by signals. Uses only the public h5tx.h. */
+#ifndef H5TX_CLI_H
+#define H5TX_CLI_H
+
+#include "h5tx.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/** Exit codes: documented in `h5tx --help` and the README. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli_cmd cli_cmd;
+
+/** One subcommand. `run` gets argv[0] = the command name. */
+struct cli_cmd {
+  const char *name;
+  int (*run)(const cli_cmd *cmd, int argc, char **argv);
+  const char *synopsis; /**< forms after "h5tx NAME", one per line */
+  const char *summary;  /**< one line for `h5tx --help` */
+  const char *help;     /**< description and options for `h5tx NAME --help` */
+};
+
+/** The subcommands, defined in cmd_*.c. */
+extern const cli_cmd cli_cmd_init, cli_cmd_import, cli_cmd_export, cli_cmd_ls, cli_cmd_log,
+    cli_cmd_show, cli_cmd_tag, cli_cmd_tags, cli_cmd_diff, cli_cmd_gc, cli_cmd_verify,
+    cli_cmd_stats;
+
+/** Print the full help of `cmd` to `f`. */
+void cli_help(const cli_cmd *cmd, FILE *f);
+
+/* ---- arguments ---------------------------------------------------------- */
+
+/** An option a command accepts: "--name", "-c" (short, 0 for none). */
+typedef struct cli_opt {
+  const char *name;
+  char short_name;
+  int has_arg;
+} cli_opt;
+
+#define CLI_MAX_OPTS 16
+#define CLI_MAX_POS 8
+
+/** Parsed arguments: per option (index into the command's option table)
+ * whether it was given and its value; then the positional arguments. */
+typedef struct cli_args {
+  int set[CLI_MAX_OPTS];
+  const char *val[CLI_MAX_OPTS];
+  const char *pos[CLI_MAX_POS];
+  int npos;
+} cli_args;
+
+/** Parse argv[1..] against `opts` (terminated by a NULL name). Options may
+ * come anywhere; "--" ends them; "--opt=VALUE" and "--opt VALUE" both work.
+ * "--help"/"-h" print the command's help.
+ * @return -1 to go on, or the exit code to return at once (0 after help,
+ *  CLI_USAGE after a usage error, already reported) */
+int cli_parse(const cli_cmd *cmd, const cli_opt *opts, int min_pos, int max_pos, int argc,
+              char **argv, cli_args *out);
+
+/** Report a usage error of `cmd` (message, synopsis, hint); returns CLI_USAGE. */
+int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Report a failure: "h5tx: MESSAGE" on stderr; returns CLI_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Report an h5tx error; returns CLI_USAGE for H5TX_EINVAL (a malformed
+ * name, tag or revision the user gave), CLI_FAIL otherwise. */
+int cli_fail_h5(const h5tx_error *e);
+
+/* ---- names -------------------------------------------------------------- */
+
+/** STORE.h5tx[/NAME][@REV], split at the first path part ending in ".h5tx"
+ * and then at '@'. */
+typedef struct cli_target {
+  char *store; /**< the store directory */
+  char *name;  /**< file name or prefix inside it, NULL if none */
+  char *rev;   /**< revision spec after '@', NULL if none */
+} cli_target;
+
+enum {
+  CLI_T_NAME = 1,    /**< a file name is required */
+  CLI_T_NAME_OK = 2, /**< a file name (or prefix) is allowed */
+  CLI_T_REV_OK = 4,  /**< "@REV" is allowed */
+};
+
+/** Split `arg` into `t` and check it against `want` (CLI_T_* bits).
+ * @return 0, or CLI_USAGE (reported) */
+int cli_target_parse(const cli_cmd *cmd, const char *arg, unsigned want, cli_target *t);
+void cli_target_free(cli_target *t);
+
+/** Does file `name` match `want` (NULL: everything) as ls and log take it:
+ * the name itself or a name under it as a directory ("runs" matches "runs"
+ * and "runs/r1.h5", not "runs2")? */
+int cli_name_matches(const char *want, const char *name);
+
+/** Open store `path`, read-only unless `writable`. 0, or CLI_FAIL (reported). */
+int cli_open(const char *path, int writable, h5tx_store **s);
+
+/** Resolve revision spec `spec` (NULL: head). 0, or the exit code (reported). */
+int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev);
+
+/** Same as cli_rev(), but a garbage-collected revision is accepted (for
+ * commands that read only its commit record: log, show). */
+int cli_rev_record(h5tx_store *s, const char *spec, h5tx_rev *rev);
+
+/* ---- values ------------------------------------------------------------- */
+
+/** Parse an unsigned decimal number. 0, or -1. */
+int cli_parse_u64(const char *s, uint64_t *out);
+
+/** Parse a --keep-since DATE: "2026-11-21", "2026-11-21T12:00:00" (UTC, an
+ * optional trailing "Z"), or an age "7d", "12h", "30m", "90s", "2w" before
+ * `now_ns`. 0, or -1. */
+int cli_parse_date(const char *s, uint64_t now_ns, uint64_t *out_ns);
+
+/** Apply a store/writer setting given as an option ("--page-size 64K",
+ * "--codec zstd:9", "--durability nosync") through h5tx's one config parser.
+ * 0, or CLI_USAGE (reported, naming the option). */
+int cli_parse_setting(const cli_cmd *cmd, const char *option, const char *key, const char *value,
+                      h5tx_config *c);
+
+/** Now, in ns since the epoch (wall clock). */
+uint64_t cli_now_ns(void);
+
+/** "1.5 MiB", "512 B": `n` bytes for people. Returns `buf`. */
+const char *cli_bytes(char buf[32], uint64_t n);
+
+/** "2026-11-21 12:00:00Z" (`iso`: "2026-11-21T12:00:00Z"). Returns `buf`. */
+const char *cli_time(char buf[32], uint64_t ns, int iso);
+
+/* ---- interruption ------------------------------------------------------- */
+
+/** Set when SIGINT, SIGTERM or SIGHUP arrived after cli_catch_signals(). */
+extern volatile sig_atomic_t cli_interrupted;
+
+/** Catch SIGINT, SIGTERM and SIGHUP (without restarting system calls), so a
+ * long operation can stop cleanly and leave nothing half-done. */
+void cli_catch_signals(void);
+
+#endif /* H5TX_CLI_H */

@@ -1,0 +1,123 @@
+/* main.c - the h5tx command: the table of subcommands, `h5tx --help`,
+ * `h5tx help CMD`, `h5tx --version`, and the exit codes. Each subcommand
+ * lives in a cmd_*.c file. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Every subcommand, in the order `h5tx --help` lists them. */
+static const cli_cmd *const commands[] = {
+    &cli_cmd_init,
+    &cli_cmd_import,
+    &cli_cmd_export,
+    &cli_cmd_ls,
+    &cli_cmd_log,
+    &cli_cmd_show,
+    &cli_cmd_tag,
+    &cli_cmd_tags,
+    &cli_cmd_diff,
+    &cli_cmd_gc,
+    &cli_cmd_verify,
+    &cli_cmd_stats,
+    /* &cli_cmd_mount: `h5tx mount STORE.h5tx DIR` (issue 6, fuse/) goes here. */
+    NULL,
+};
+
+static const char exit_codes[] = "Exit status:\n"
+                                 "  0  success\n"
+                                 "  1  failure (the message on stderr names what failed; for\n"
+                                 "     verify: damage was found)\n"
+                                 "  2  usage: bad arguments, options, names, tags or revisions\n";
+
+static const cli_cmd *find(const char *name) {
+  for (int i = 0; commands[i]; i++)
+    if (strcmp(commands[i]->name, name) == 0) return commands[i];
+  return NULL;
+}
+
+void cli_help(const cli_cmd *cmd, FILE *f) {
+  const char *p = cmd->synopsis;
+  const char *lead = "Usage:";
+  while (*p) {
+    const char *e = strchr(p, '\n');
+    int n = e ? (int)(e - p) : (int)strlen(p);
+    fprintf(f, "%s h5tx %s %.*s\n", lead, cmd->name, n, p);
+    lead = "      ";
+    if (!e) break;
+    p = e + 1;
+  }
+  /* The summary as a sentence: "Create a store." */
+  fprintf(f, "\n%c%s.\n\n%s", toupper((unsigned char)cmd->summary[0]), cmd->summary + 1, cmd->help);
+  fprintf(f,
+          "\nNames: STORE.h5tx/NAME@REV is file NAME in store STORE.h5tx at revision\n"
+          "REV: a number, a tag or 'head' (the default).\n\n%s",
+          exit_codes);
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "Usage: h5tx COMMAND [OPTIONS] ARGS...\n"
+             "       h5tx help COMMAND | h5tx COMMAND --help\n\n"
+             "Keeps files, HDF5 or any other, as revisioned pages in a store (a\n"
+             "directory named *.h5tx). Commands:\n\n");
+  for (int i = 0; commands[i]; i++)
+    fprintf(f, "  %-7s %s\n", commands[i]->name, commands[i]->summary);
+  fprintf(f,
+          "\nNames: STORE.h5tx/NAME@REV is file NAME in store STORE.h5tx at revision\n"
+          "REV: a number, a tag or 'head' (the default).\n"
+          "--json (ls, log, show, tags, diff, gc, verify, stats) prints one JSON\n"
+          "document on stdout for scripts. Errors go to stderr as 'h5tx: MESSAGE'.\n"
+          "import, export, gc and verify show a progress bar when stderr is a\n"
+          "terminal.\n\n%s",
+          exit_codes);
+}
+
+/* stdout must reach its destination: a full disk is a failure too. */
+static int finish(int rc) {
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    int e = errno;
+    cli_fail("writing output: %s", strerror(e ? e : EIO));
+    return rc ? rc : CLI_FAIL;
+  }
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+    usage(stdout);
+    return finish(CLI_OK);
+  }
+  if (strcmp(name, "--version") == 0) {
+    printf("h5tx %d.%d.%d (store format %d)\n", H5TX_VERSION_MAJOR, H5TX_VERSION_MINOR,
+           H5TX_VERSION_PATCH, H5TX_FORMAT_VERSION);
+    return finish(CLI_OK);
+  }
+  if (strcmp(name, "help") == 0) {
+    if (argc == 2) {
+      usage(stdout);
+      return finish(CLI_OK);
+    }
+    const cli_cmd *c = find(argv[2]);
+    if (!c || argc > 3) {
+      fprintf(stderr, "h5tx: help: %s '%s'\n", c ? "unexpected argument" : "unknown command",
+              argv[c ? 3 : 2]);
+      fprintf(stderr, "Try 'h5tx --help'.\n");
+      return CLI_USAGE;
+    }
+    cli_help(c, stdout);
+    return finish(CLI_OK);
+  }
+  const cli_cmd *c = find(name);
+  if (!c) {
+    fprintf(stderr, "h5tx: unknown command '%s'\nTry 'h5tx --help'.\n", name);
+    return CLI_USAGE;
+  }
+  return finish(c->run(c, argc - 1, argv + 1));
+}
