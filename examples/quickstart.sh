@@ -5,7 +5,9 @@
 #  2. HDF5 through the driver: a file written in several flushes, each a
 #     revision, and a reader that keeps its revision while the writer commits;
 #  3. unmodified HDF5 1.14 tools (h5ls, h5dump) loading the driver as a plugin
-#     by name, on head and on an earlier revision.
+#     by name, on head and on an earlier revision;
+#  4. the h5tx command: the log, a tag, what changed between revisions, an
+#     old revision exported as a plain file any HDF5 reads, a verify.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -40,3 +42,16 @@ echo "-- revision 2: what the second flush committed (2000 samples)"
 run "$hdf5_114/bin/h5dump" -H lab.h5tx/experiment/run1.h5@2
 echo "-- revision 2, its last two samples"
 run "$hdf5_114/bin/h5dump" -d temperature -s 1998 -c 2 lab.h5tx/experiment/run1.h5@2
+
+echo
+echo "== 4. the h5tx command =="
+unset HDF5_PLUGIN_PATH HDF5_DRIVER
+h5tx="$root/build/tools/h5tx"
+run "$h5tx" log lab.h5tx
+run "$h5tx" tag lab.h5tx two-batches 2
+run "$h5tx" ls lab.h5tx
+run "$h5tx" diff lab.h5tx/experiment/run1.h5 two-batches head
+run "$h5tx" export lab.h5tx/experiment/run1.h5@two-batches run1-two-batches.h5
+echo "-- the exported revision is a plain HDF5 file: the system's h5dump ($(pkg-config --modversion hdf5)) reads it"
+run h5dump -H run1-two-batches.h5
+run "$h5tx" verify lab.h5tx
