@@ -287,6 +287,15 @@ H5TX_API void h5tx_writer_close(h5tx_writer *w);
 H5TX_API int h5tx_remove(h5tx_store *s, const char *name, const char *message, h5tx_rev *rev,
                          h5tx_error *err);
 
+/** Rename file `from` to `to` at head as one commit, like rename(2): the
+ * file keeps its id and pages (nothing is copied), an existing `to` is
+ * replaced, earlier revisions keep both names as they were.
+ * @return 0, or H5TX_ENOENT (no `from` at head), H5TX_EBUSY (a live writer
+ *  holds either name), H5TX_EINVAL (bad name, or `from` equals `to`),
+ *  H5TX_EROFS, H5TX_EIO, H5TX_ENOSPC */
+H5TX_API int h5tx_rename(h5tx_store *s, const char *from, const char *to, const char *message,
+                         h5tx_rev *rev, h5tx_error *err);
+
 /* ------------------------------------------------------------------ */
 /** @name History: commits and tags. */
 

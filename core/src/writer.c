@@ -468,12 +468,14 @@ static int cmp_page(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Write the commit record of `rev` and move head. */
-static int put_commit(h5tx__txn *t, h5tx_rev rev, const char *msg, uint64_t fid, uint64_t bytes,
-                      uint64_t pages, h5tx_error *err) {
+/* Write the commit record of `rev` (changing file `fid`, and `fid2` unless
+ * 0) and move head. */
+static int put_commit(h5tx__txn *t, h5tx_rev rev, const char *msg, uint64_t fid, uint64_t fid2,
+                      uint64_t bytes, uint64_t pages, h5tx_error *err) {
   const h5tx__proc *me = h5tx__proc_self();
-  uint8_t fids[8];
+  uint8_t fids[16];
   h5tx__le64(fids, fid);
+  h5tx__le64(fids + 8, fid2);
   size_t ml = msg ? strlen(msg) : 0;
   h5tx__commit_rec c = {.flags = 0,
                         .parent = rev - 1,
@@ -483,7 +485,7 @@ static int put_commit(h5tx__txn *t, h5tx_rev rev, const char *msg, uint64_t fid,
                         .host_len = strlen(me->host),
                         .msg = msg,
                         .msg_len = ml > 65535 ? 65535 : ml,
-                        .nfiles = 1,
+                        .nfiles = fid2 ? 2 : 1,
                         .fids = fids,
                         .bytes_added = bytes,
                         .pages_added = pages};
@@ -642,7 +644,7 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   h5tx__len_key(lk, fid, rev);
   h5tx__le64(lv, w->len);
   if ((rc = h5tx__kv_put(t, KV_LENGTHS, lk, sizeof lk, lv, 8, err))) return rc;
-  if ((rc = put_commit(t, rev, a->msg, fid, bytes, pages, err))) return rc;
+  if ((rc = put_commit(t, rev, a->msg, fid, 0, bytes, pages, err))) return rc;
   a->rev = rev;
   a->fid = fid;
   return 0;
@@ -682,48 +684,82 @@ int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_
   return 0;
 }
 
-/* ---- remove ---------------------------------------------------------------- */
+/* ---- remove and rename ------------------------------------------------------ */
 
-typedef struct remove_arg {
+typedef struct rename_arg {
   h5tx_store *s;
-  const char *name, *msg;
+  const char *from, *to, *msg; /* to == NULL: remove */
   h5tx_rev rev;
-} remove_arg;
+} rename_arg;
 
-static int remove_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
-  remove_arg *a = arg;
-  int rc = h5tx__lease_check(a->s, t, a->name, 0, err);
+/* Point `name` at file `fid` (0: absent) from revision `rev` on. */
+static int set_name(h5tx__txn *t, const char *name, uint64_t fid, h5tx_rev rev, h5tx_error *err) {
+  uint8_t nk[H5TX_NAME_KEY_MAX], v[8];
+  size_t kl = h5tx__name_key(nk, name, strlen(name), rev);
+  h5tx__le64(v, fid);
+  return h5tx__kv_put(t, KV_NAMES, nk, kl, v, 8, err);
+}
+
+/* Record in lengths that file `fid` changed at `rev` (its length as at
+ * head), so writers based on earlier revisions get a conflict. */
+static int mark_changed(h5tx__txn *t, uint64_t fid, h5tx_rev head, h5tx_rev rev, h5tx_error *err) {
+  uint64_t len = 0;
+  int rc = h5tx__length_lookup(t, fid, head, &len, NULL, err);
+  if (rc && rc != H5TX_ENOENT) return rc;
+  uint8_t lk[H5TX_LEN_KEY], lv[8];
+  h5tx__len_key(lk, fid, rev);
+  h5tx__le64(lv, len);
+  return h5tx__kv_put(t, KV_LENGTHS, lk, sizeof lk, lv, 8, err);
+}
+
+/* One commit that moves `from` to `to`, or removes it (to == NULL). */
+static int rename_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  rename_arg *a = arg;
+  int rc = h5tx__lease_check(a->s, t, a->from, 0, err);
+  if (!rc && a->to) rc = h5tx__lease_check(a->s, t, a->to, 0, err);
   if (rc) return rc;
   h5tx_rev head;
   if ((rc = h5tx__meta_get(t, "head", &head, err))) return rc;
-  uint64_t fid = 0;
-  rc = h5tx__name_lookup(t, a->name, head, &fid, NULL, err);
+  uint64_t fid = 0, old_to = 0;
+  rc = h5tx__name_lookup(t, a->from, head, &fid, NULL, err);
   if (rc == H5TX_ENOENT || (rc == 0 && fid == 0))
     return h5tx__err(err, H5TX_ENOENT, "store %s: no file '%s' at head (revision %llu)", a->s->path,
-                     a->name, (unsigned long long)head);
+                     a->from, (unsigned long long)head);
   if (rc) return rc;
+  if (a->to && (rc = h5tx__name_lookup(t, a->to, head, &old_to, NULL, err)) && rc != H5TX_ENOENT)
+    return rc;
   h5tx_rev rev = head + 1;
-  uint8_t nk[H5TX_NAME_KEY_MAX], zero[8] = {0};
-  size_t kl = h5tx__name_key(nk, a->name, strlen(a->name), rev);
-  if ((rc = h5tx__kv_put(t, KV_NAMES, nk, kl, zero, 8, err))) return rc;
-  /* A lengths entry marks the file as changed here, for conflict checks. */
-  uint8_t lk[H5TX_LEN_KEY], lv[8] = {0};
-  h5tx__len_key(lk, fid, rev);
-  if ((rc = h5tx__kv_put(t, KV_LENGTHS, lk, sizeof lk, lv, 8, err))) return rc;
-  if ((rc = put_commit(t, rev, a->msg, fid, 0, 0, err))) return rc;
+  if ((a->to && (rc = set_name(t, a->to, fid, rev, err))) ||
+      (rc = set_name(t, a->from, 0, rev, err)) || (rc = mark_changed(t, fid, head, rev, err)))
+    return rc;
+  if (old_to && (rc = mark_changed(t, old_to, head, rev, err))) return rc;
+  if ((rc = put_commit(t, rev, a->msg, fid, old_to, 0, 0, err))) return rc;
   a->rev = rev;
   return 0;
 }
 
-int h5tx_remove(h5tx_store *s, const char *name, const char *message, h5tx_rev *rev,
+static int move(h5tx_store *s, const char *from, const char *to, const char *message, h5tx_rev *rev,
                 h5tx_error *err) {
-  int rc = h5tx__check_name(name, err);
+  int rc = h5tx__check_name(from, err);
+  if (!rc && to) rc = h5tx__check_name(to, err);
   if (rc) return rc;
+  if (to && strcmp(from, to) == 0)
+    return h5tx__err(err, H5TX_EINVAL, "store %s: cannot rename '%s' to itself", s->path, from);
   if (s->read_only)
-    return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot remove '%s'", s->path,
-                     name);
-  remove_arg a = {s, name, message, 0};
-  rc = h5tx__kv_write(s->kv, remove_fn, &a, s->durability == H5TX_SYNC, err);
+    return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot %s '%s'", s->path,
+                     to ? "rename" : "remove", from);
+  rename_arg a = {s, from, to, message, 0};
+  rc = h5tx__kv_write(s->kv, rename_fn, &a, s->durability == H5TX_SYNC, err);
   if (rc == 0 && rev) *rev = a.rev;
   return rc;
+}
+
+int h5tx_remove(h5tx_store *s, const char *name, const char *message, h5tx_rev *rev,
+                h5tx_error *err) {
+  return move(s, name, NULL, message, rev, err);
+}
+
+int h5tx_rename(h5tx_store *s, const char *from, const char *to, const char *message, h5tx_rev *rev,
+                h5tx_error *err) {
+  return move(s, from, to, message, rev, err);
 }

@@ -249,6 +249,49 @@ static void test_list_remove(h5tx_store *s) {
   h5tx_snap_close(sn);
 }
 
+/* Rename: one commit, no data copied, the target replaced, old revisions
+ * keep both names as they were, writers on either name block it. */
+static void test_rename(h5tx_store *s) {
+  h5tx_rev r1 = put_text(s, "mv/src.bin", "moving", H5TX_HEAD);
+  h5tx_rev r2 = put_text(s, "mv/dst.bin", "old target", H5TX_HEAD);
+  h5tx_usage before, after;
+  OK(h5tx_store_usage(s, &before, &e));
+  h5tx_rev r3;
+  OK(h5tx_rename(s, "mv/src.bin", "mv/dst.bin", "rename", &r3, &e));
+  CHECK(r3 == r2 + 1);
+  OK(h5tx_store_usage(s, &after, &e));
+  CHECK(after.page_versions == before.page_versions); /* nothing copied */
+  h5tx_snap *sn;
+  h5tx_stat st;
+  char buf[16] = {0};
+  OK(h5tx_snap_open(s, r3, &sn, &e));
+  FAILS(h5tx_snap_stat(sn, "mv/src.bin", &st, &e), H5TX_ENOENT, "no file 'mv/src.bin'");
+  OK(h5tx_snap_read(sn, "mv/dst.bin", 0, buf, 6, &e));
+  CHECK(memcmp(buf, "moving", 6) == 0);
+  h5tx_snap_close(sn);
+  OK(h5tx_snap_open(s, r2, &sn, &e));
+  OK(h5tx_snap_read(sn, "mv/src.bin", 0, buf, 6, &e));
+  CHECK(memcmp(buf, "moving", 6) == 0);
+  OK(h5tx_snap_read(sn, "mv/dst.bin", 0, buf, 10, &e));
+  CHECK(memcmp(buf, "old target", 10) == 0);
+  h5tx_snap_close(sn);
+  (void)r1;
+  FAILS(h5tx_rename(s, "mv/none.bin", "mv/x.bin", NULL, NULL, &e), H5TX_ENOENT,
+        "no file 'mv/none.bin'");
+  FAILS(h5tx_rename(s, "mv/dst.bin", "mv/dst.bin", NULL, NULL, &e), H5TX_EINVAL, "to itself");
+  FAILS(h5tx_rename(s, "mv/dst.bin", "/abs", NULL, NULL, &e), H5TX_EINVAL, "absolute");
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "mv/busy.bin", &wo, &w, &e));
+  FAILS(h5tx_rename(s, "mv/dst.bin", "mv/busy.bin", NULL, NULL, &e), H5TX_EBUSY, "being written");
+  h5tx_writer_close(w);
+  OK(h5tx_writer_open(s, "mv/dst.bin", NULL, &w, &e));
+  FAILS(h5tx_rename(s, "mv/dst.bin", "mv/other.bin", NULL, NULL, &e), H5TX_EBUSY, "being written");
+  h5tx_writer_close(w);
+}
+
 /* A commit that changes nothing makes no revision. */
 static void test_no_change(h5tx_store *s) {
   h5tx_rev r0 = put_text(s, "same.txt", "unchanged", H5TX_HEAD);
@@ -307,6 +350,7 @@ int main(void) {
   test_log(s);
   test_list_remove(s2);
   test_no_change(s);
+  test_rename(s);
   test_fork(s);
   h5tx_store_close(s2);
   h5tx_store_close(s);

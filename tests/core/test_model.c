@@ -133,6 +133,17 @@ static void transaction(h5tx_store *s, content *cur) {
   content *c = &cur[i];
   h5tx_rev head, r;
   OK(h5tx_store_head(s, &head, &e));
+  int other = (int)rng_below(&rng, NFILES);
+  if (c->exists && other != i && rng_below(&rng, 12) == 0) {
+    /* Rename i over `other`: it takes i's content, i is gone. */
+    OK(h5tx_rename(s, names[i], names[other], "rename", &r, &e));
+    free(cur[other].bytes);
+    content_copy(&cur[other], c);
+    c->exists = 0;
+    c->len = 0;
+    memset(c->bytes, 0, MAXLEN * 2);
+    goto committed;
+  }
   if (c->exists && rng_below(&rng, 12) == 0) {
     OK(h5tx_remove(s, names[i], "remove", &r, &e));
     c->exists = 0;
