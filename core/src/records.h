@@ -34,8 +34,9 @@ typedef struct h5tx__page_rec {
  * with the reason in *why. */
 int h5tx__page_parse(const h5tx__val *key, const h5tx__val *val, h5tx__page_rec *out,
                      const char **why);
-/* Decode a parsed record into `dst` (`page_size` bytes) and check its
- * content hash. -1 with *why on failure. */
+/* Decode a parsed record into `dst` (`page_size` bytes); a decompressed
+ * page is checked against its content hash (a raw one is already covered by
+ * the record checksum). -1 with *why on failure. */
 int h5tx__page_decode(const h5tx__page_rec *r, uint8_t *dst, uint32_t page_size, const char **why);
 /* Largest encoded record for a page of `page_size`. */
 size_t h5tx__page_bound(uint32_t page_size);
