@@ -26,22 +26,18 @@
  *
  * Output: Markdown on stdout; progress on stderr. --help for the options.
  */
+#include "bench_util.h"
+
 #include <h5tx.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #define KIB 1024ull
@@ -70,7 +66,7 @@ typedef struct config {
 } config;
 
 static const char *progname = "h5tx_core_bench";
-static char workdir[4096]; /* removed at exit when set */
+static const char *workdir; /* made by bench_make_workdir, removed at exit */
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -97,99 +93,14 @@ static void usage(FILE *f) {
           progname);
 }
 
-/* ---- errors and small helpers ------------------------------------------- */
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "%s: ", progname);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-/* Exit naming the system call `what` failed on `path`, with errno. */
-static void die_errno(const char *what, const char *path) __attribute__((noreturn));
-static void die_errno(const char *what, const char *path) {
-  die("%s %s: %s", what, path, strerror(errno));
-}
-
-/* Exit with the h5tx error of a failed call `what`. */
-static void check(int rc, const char *what, const h5tx_error *err) {
-  if (rc == 0) return;
-  fprintf(stderr, "%s: %s failed: %s: %s\n", progname, what, h5tx_strerror(rc), err->msg);
-  exit(1);
-}
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n);
-  if (!p) die("out of memory (%zu bytes)", n);
-  return p;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of v[0..n) by nearest rank; v is sorted in place. */
-static double quantile(double *v, int n, double q) {
-  if (n <= 0) return NAN;
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  if (q == 0.5 && n % 2 == 0) return (v[n / 2 - 1] + v[n / 2]) / 2;
-  int k = (int)ceil(q * n) - 1;
-  return v[k < 0 ? 0 : k];
-}
-
-static double median(const double *v, int n) {
-  double tmp[MAX_TRIALS] = {0};
-  memcpy(tmp, v, (size_t)n * sizeof *v);
-  return quantile(tmp, n, 0.5);
-}
-
-static double vmin(const double *v, int n) {
-  double m = v[0];
-  for (int i = 1; i < n; i++)
-    if (v[i] < m) m = v[i];
-  return m;
-}
-
-static double vmax(const double *v, int n) {
-  double m = v[0];
-  for (int i = 1; i < n; i++)
-    if (v[i] > m) m = v[i];
-  return m;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-  (void)st;
-  (void)type;
-  (void)ftw;
-  if (remove(path) != 0 && errno != ENOENT)
-    fprintf(stderr, "%s: removing %s: %s\n", progname, path, strerror(errno));
-  return 0;
-}
-
-static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-static void cleanup(void) {
-  if (workdir[0]) rm_rf(workdir);
-}
+/* ---- page cache ----------------------------------------------------------- */
 
 /* Fraction of `path`'s pages in the page cache (mincore), 0..1. */
 static double resident_fraction(const char *path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die_errno("opening", path);
+  if (fd < 0) bench_die_errno("opening", path);
   struct stat st;
-  if (fstat(fd, &st) != 0) die_errno("stat of", path);
+  if (fstat(fd, &st) != 0) bench_die_errno("stat of", path);
   if (st.st_size == 0) {
     close(fd);
     return 1;
@@ -197,10 +108,10 @@ static double resident_fraction(const char *path) {
   size_t len = (size_t)st.st_size;
   void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
   close(fd);
-  if (m == MAP_FAILED) die_errno("mapping", path);
+  if (m == MAP_FAILED) bench_die_errno("mapping", path);
   size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (len + pg - 1) / pg, in = 0;
-  unsigned char *vec = xmalloc(n);
-  if (mincore(m, len, vec) != 0) die_errno("mincore on", path);
+  unsigned char *vec = bench_xmalloc(n);
+  if (mincore(m, len, vec) != 0) bench_die_errno("mincore on", path);
   for (size_t i = 0; i < n; i++)
     in += vec[i] & 1;
   free(vec);
@@ -209,31 +120,6 @@ static double resident_fraction(const char *path) {
 }
 
 /* ---- data ----------------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t *s) { return (double)(splitmix64(s) >> 11) * 0x1.0p-53; }
-
-/* `n` float64 samples of a measured-looking signal starting at sample
- * `t0`: two sines and a slow drift plus Gaussian noise (sd 0.01 on values
- * of ~100), so the high bytes are predictable and the low ones are not. */
-static void fill_signal(double *x, size_t n, uint64_t t0, uint64_t *rng) {
-  const double two_pi = 6.283185307179586;
-  for (size_t i = 0; i < n; i += 2) {
-    double u1 = uniform01(rng), u2 = uniform01(rng);
-    double r = sqrt(-2 * log(u1 > 0 ? u1 : 0x1.0p-53)) * 0.01;
-    double g[2] = {r * cos(two_pi * u2), r * sin(two_pi * u2)};
-    for (size_t j = 0; j < 2 && i + j < n; j++) {
-      double t = (double)(t0 + i + j);
-      x[i + j] = 100 + 40 * sin(two_pi * t / 8192) + 7 * sin(two_pi * t / 331) + t * 1e-7 + g[j];
-    }
-  }
-}
 
 typedef struct dataset {
   size_t bytes;
@@ -247,17 +133,17 @@ typedef struct dataset {
 static void dataset_make(dataset *d, const config *c) {
   d->bytes = (size_t)(c->size_mib * MIB);
   d->commits = c->commits;
-  d->src = xmalloc(d->bytes);
-  d->dst = xmalloc(d->bytes);
-  d->patch = xmalloc((size_t)c->commits * PATCH);
-  d->off = xmalloc((size_t)c->commits * sizeof *d->off);
+  d->src = bench_xmalloc(d->bytes);
+  d->dst = bench_xmalloc(d->bytes);
+  d->patch = bench_xmalloc((size_t)c->commits * PATCH);
+  d->off = bench_xmalloc((size_t)c->commits * sizeof *d->off);
   uint64_t rng = c->seed;
-  fill_signal((double *)d->src, d->bytes / 8, 0, &rng);
+  bench_fill_signal((double *)d->src, d->bytes / 8, 0, &rng);
   /* New data for the patches: the same signal further on, other noise. */
-  fill_signal((double *)d->patch, (size_t)c->commits * PATCH / 8, d->bytes / 8, &rng);
+  bench_fill_signal((double *)d->patch, (size_t)c->commits * PATCH / 8, d->bytes / 8, &rng);
   uint64_t slots = (d->bytes - PATCH) / PATCH_ALIGN + 1;
   for (int i = 0; i < c->commits; i++)
-    d->off[i] = splitmix64(&rng) % slots * PATCH_ALIGN;
+    d->off[i] = bench_splitmix64(&rng) % slots * PATCH_ALIGN;
   memset(d->dst, 0, d->bytes);
 }
 
@@ -270,7 +156,7 @@ static void dataset_free(dataset *d) {
 
 static void verify(const dataset *d, const char *who) {
   if (memcmp(d->dst, d->src, d->bytes) != 0)
-    die("%s: data read back differs from data written", who);
+    bench_die("%s: data read back differs from data written", who);
 }
 
 /* ---- results -------------------------------------------------------------- */
@@ -291,8 +177,8 @@ static double mibps(uint64_t bytes, double s) { return (double)bytes / MIB / s; 
 static void latencies(double *lat, int n, run_result *r) {
   for (int i = 0; i < n; i++)
     lat[i] *= 1e3;
-  r->lat_med_ms = quantile(lat, n, 0.5);
-  r->lat_p90_ms = quantile(lat, n, 0.9);
+  r->lat_med_ms = bench_quantile(lat, n, 0.5);
+  r->lat_p90_ms = bench_quantile(lat, n, 0.9);
 }
 
 /* ---- POSIX baseline -------------------------------------------------------- */
@@ -301,7 +187,7 @@ static void pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off, const c
   while (n) {
     ssize_t w = pwrite(fd, p, n, (off_t)off);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) die_errno("writing", path);
+    if (w <= 0) bench_die_errno("writing", path);
     p += w;
     n -= (size_t)w;
     off += (uint64_t)w;
@@ -312,7 +198,7 @@ static void pread_all(int fd, uint8_t *p, size_t n, uint64_t off, const char *pa
   while (n) {
     ssize_t r = pread(fd, p, n, (off_t)off);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) die_errno("reading", path);
+    if (r <= 0) bench_die_errno("reading", path);
     p += r;
     n -= (size_t)r;
     off += (uint64_t)r;
@@ -324,37 +210,37 @@ static void posix_run(const config *c, dataset *d, int durability, run_result *r
   snprintf(path, sizeof path, "%s/posix.bin", workdir);
   int do_sync = durability == H5TX_SYNC;
 
-  double t0 = now_s();
+  double t0 = bench_now_s();
   int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) die_errno("creating", path);
+  if (fd < 0) bench_die_errno("creating", path);
   for (size_t off = 0; off < d->bytes; off += CHUNK)
     pwrite_all(fd, d->src + off, CHUNK, off, path);
-  if (do_sync && fsync(fd) != 0) die_errno("fsync of", path);
-  r->write_s = now_s() - t0;
-  if (close(fd) != 0) die_errno("closing", path);
+  if (do_sync && fsync(fd) != 0) bench_die_errno("fsync of", path);
+  r->write_s = bench_now_s() - t0;
+  if (close(fd) != 0) bench_die_errno("closing", path);
 
   r->resident = resident_fraction(path);
   memset(d->dst, 0, d->bytes);
-  t0 = now_s();
-  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) die_errno("opening", path);
+  t0 = bench_now_s();
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) bench_die_errno("opening", path);
   for (size_t off = 0; off < d->bytes; off += CHUNK)
     pread_all(fd, d->dst + off, CHUNK, off, path);
-  r->read_s = now_s() - t0;
+  r->read_s = bench_now_s() - t0;
   close(fd);
   verify(d, "POSIX");
 
-  double *lat = xmalloc((size_t)c->commits * sizeof *lat);
-  if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) die_errno("opening", path);
+  double *lat = bench_xmalloc((size_t)c->commits * sizeof *lat);
+  if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) bench_die_errno("opening", path);
   for (int i = 0; i < c->commits; i++) {
-    t0 = now_s();
+    t0 = bench_now_s();
     pwrite_all(fd, d->patch + (size_t)i * PATCH, PATCH, d->off[i], path);
-    if (do_sync && fsync(fd) != 0) die_errno("fsync of", path);
-    lat[i] = now_s() - t0;
+    if (do_sync && fsync(fd) != 0) bench_die_errno("fsync of", path);
+    lat[i] = bench_now_s() - t0;
   }
   close(fd);
   latencies(lat, c->commits, r);
   free(lat);
-  if (unlink(path) != 0) die_errno("removing", path);
+  if (unlink(path) != 0) bench_die_errno("removing", path);
   sync(); /* leave no writeback behind for the next measurement */
 }
 
@@ -373,7 +259,7 @@ static void h5tx_run(const config *c, dataset *d, uint32_t page_size, int codec,
   so.create = 1;
   so.map_size = c->map_mib * MIB;
   h5tx_store *s;
-  check(h5tx_store_open(path, &so, &s, &err), "h5tx_store_open", &err);
+  bench_check(h5tx_store_open(path, &so, &s, &err), "h5tx_store_open", &err);
 
   h5tx_writer_opts wo;
   h5tx_writer_opts_init(&wo);
@@ -383,114 +269,72 @@ static void h5tx_run(const config *c, dataset *d, uint32_t page_size, int codec,
   wo.level = c->level;
   wo.durability = durability;
 
-  double t0 = now_s();
+  double t0 = bench_now_s();
   h5tx_writer *w;
-  check(h5tx_writer_open(s, FILE_NAME, &wo, &w, &err), "h5tx_writer_open", &err);
+  bench_check(h5tx_writer_open(s, FILE_NAME, &wo, &w, &err), "h5tx_writer_open", &err);
   for (size_t off = 0; off < d->bytes; off += CHUNK) {
     rc = h5tx_writer_write(w, off, d->src + off, CHUNK, &err);
-    check(rc, "h5tx_writer_write", &err);
+    bench_check(rc, "h5tx_writer_write", &err);
   }
-  double t1 = now_s();
+  double t1 = bench_now_s();
   h5tx_rev rev;
-  check(h5tx_writer_commit(w, "big write", &rev, &err), "h5tx_writer_commit", &err);
-  double t2 = now_s();
+  bench_check(h5tx_writer_commit(w, "big write", &rev, &err), "h5tx_writer_commit", &err);
+  double t2 = bench_now_s();
   r->write_s = t2 - t0;
   r->commit_s = t2 - t1;
-  check(h5tx_store_usage(s, &r->usage, &err), "h5tx_store_usage", &err);
+  bench_check(h5tx_store_usage(s, &r->usage, &err), "h5tx_store_usage", &err);
 
   r->resident = resident_fraction(mdb);
   memset(d->dst, 0, d->bytes);
-  t0 = now_s();
+  t0 = bench_now_s();
   h5tx_snap *snap;
-  check(h5tx_snap_open(s, H5TX_HEAD, &snap, &err), "h5tx_snap_open", &err);
+  bench_check(h5tx_snap_open(s, H5TX_HEAD, &snap, &err), "h5tx_snap_open", &err);
   for (size_t off = 0; off < d->bytes; off += CHUNK) {
     rc = h5tx_snap_read(snap, FILE_NAME, off, d->dst + off, CHUNK, &err);
-    check(rc, "h5tx_snap_read", &err);
+    bench_check(rc, "h5tx_snap_read", &err);
   }
   h5tx_snap_close(snap);
-  r->read_s = now_s() - t0;
+  r->read_s = bench_now_s() - t0;
   verify(d, "h5tx");
 
-  double *lat = xmalloc((size_t)c->commits * sizeof *lat);
+  double *lat = bench_xmalloc((size_t)c->commits * sizeof *lat);
   for (int i = 0; i < c->commits; i++) {
-    t0 = now_s();
+    t0 = bench_now_s();
     rc = h5tx_writer_write(w, d->off[i], d->patch + (size_t)i * PATCH, PATCH, &err);
-    check(rc, "h5tx_writer_write", &err);
-    check(h5tx_writer_commit(w, NULL, &rev, &err), "h5tx_writer_commit", &err);
-    lat[i] = now_s() - t0;
+    bench_check(rc, "h5tx_writer_write", &err);
+    bench_check(h5tx_writer_commit(w, NULL, &rev, &err), "h5tx_writer_commit", &err);
+    lat[i] = bench_now_s() - t0;
   }
   latencies(lat, c->commits, r);
   free(lat);
   h5tx_usage after;
-  check(h5tx_store_usage(s, &after, &err), "h5tx_store_usage", &err);
+  bench_check(h5tx_store_usage(s, &after, &err), "h5tx_store_usage", &err);
   r->patch_bytes = after.page_bytes - r->usage.page_bytes;
   r->patch_db_bytes = after.db_bytes - r->usage.db_bytes;
 
   /* The newest revision must hold the last patch. */
   if (c->commits > 0) {
     int last = c->commits - 1;
-    check(h5tx_snap_open(s, H5TX_HEAD, &snap, &err), "h5tx_snap_open", &err);
+    bench_check(h5tx_snap_open(s, H5TX_HEAD, &snap, &err), "h5tx_snap_open", &err);
     rc = h5tx_snap_read(snap, FILE_NAME, d->off[last], d->dst, PATCH, &err);
-    check(rc, "h5tx_snap_read", &err);
+    bench_check(rc, "h5tx_snap_read", &err);
     h5tx_snap_close(snap);
     if (memcmp(d->dst, d->patch + (size_t)last * PATCH, PATCH) != 0)
-      die("h5tx: the last small commit does not read back");
+      bench_die("h5tx: the last small commit does not read back");
   }
   h5tx_writer_close(w);
   h5tx_store_close(s);
-  rm_rf(path);
+  bench_rm_rf(path);
   sync();
 }
 
 /* ---- the header: machine, command, settings -------------------------------- */
 
-static const char *fs_name(long type) {
-  switch ((unsigned long)type) {
-  case 0xEF53: return "ext4";
-  case 0x58465342: return "xfs";
-  case 0x9123683E: return "btrfs";
-  case 0x01021994: return "tmpfs";
-  case 0x794C7630: return "overlayfs";
-  default: return "other";
-  }
-}
-
-static void cpu_model(char *out, size_t cap) {
-  snprintf(out, cap, "unknown CPU");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    char *colon = strchr(line, ':');
-    if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-    colon += 1 + (colon[1] == ' ');
-    colon[strcspn(colon, "\n")] = 0;
-    snprintf(out, cap, "%s", colon);
-    break;
-  }
-  fclose(f);
-}
-
 static void print_header(const config *c, int argc, char **argv, const char *title) {
-  struct utsname u;
-  if (uname(&u) != 0) die_errno("uname", "");
-  char cpu[256];
-  cpu_model(cpu, sizeof cpu);
-  double ram =
-      (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (double)(1ull << 30);
-  struct statfs sf;
-  const char *fs = statfs(workdir, &sf) == 0 ? fs_name((long)sf.f_type) : "?";
-
   printf("### %s\n\n", title);
-  printf("- machine: nproc %ld, %s %s %s, %s, %.1f GiB RAM; work directory on %s\n",
-         sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, u.machine, cpu, ram, fs);
-  printf("- command: `");
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    int quote = a[strcspn(a, " \t'\"$")] != 0;
-    printf(quote ? "%s'%s'" : "%s%s", i ? " " : "", a);
-  }
-  printf("`\n");
+  bench_print_machine(workdir);
+  bench_print_command(argc, argv);
+  printf("\n");
   printf("- data: %llu MiB of float64 (smooth signal + noise) in %llu MiB calls; h5tx ",
          (unsigned long long)c->size_mib, (unsigned long long)(CHUNK / MIB));
   if (c->sweep)
@@ -511,14 +355,13 @@ static void print_header(const config *c, int argc, char **argv, const char *tit
 
 /* One table row: POSIX and h5tx medians and the per-trial ratio h5tx/POSIX. */
 static void row(const char *label, const double *posix, const double *h5, int n, const char *fmt) {
-  double ratio[MAX_TRIALS] = {0};
-  for (int i = 0; i < n; i++)
-    ratio[i] = h5[i] / posix[i];
+  char ratio[64];
+  bench_ratio_cell(ratio, sizeof ratio, h5, posix, n);
   printf("| %s | ", label);
-  printf(fmt, median(posix, n));
+  printf(fmt, bench_median(posix, n));
   printf(" | ");
-  printf(fmt, median(h5, n));
-  printf(" | %.2f [%.2f-%.2f] |\n", median(ratio, n), vmin(ratio, n), vmax(ratio, n));
+  printf(fmt, bench_median(h5, n));
+  printf(" | %s |\n", ratio);
 }
 
 /* ---- default mode ------------------------------------------------------------ */
@@ -602,20 +445,21 @@ static void run_default(const config *c, dataset *d, int argc, char **argv) {
   printf("\n| store after the big write (%s) | MiB | / logical |\n|---|---|---|\n",
          dur_name(c->durs[0]));
   printf("| logical bytes | %.1f | 1.000 |\n", logical / MIB);
-  printf("| page records (h5tx_usage.page_bytes) | %.1f | %.3f |\n", median(rec, n) / MIB,
-         median(rec, n) / logical);
-  printf("| LMDB pages in use (db_bytes) | %.1f | %.3f |\n", median(db, n) / MIB,
-         median(db, n) / logical);
-  printf("| data.mdb size (file_bytes) | %.1f | %.3f |\n", median(file, n) / MIB,
-         median(file, n) / logical);
+  printf("| page records (h5tx_usage.page_bytes) | %.1f | %.3f |\n", bench_median(rec, n) / MIB,
+         bench_median(rec, n) / logical);
+  printf("| LMDB pages in use (db_bytes) | %.1f | %.3f |\n", bench_median(db, n) / MIB,
+         bench_median(db, n) / logical);
+  printf("| data.mdb size (file_bytes) | %.1f | %.3f |\n", bench_median(file, n) / MIB,
+         bench_median(file, n) / logical);
   printf("| per small commit (%llu KiB logical): page records added | %.3f | %.3f |\n",
-         (unsigned long long)(PATCH / KIB), median(patch, n) / MIB, median(patch, n) / PATCH);
-  printf("| per small commit: LMDB pages in use added | %.3f | %.3f |\n", median(pdb, n) / MIB,
-         median(pdb, n) / PATCH);
+         (unsigned long long)(PATCH / KIB), bench_median(patch, n) / MIB,
+         bench_median(patch, n) / PATCH);
+  printf("| per small commit: LMDB pages in use added | %.3f | %.3f |\n",
+         bench_median(pdb, n) / MIB, bench_median(pdb, n) / PATCH);
   printf("\nPage cache before the reads: POSIX file %.0f %% resident, data.mdb %.0f %% "
          "resident (medians), so reads measure memory and code paths, not the disk. "
          "The h5tx commit takes %.0f %% of the h5tx write time.\n\n",
-         100 * median(res_p, n), 100 * median(res_h, n), 100 * median(commit, n));
+         100 * bench_median(res_p, n), 100 * bench_median(res_h, n), 100 * bench_median(commit, n));
 }
 
 /* ---- page size sweep ------------------------------------------------------------ */
@@ -653,8 +497,8 @@ static void run_sweep(const config *c, dataset *d, int argc, char **argv) {
       "LMDB / logical | small commit ms (median) | h5tx/POSIX | KiB of records per small commit | "
       "KiB of LMDB pages per small commit |\n");
   printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
-  printf("| POSIX | %.0f | 1 | %.0f | 1 | - | - | %.3f | 1 | %llu | %llu |\n", median(a, n),
-         median(ra, n), median(la, n), (unsigned long long)(PATCH / KIB),
+  printf("| POSIX | %.0f | 1 | %.0f | 1 | - | - | %.3f | 1 | %llu | %llu |\n", bench_median(a, n),
+         bench_median(ra, n), bench_median(la, n), (unsigned long long)(PATCH / KIB),
          (unsigned long long)(PATCH / KIB));
   for (int k = 0; k < NSWEEP; k++) {
     double wr[MAX_TRIALS], rr[MAX_TRIALS], lr[MAX_TRIALS];
@@ -677,29 +521,14 @@ static void run_sweep(const config *c, dataset *d, int argc, char **argv) {
     else
       snprintf(ps, sizeof ps, "%llu KiB", (unsigned long long)(sweep_sizes[k] / KIB));
     printf("| %s | %.0f | %.2f | %.0f | %.2f | %.3f | %.3f | %.3f | %.2f | %.1f | %.1f |\n", ps,
-           median(b, n), median(wr, n), median(rb, n), median(rr, n), median(s1, n), median(s2, n),
-           median(lb, n), median(lr, n), median(s3, n), median(s4, n));
+           bench_median(b, n), bench_median(wr, n), bench_median(rb, n), bench_median(rr, n),
+           bench_median(s1, n), bench_median(s2, n), bench_median(lb, n), bench_median(lr, n),
+           bench_median(s3, n), bench_median(s4, n));
   }
   printf("\n");
 }
 
 /* ---- options and main --------------------------------------------------------- */
-
-static uint64_t parse_num(const char *opt, const char *s, int suffixes) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || s[0] == '-') die("%s: not a number: '%s'", opt, s);
-  if (suffixes && (*end == 'K' || *end == 'k')) {
-    v *= KIB;
-    end++;
-  } else if (suffixes && (*end == 'M' || *end == 'm')) {
-    v *= MIB;
-    end++;
-  }
-  if (*end) die("%s: not a number: '%s'", opt, s);
-  return v;
-}
 
 static void parse(config *c, int argc, char **argv) {
   memset(c, 0, sizeof *c);
@@ -720,35 +549,31 @@ static void parse(config *c, int argc, char **argv) {
       c->sweep = 1;
       continue;
     }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "%s: unknown option or missing value: %s\n", progname, o);
-      usage(stderr);
-      exit(2);
-    }
+    if (i + 1 >= argc) bench_usage_error(usage, "unknown option or missing value: %s", o);
     const char *v = argv[++i];
     if (strcmp(o, "--size") == 0)
-      c->size_mib = parse_num(o, v, 0);
+      c->size_mib = bench_parse_num(o, v, 0);
     else if (strcmp(o, "--trials") == 0)
-      c->trials = (int)parse_num(o, v, 0);
+      c->trials = (int)bench_parse_num(o, v, 0);
     else if (strcmp(o, "--commits") == 0)
-      c->commits = (int)parse_num(o, v, 0);
+      c->commits = (int)bench_parse_num(o, v, 0);
     else if (strcmp(o, "--dir") == 0)
       c->dir = v;
     else if (strcmp(o, "--page-size") == 0)
-      c->page_size = (uint32_t)parse_num(o, v, 1);
+      c->page_size = (uint32_t)bench_parse_num(o, v, 1);
     else if (strcmp(o, "--level") == 0)
-      c->level = (int)parse_num(o, v, 0);
+      c->level = (int)bench_parse_num(o, v, 0);
     else if (strcmp(o, "--map-size") == 0)
-      c->map_mib = parse_num(o, v, 0);
+      c->map_mib = bench_parse_num(o, v, 0);
     else if (strcmp(o, "--seed") == 0)
-      c->seed = parse_num(o, v, 0);
+      c->seed = bench_parse_num(o, v, 0);
     else if (strcmp(o, "--codec") == 0) {
       if (strcmp(v, "zstd") == 0)
         c->codec = H5TX_CODEC_ZSTD;
       else if (strcmp(v, "none") == 0)
         c->codec = H5TX_CODEC_NONE;
       else
-        die("--codec: 'none' or 'zstd', not '%s'", v);
+        bench_die("--codec: 'none' or 'zstd', not '%s'", v);
     } else if (strcmp(o, "--durability") == 0) {
       if (strcmp(v, "sync") == 0)
         dur = H5TX_SYNC;
@@ -757,16 +582,14 @@ static void parse(config *c, int argc, char **argv) {
       else if (strcmp(v, "both") == 0)
         dur = -1;
       else
-        die("--durability: 'sync', 'nosync' or 'both', not '%s'", v);
+        bench_die("--durability: 'sync', 'nosync' or 'both', not '%s'", v);
     } else {
-      fprintf(stderr, "%s: unknown option %s\n", progname, o);
-      usage(stderr);
-      exit(2);
+      bench_usage_error(usage, "unknown option %s", o);
     }
   }
-  if (c->size_mib < 1 || c->size_mib > (1u << 20)) die("--size: 1 to 1048576 MiB");
-  if (c->trials < 1 || c->trials > MAX_TRIALS) die("--trials: 1 to %d", MAX_TRIALS);
-  if (c->commits < 1 || c->commits > 1000000) die("--commits: 1 to 1000000");
+  if (c->size_mib < 1 || c->size_mib > (1u << 20)) bench_die("--size: 1 to 1048576 MiB");
+  if (c->trials < 1 || c->trials > MAX_TRIALS) bench_die("--trials: 1 to %d", MAX_TRIALS);
+  if (c->commits < 1 || c->commits > 1000000) bench_die("--commits: 1 to 1000000");
   /* The page size itself is checked by h5tx_writer_open. */
   if (dur < 0 && !c->sweep) {
     c->durs[0] = H5TX_SYNC;
@@ -779,19 +602,10 @@ static void parse(config *c, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  bench_init(progname);
   config c;
   parse(&c, argc, argv);
-  const char *base = c.dir;
-  if (!base) base = getenv("TMPDIR");
-  if (!base || !*base) base = "/tmp";
-  snprintf(workdir, sizeof workdir, "%s/h5tx-bench-XXXXXX", base);
-  if (!mkdtemp(workdir)) {
-    int e = errno;
-    workdir[0] = 0;
-    errno = e;
-    die_errno("creating a directory in", base);
-  }
-  atexit(cleanup);
+  workdir = bench_make_workdir(c.dir, "h5tx-bench");
   fprintf(stderr, "%s: working in %s; generating %llu MiB of data ...\n", progname, workdir,
           (unsigned long long)c.size_mib);
   dataset d;

@@ -7,6 +7,8 @@
  *
  *   h5tx_filter_bench [--mib N] [--trials T] [--chunk-kib K]
  * HDF5_PLUGIN_PATH must name the directory holding libh5zstd.so. */
+#include "bench_util.h"
+
 #include <hdf5.h>
 #include <math.h>
 #include <stdint.h>
@@ -14,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ZSTD_ID 32015
@@ -37,12 +38,6 @@ static const codec codecs[] = {
 static const char *const kinds[] = {"smooth float64", "noisy float64", "int64 counters",
                                     "mostly-zero float64"};
 #define NKINDS 4
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t rng = 42;
 static double uniform(void) {
@@ -78,16 +73,6 @@ static void need(int ok, const char *what) {
   }
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* One write + read of `buf` through `c`; returns seconds and the ratio. */
 static void run(const codec *c, hid_t type, const void *buf, size_t n, hsize_t chunk, void *back,
                 double *w, double *r, double *ratio) {
@@ -107,10 +92,10 @@ static void run(const codec *c, hid_t type, const void *buf, size_t n, hsize_t c
   if (c->deflate >= 0) need(H5Pset_deflate(dcpl, (unsigned)c->deflate) >= 0, "deflate");
   hid_t d = H5Dcreate2(f, "x", type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   need(d >= 0, "dataset (is HDF5_PLUGIN_PATH set?)");
-  double t0 = now();
+  double t0 = bench_now_s();
   need(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0, "write");
   need(H5Dclose(d) >= 0, "close");
-  *w = now() - t0;
+  *w = bench_now_s() - t0;
   d = H5Dopen2(f, "x", H5P_DEFAULT);
   hsize_t stored = H5Dget_storage_size(d);
   /* Read through a fresh chunk cache: no chunk is served from memory. */
@@ -118,9 +103,9 @@ static void run(const codec *c, hid_t type, const void *buf, size_t n, hsize_t c
   H5Pset_chunk_cache(dapl, 0, 0, 1.0);
   H5Dclose(d);
   d = H5Dopen2(f, "x", dapl);
-  t0 = now();
+  t0 = bench_now_s();
   need(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, back) >= 0, "read");
-  *r = now() - t0;
+  *r = bench_now_s() - t0;
   need(memcmp(buf, back, n * 8) == 0, "round trip (data differs)");
   *ratio = (double)(n * 8) / (double)stored;
   H5Pclose(dapl);
@@ -132,6 +117,7 @@ static void run(const codec *c, hid_t type, const void *buf, size_t n, hsize_t c
 }
 
 int main(int argc, char **argv) {
+  bench_init("filter_bench");
   size_t mib = 64;
   int trials = 3;
   size_t chunk_kib = 1024;
@@ -176,7 +162,7 @@ int main(int argc, char **argv) {
       for (int t = 0; t < trials; t++)
         run(&codecs[c], type, buf, n, chunk, back, &ws[t], &rs[t], &ratio);
       printf("| %s | %.2f | %.0f | %.0f |\n", codecs[c].name, ratio,
-             (double)mib / median(ws, trials), (double)mib / median(rs, trials));
+             (double)mib / bench_median(ws, trials), (double)mib / bench_median(rs, trials));
       fflush(stdout);
     }
     printf("\n");

@@ -36,22 +36,19 @@
  *
  * Output: Markdown on stdout; progress on stderr. --help for the options.
  */
+#include "bench_util.h"
+
 #include <H5FDh5tx.h>
 #include <h5tx.h>
 #include <hdf5.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -105,7 +102,7 @@ typedef struct config {
 } config;
 
 static const char *progname = "h5tx_hdf5_bench";
-static char workdir[4096]; /* removed at exit when set */
+static const char *workdir; /* made by bench_make_workdir, removed at exit */
 static hid_t backing_fapl = H5I_INVALID_HID;
 
 static void usage(FILE *f) {
@@ -144,22 +141,6 @@ static void usage(FILE *f) {
 
 /* ---- errors and small helpers ------------------------------------------- */
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "%s: ", progname);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static void die_errno(const char *what, const char *path) __attribute__((noreturn));
-static void die_errno(const char *what, const char *path) {
-  die("%s %s: %s", what, path, strerror(errno));
-}
-
 /* Exit naming the HDF5 call `what` that failed on `path`, with HDF5's error
  * stack (automatic printing is off, so the stack is still there). */
 static void h5_die(const char *what, const char *path) __attribute__((noreturn));
@@ -178,25 +159,6 @@ static void h5_ok(herr_t rc, const char *what, const char *path) {
   if (rc < 0) h5_die(what, path);
 }
 
-/* Exit with the h5tx error of a failed call `what`. */
-static void check(int rc, const char *what, const h5tx_error *err) {
-  if (rc == 0) return;
-  fprintf(stderr, "%s: %s failed: %s: %s\n", progname, what, h5tx_strerror(rc), err->msg);
-  exit(1);
-}
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n);
-  if (!p) die("out of memory (%zu bytes)", n);
-  return p;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* CPU time of this process (user + system), seconds. */
 static double cpu_s(void) {
   struct timespec ts;
@@ -204,98 +166,23 @@ static double cpu_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* The q-quantile (0..1) of v[0..n) by nearest rank; v is sorted in place. */
-static double quantile(double *v, int n, double q) {
-  if (n <= 0) return NAN;
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  if (q == 0.5 && n % 2 == 0) return (v[n / 2 - 1] + v[n / 2]) / 2;
-  int k = (int)ceil(q * n) - 1;
-  return v[k < 0 ? 0 : k];
-}
-
-static double median(const double *v, int n) {
-  double tmp[MAX_REVS];
-  if (n > MAX_REVS) die("median of %d values", n);
-  memcpy(tmp, v, (size_t)n * sizeof *v);
-  return quantile(tmp, n, 0.5);
-}
-
-static double vmin(const double *v, int n) {
-  double m = v[0];
-  for (int i = 1; i < n; i++)
-    if (v[i] < m) m = v[i];
-  return m;
-}
-
-static double vmax(const double *v, int n) {
-  double m = v[0];
-  for (int i = 1; i < n; i++)
-    if (v[i] > m) m = v[i];
-  return m;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-  (void)st;
-  (void)type;
-  (void)ftw;
-  if (remove(path) != 0 && errno != ENOENT)
-    fprintf(stderr, "%s: removing %s: %s\n", progname, path, strerror(errno));
-  return 0;
-}
-
-static void rm_rf(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
-static void cleanup(void) {
-  if (workdir[0]) rm_rf(workdir);
-}
-
 static uint64_t file_size(const char *path) {
   struct stat st;
   if (stat(path, &st) != 0) {
     if (errno == ENOENT) return 0;
-    die_errno("stat of", path);
+    bench_die_errno("stat of", path);
   }
   return (uint64_t)st.st_size;
 }
 
 static void fsync_path(const char *path) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die_errno("opening", path);
-  if (fsync(fd) != 0) die_errno("fsync of", path);
-  if (close(fd) != 0) die_errno("closing", path);
+  if (fd < 0) bench_die_errno("opening", path);
+  if (fsync(fd) != 0) bench_die_errno("fsync of", path);
+  if (close(fd) != 0) bench_die_errno("closing", path);
 }
 
 /* ---- data ----------------------------------------------------------------- */
-
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t *s) { return (double)(splitmix64(s) >> 11) * 0x1.0p-53; }
-
-/* `n` float64 samples of a measured-looking signal starting at sample
- * `t0`: two sines and a slow drift plus Gaussian noise (sd 0.01 on values
- * of ~100), as in core_bench.c. */
-static void fill_signal(double *x, size_t n, uint64_t t0, uint64_t *rng) {
-  const double two_pi = 6.283185307179586;
-  for (size_t i = 0; i < n; i += 2) {
-    double u1 = uniform01(rng), u2 = uniform01(rng);
-    double r = sqrt(-2 * log(u1 > 0 ? u1 : 0x1.0p-53)) * 0.01;
-    double g[2] = {r * cos(two_pi * u2), r * sin(two_pi * u2)};
-    for (size_t j = 0; j < 2 && i + j < n; j++) {
-      double t = (double)(t0 + i + j);
-      x[i + j] = 100 + 40 * sin(two_pi * t / 8192) + 7 * sin(two_pi * t / 331) + t * 1e-7 + g[j];
-    }
-  }
-}
 
 typedef struct dataset {
   uint64_t nelem; /* elements of the dataset */
@@ -319,19 +206,19 @@ static void dataset_make(dataset *d, const config *c) {
   d->nelem = d->bytes / sizeof(double);
   d->blk = d->nelem / 100;
   d->revisions = c->revisions;
-  d->src = xmalloc(d->bytes);
-  d->dst = xmalloc(d->bytes);
-  d->patch = xmalloc((size_t)c->revisions * d->blk * sizeof(double));
-  d->off = xmalloc((size_t)c->revisions * sizeof *d->off);
+  d->src = bench_xmalloc(d->bytes);
+  d->dst = bench_xmalloc(d->bytes);
+  d->patch = bench_xmalloc((size_t)c->revisions * d->blk * sizeof(double));
+  d->off = bench_xmalloc((size_t)c->revisions * sizeof *d->off);
   uint64_t rng = c->seed;
-  fill_signal(d->src, d->nelem, 0, &rng);
+  bench_fill_signal(d->src, d->nelem, 0, &rng);
   d->h_initial = hash_data(d->src, d->bytes);
   if (c->mode != MODE_ANCHORS) return;
   /* New data for the revisions: the same signal further on, other noise. */
-  fill_signal(d->patch, (size_t)c->revisions * d->blk, d->nelem, &rng);
+  bench_fill_signal(d->patch, (size_t)c->revisions * d->blk, d->nelem, &rng);
   double chunks = 0;
   for (int i = 0; i < c->revisions; i++) {
-    d->off[i] = splitmix64(&rng) % (d->nelem - d->blk + 1);
+    d->off[i] = bench_splitmix64(&rng) % (d->nelem - d->blk + 1);
     chunks += (double)((d->off[i] + d->blk - 1) / CHUNK_ELEMS - d->off[i] / CHUNK_ELEMS + 1);
   }
   d->rewrote = chunks / c->revisions * CHUNK_BYTES;
@@ -353,7 +240,7 @@ static void dataset_free(dataset *d) {
 
 static void verify(const dataset *d, XXH64_hash_t want, const char *who, const char *what) {
   if (hash_data(d->dst, d->bytes) != want)
-    die("%s: %s: the data read back differs from the data written", who, what);
+    bench_die("%s: %s: the data read back differs from the data written", who, what);
 }
 
 /* ---- drivers ------------------------------------------------------------- */
@@ -380,13 +267,13 @@ static void driver_clean(const driver *d) {
   char p[4400], q[4500];
   if (is_h5tx(d)) {
     store_path(d, p, sizeof p);
-    rm_rf(p);
+    bench_rm_rf(p);
   } else {
     driver_path(d, H5TX_HEAD, p, sizeof p);
     const char *ext[] = {"", ".onion", ".onion.recovery"};
     for (int i = 0; i < 3; i++) {
       snprintf(q, sizeof q, "%s%s", p, ext[i]);
-      if (unlink(q) != 0 && errno != ENOENT) die_errno("removing", q);
+      if (unlink(q) != 0 && errno != ENOENT) bench_die_errno("removing", q);
     }
   }
   sync();
@@ -418,7 +305,7 @@ static hid_t make_fapl(const config *c, const driver *d, uint64_t onion_rev) {
     h5_ok(H5Pset_fapl_onion(fapl, &info), "H5Pset_fapl_onion", d->label);
 #else
     (void)onion_rev;
-    die("Onion needs HDF5 >= 1.14");
+    bench_die("Onion needs HDF5 >= 1.14");
 #endif
     break;
   }
@@ -449,7 +336,7 @@ static double write_file(const config *c, const driver *d, const dataset *ds, in
   if (chunked) h5_ok(H5Pset_chunk(dcpl, 1, &chunk), "H5Pset_chunk", path);
   hid_t space = h5_id(H5Screate_simple(1, &dims, NULL), "H5Screate_simple", path);
 
-  double t0 = now_s();
+  double t0 = bench_now_s();
   hid_t f = h5_id(H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate", path);
   hid_t dset = h5_id(H5Dcreate2(f, DSET, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
                      "H5Dcreate2", path);
@@ -467,7 +354,7 @@ static double write_file(const config *c, const driver *d, const dataset *ds, in
   h5_ok(H5Dclose(dset), "H5Dclose", path);
   h5_ok(H5Fclose(f), "H5Fclose", path);
   if (d->kind == K_SEC2_FSYNC) fsync_path(path);
-  double t = now_s() - t0;
+  double t = bench_now_s() - t0;
 
   h5_ok(H5Sclose(space), "H5Sclose", path);
   h5_ok(H5Pclose(dcpl), "H5Pclose", path);
@@ -480,15 +367,15 @@ static double write_file(const config *c, const driver *d, const dataset *ds, in
  * (with the closes) returned. */
 static double read_file(const char *path, hid_t fapl, dataset *ds, double *open_s, double *read_s) {
   memset(ds->dst, 0, ds->bytes);
-  double t0 = now_s();
+  double t0 = bench_now_s();
   hid_t f = h5_id(H5Fopen(path, H5F_ACC_RDONLY, fapl), "H5Fopen (read-only)", path);
   hid_t dset = h5_id(H5Dopen2(f, DSET, H5P_DEFAULT), "H5Dopen2", path);
-  double t1 = now_s();
+  double t1 = bench_now_s();
   h5_ok(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->dst), "H5Dread", path);
-  double t2 = now_s();
+  double t2 = bench_now_s();
   h5_ok(H5Dclose(dset), "H5Dclose", path);
   h5_ok(H5Fclose(f), "H5Fclose", path);
-  double t3 = now_s();
+  double t3 = bench_now_s();
   if (open_s) *open_s = t1 - t0;
   if (read_s) *read_s = t2 - t1;
   return t3 - t0;
@@ -504,7 +391,7 @@ static double revise(const config *c, const driver *d, const dataset *ds, int i,
   hsize_t start = ds->off[i], count = ds->blk;
   hid_t mspace = h5_id(H5Screate_simple(1, &count, NULL), "H5Screate_simple", path);
 
-  double c0 = cpu_s(), t0 = now_s();
+  double c0 = cpu_s(), t0 = bench_now_s();
   hid_t f = h5_id(H5Fopen(path, H5F_ACC_RDWR, fapl), "H5Fopen (read-write)", path);
   hid_t dset = h5_id(H5Dopen2(f, DSET, H5P_DEFAULT), "H5Dopen2", path);
   hid_t fspace = h5_id(H5Dget_space(dset), "H5Dget_space", path);
@@ -517,7 +404,7 @@ static double revise(const config *c, const driver *d, const dataset *ds, int i,
   h5_ok(H5Dclose(dset), "H5Dclose", path);
   h5_ok(H5Fclose(f), "H5Fclose", path);
   if (d->kind == K_SEC2_FSYNC) fsync_path(path);
-  double t = now_s() - t0;
+  double t = bench_now_s() - t0;
   *cpu = cpu_s() - c0;
 
   h5_ok(H5Sclose(mspace), "H5Sclose", path);
@@ -547,9 +434,9 @@ static void measure(const driver *d, space *out) {
   so.read_only = 1;
   h5tx_store *s;
   h5tx_error err;
-  check(h5tx_store_open(p, &so, &s, &err), "h5tx_store_open", &err);
-  check(h5tx_store_head(s, &out->head, &err), "h5tx_store_head", &err);
-  check(h5tx_store_usage(s, &out->usage, &err), "h5tx_store_usage", &err);
+  bench_check(h5tx_store_open(p, &so, &s, &err), "h5tx_store_open", &err);
+  bench_check(h5tx_store_head(s, &out->head, &err), "h5tx_store_head", &err);
+  bench_check(h5tx_store_usage(s, &out->usage, &err), "h5tx_store_usage", &err);
   h5tx_store_close(s);
 }
 
@@ -614,14 +501,14 @@ static void anchors_run(const config *c, const driver *d, dataset *ds, anchor_re
     }
   }
   measure(d, &s1);
-  r->rev_med_ms = median(lat, c->revisions);
-  r->rev_cpu_ms = median(cpu, c->revisions);
+  r->rev_med_ms = bench_median(lat, c->revisions);
+  r->rev_cpu_ms = bench_median(cpu, c->revisions);
   double tmp[MAX_REVS];
   memcpy(tmp, lat, (size_t)c->revisions * sizeof *lat);
-  r->rev_p90_ms = quantile(tmp, c->revisions, 0.9);
+  r->rev_p90_ms = bench_quantile(tmp, c->revisions, 0.9);
   int k = c->revisions < 5 ? c->revisions : 5;
-  r->rev_first_ms = median(lat, k);
-  r->rev_last_ms = median(lat + c->revisions - k, k);
+  r->rev_first_ms = bench_median(lat, k);
+  r->rev_last_ms = bench_median(lat + c->revisions - k, k);
   if (is_h5tx(d)) {
     r->growth = ((double)s1.usage.db_bytes - (double)s0.usage.db_bytes) / c->revisions;
     r->page_growth = ((double)s1.usage.page_bytes - (double)s0.usage.page_bytes) / c->revisions;
@@ -669,8 +556,8 @@ static void anchors_run(const config *c, const driver *d, dataset *ds, anchor_re
     uint64_t n = 0;
     h5_ok(H5FDonion_get_revision_count(path, fapl, &n), "H5FDonion_get_revision_count", path);
     if (n != (uint64_t)c->revisions + 1)
-      die("%s: %llu Onion revisions, expected %d", d->label, (unsigned long long)n,
-          c->revisions + 1);
+      bench_die("%s: %llu Onion revisions, expected %d", d->label, (unsigned long long)n,
+                c->revisions + 1);
   }
 #endif
   h5_ok(H5Pclose(fapl), "H5Pclose", rpath);
@@ -686,58 +573,17 @@ static void anchors_run(const config *c, const driver *d, dataset *ds, anchor_re
 
 /* ---- the header: machine, command, settings -------------------------------- */
 
-static const char *fs_name(long type) {
-  switch ((unsigned long)type) {
-  case 0xEF53: return "ext4";
-  case 0x58465342: return "xfs";
-  case 0x9123683E: return "btrfs";
-  case 0x01021994: return "tmpfs";
-  case 0x794C7630: return "overlayfs";
-  default: return "other";
-  }
-}
-
-static void cpu_model(char *out, size_t cap) {
-  snprintf(out, cap, "unknown CPU");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    char *colon = strchr(line, ':');
-    if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-    colon += 1 + (colon[1] == ' ');
-    colon[strcspn(colon, "\n")] = 0;
-    snprintf(out, cap, "%s", colon);
-    break;
-  }
-  fclose(f);
-}
-
 static void print_header(const config *c, const dataset *ds, int argc, char **argv,
                          double elapsed) {
-  struct utsname u;
-  if (uname(&u) != 0) die_errno("uname", "");
-  char cpu[256];
-  cpu_model(cpu, sizeof cpu);
-  double ram =
-      (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / (double)(1ull << 30);
-  struct statfs sf;
-  const char *fs = statfs(workdir, &sf) == 0 ? fs_name((long)sf.f_type) : "?";
   unsigned maj, min, rel;
   h5_ok(H5get_libversion(&maj, &min, &rel), "H5get_libversion", "-");
 
   printf("### %s, HDF5 %u.%u.%u\n\n",
          c->mode == MODE_SIMPLE ? "Write and read one dataset" : "ANCHORS.md workload", maj, min,
          rel);
-  printf("- machine: nproc %ld, %s %s %s, %s, %.1f GiB RAM; work directory on %s\n",
-         sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, u.machine, cpu, ram, fs);
-  printf("- command: `");
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    int quote = a[strcspn(a, " \t'\"$")] != 0;
-    printf(quote ? "%s'%s'" : "%s%s", i ? " " : "", a);
-  }
-  printf("` (%.0f s)\n", elapsed);
+  bench_print_machine(workdir);
+  bench_print_command(argc, argv);
+  printf(" (%.0f s)\n", elapsed);
   printf("- data: one 1-D float64 dataset of %llu MiB (smooth signal + noise), written in 1 MiB "
          "slabs (one H5Dwrite each); chunks of %llu MiB%s; default file creation and access "
          "properties; core "
@@ -769,19 +615,11 @@ static void print_header(const config *c, const dataset *ds, int argc, char **ar
          c->trials);
 }
 
-/* "median [min-max]" of the per-trial ratios a[t] / b[t]. */
-static void ratio_cell(char *out, size_t cap, const double *a, const double *b, int n) {
-  double q[MAX_TRIALS] = {0};
-  for (int t = 0; t < n; t++)
-    q[t] = a[t] / b[t];
-  snprintf(out, cap, "%.2f [%.2f-%.2f]", median(q, n), vmin(q, n), vmax(q, n));
-}
-
 static double ratio_median(const double *a, const double *b, int n) {
   double q[MAX_TRIALS] = {0};
   for (int t = 0; t < n; t++)
     q[t] = a[t] / b[t];
-  return median(q, n);
+  return bench_median(q, n);
 }
 
 /* Run every driver once per trial, rotating the order. */
@@ -822,10 +660,10 @@ static void report_simple(const config *c, const dataset *ds, simple_res (*res)[
         rd[t] = (double)ds->bytes / MIB / res[k][t].read_s[layout];
       }
       char a[64], b[64];
-      ratio_cell(a, sizeof a, w, w0, n);
-      ratio_cell(b, sizeof b, rd, r0, n);
-      printf("| %s | %.0f | %s | %.0f | %s |\n", c->drv[k].label, median(w, n), a, median(rd, n),
-             b);
+      bench_ratio_cell(a, sizeof a, w, w0, n);
+      bench_ratio_cell(b, sizeof b, rd, r0, n);
+      printf("| %s | %.0f | %s | %.0f | %s |\n", c->drv[k].label, bench_median(w, n), a,
+             bench_median(rd, n), b);
     }
     printf("\n");
   }
@@ -868,8 +706,9 @@ static void report_anchors(const config *c, const dataset *ds, anchor_res (*res)
     if (d->kind == K_ONION) snprintf(wnote, sizeof wnote, " (created through Onion)");
     if (d->kind == K_ONION || is_h5tx(d))
       snprintf(rnote, sizeof rnote, " (revision %llu)", (unsigned long long)res[k][0].read_rev);
-    printf("| %s | %.0f%s | %.2f | %.2f | %.2f | %.0f%s |\n", d->label, median(W[k], n), wnote,
-           median(R[k], n), median(G[k], n), median(O[k], n), median(F[k], n), rnote);
+    printf("| %s | %.0f%s | %.2f | %.2f | %.2f | %.0f%s |\n", d->label, bench_median(W[k], n),
+           wnote, bench_median(R[k], n), bench_median(G[k], n), bench_median(O[k], n),
+           bench_median(F[k], n), rnote);
   }
 
   printf("\nRatios to sec2 in place (median of per-trial ratios [min-max]; revision and open: "
@@ -878,10 +717,10 @@ static void report_anchors(const config *c, const dataset *ds, anchor_res (*res)
       "| driver | initial write | revision | open old rev | full read |\n|---|---|---|---|---|\n");
   for (int k = 1; k < c->ndrv; k++) {
     char a[64], b[64], e[64], f[64];
-    ratio_cell(a, sizeof a, W[k], W[0], n);
-    ratio_cell(b, sizeof b, R[k], R[0], n);
-    ratio_cell(e, sizeof e, O[k], O[0], n);
-    ratio_cell(f, sizeof f, F[k], F[0], n);
+    bench_ratio_cell(a, sizeof a, W[k], W[0], n);
+    bench_ratio_cell(b, sizeof b, R[k], R[0], n);
+    bench_ratio_cell(e, sizeof e, O[k], O[0], n);
+    bench_ratio_cell(f, sizeof f, F[k], F[0], n);
     printf("| %s | %s | %s | %s | %s |\n", c->drv[k].label, a, b, e, f);
   }
 
@@ -900,8 +739,8 @@ static void report_anchors(const config *c, const dataset *ds, anchor_res (*res)
       gr[t] = res[k][t].growth / ds->rewrote;
     }
     printf("| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.3f |\n", c->drv[k].label,
-           median(R[k], n), median(p90, n), median(f5, n), median(l5, n), median(cp, n),
-           median(G[k], n), median(gr, n));
+           bench_median(R[k], n), bench_median(p90, n), bench_median(f5, n), bench_median(l5, n),
+           bench_median(cp, n), bench_median(G[k], n), bench_median(gr, n));
   }
   int have_h5tx = 0;
   for (int k = 0; k < c->ndrv; k++)
@@ -917,8 +756,8 @@ static void report_anchors(const config *c, const dataset *ds, anchor_res (*res)
         md[t] = res[k][t].mdb_growth / MIB;
         cm[t] = res[k][t].commits;
       }
-      printf("| %s | %.3f | %.3f | %.3f | %.2f |\n", c->drv[k].label, median(G[k], n),
-             median(pg, n), median(md, n), median(cm, n));
+      printf("| %s | %.3f | %.3f | %.3f | %.2f |\n", c->drv[k].label, bench_median(G[k], n),
+             bench_median(pg, n), bench_median(md, n), bench_median(cm, n));
     }
 
   /* The targets of ANCHORS.md, "Where h5tx should land". */
@@ -930,18 +769,18 @@ static void report_anchors(const config *c, const dataset *ds, anchor_res (*res)
   char cell[64];
   double q;
   if (ks >= 0 && kf >= 0) {
-    ratio_cell(cell, sizeof cell, R[ks], R[kf], n);
+    bench_ratio_cell(cell, sizeof cell, R[ks], R[kf], n);
     q = ratio_median(R[ks], R[kf], n);
     printf(
         "| durable revision: h5tx sync vs sec2 + fsync (ms) | %.2f vs %.2f | %s | ≤ 1.00 | %s |\n",
-        median(R[ks], n), median(R[kf], n), cell, q <= 1.0 ? "PASS" : "MISS");
+        bench_median(R[ks], n), bench_median(R[kf], n), cell, q <= 1.0 ? "PASS" : "MISS");
   }
   if (kn >= 0) {
-    ratio_cell(cell, sizeof cell, R[kn], R[0], n);
+    bench_ratio_cell(cell, sizeof cell, R[kn], R[0], n);
     q = ratio_median(R[kn], R[0], n);
     printf("| nosync revision: h5tx nosync vs sec2 in place (ms) | %.2f vs %.2f | %s | ≤ 1.50 | "
            "%s |\n",
-           median(R[kn], n), median(R[0], n), cell, q <= 1.5 ? "PASS" : "MISS");
+           bench_median(R[kn], n), bench_median(R[0], n), cell, q <= 1.5 ? "PASS" : "MISS");
   }
   for (int j = 0; j < 2; j++) {
     int k = j == 0 ? ks : kn;
@@ -949,19 +788,21 @@ static void report_anchors(const config *c, const dataset *ds, anchor_res (*res)
     double rw[MAX_TRIALS];
     for (int t = 0; t < n; t++)
       rw[t] = ds->rewrote / MIB;
-    ratio_cell(cell, sizeof cell, G[k], rw, n);
+    bench_ratio_cell(cell, sizeof cell, G[k], rw, n);
     q = ratio_median(G[k], rw, n);
     printf("| growth per revision: %s, LMDB pages in use vs HDF5 rewrote (MiB) | %.3f vs %.3f | "
            "%s | ≤ 1.02 | %s |\n",
-           c->drv[k].label, median(G[k], n), ds->rewrote / MIB, cell, q <= 1.02 ? "PASS" : "MISS");
+           c->drv[k].label, bench_median(G[k], n), ds->rewrote / MIB, cell,
+           q <= 1.02 ? "PASS" : "MISS");
   }
   for (int j = 0; j < 2; j++) {
     int k = j == 0 ? ks : kn;
     if (k < 0) continue;
-    ratio_cell(cell, sizeof cell, F[k], F[0], n);
+    bench_ratio_cell(cell, sizeof cell, F[k], F[0], n);
     q = ratio_median(F[k], F[0], n);
     printf("| old revision read: %s vs sec2 (MiB/s) | %.0f vs %.0f | %s | ≥ 0.95 | %s |\n",
-           c->drv[k].label, median(F[k], n), median(F[0], n), cell, q >= 0.95 ? "PASS" : "MISS");
+           c->drv[k].label, bench_median(F[k], n), bench_median(F[0], n), cell,
+           q >= 0.95 ? "PASS" : "MISS");
   }
   printf("\nRevision: H5Fopen (read-write) + H5Dopen2 + H5Dwrite of the block + closes (+ fsync "
          "of the file for \"sec2 + fsync\"); h5tx commits one revision on H5Fclose. Open old rev: "
@@ -975,22 +816,6 @@ static void report_anchors(const config *c, const dataset *ds, anchor_res (*res)
 }
 
 /* ---- options and main --------------------------------------------------------- */
-
-static uint64_t parse_num(const char *opt, const char *s, int suffixes) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || end == s || s[0] == '-') die("%s: not a number: '%s'", opt, s);
-  if (suffixes && (*end == 'K' || *end == 'k')) {
-    v *= KIB;
-    end++;
-  } else if (suffixes && (*end == 'M' || *end == 'm')) {
-    v *= MIB;
-    end++;
-  }
-  if (*end) die("%s: not a number: '%s'", opt, s);
-  return v;
-}
 
 /* Is row `name` asked for by --drivers? */
 static int wanted(const config *c, const char *name) {
@@ -1006,7 +831,7 @@ static int wanted(const config *c, const char *name) {
 
 static void add_driver(config *c, enum kind kd, uint32_t page, const char *label,
                        const char *stem) {
-  if (c->ndrv >= MAX_DRIVERS) die("too many drivers");
+  if (c->ndrv >= MAX_DRIVERS) bench_die("too many drivers");
   driver *d = &c->drv[c->ndrv++];
   memset(d, 0, sizeof *d);
   d->kind = kd;
@@ -1023,7 +848,7 @@ static void setup_drivers(config *c) {
       int ok = 0;
       for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         ok |= strlen(known[i]) == n && strncmp(p, known[i], n) == 0;
-      if (!ok) die("--drivers: unknown driver '%.*s'", (int)n, p);
+      if (!ok) bench_die("--drivers: unknown driver '%.*s'", (int)n, p);
       p += n + (p[n] == ',');
     }
   add_driver(c, K_SEC2, 0, "sec2 (in place, no history, no fsync)", "sec2");
@@ -1071,11 +896,7 @@ static void parse(config *c, int argc, char **argv) {
       c->verbose = 1;
       continue;
     }
-    if (i + 1 >= argc) {
-      fprintf(stderr, "%s: unknown option or missing value: %s\n", progname, o);
-      usage(stderr);
-      exit(2);
-    }
+    if (i + 1 >= argc) bench_usage_error(usage, "unknown option or missing value: %s", o);
     const char *v = argv[++i];
     if (strcmp(o, "--mode") == 0) {
       if (strcmp(v, "simple") == 0)
@@ -1083,17 +904,17 @@ static void parse(config *c, int argc, char **argv) {
       else if (strcmp(v, "anchors") == 0)
         c->mode = MODE_ANCHORS;
       else
-        die("--mode: 'simple' or 'anchors', not '%s'", v);
+        bench_die("--mode: 'simple' or 'anchors', not '%s'", v);
     } else if (strcmp(o, "--size") == 0)
-      c->size_mib = parse_num(o, v, 0);
+      c->size_mib = bench_parse_num(o, v, 0);
     else if (strcmp(o, "--trials") == 0)
-      c->trials = (int)parse_num(o, v, 0);
+      c->trials = (int)bench_parse_num(o, v, 0);
     else if (strcmp(o, "--revisions") == 0)
-      c->revisions = (int)parse_num(o, v, 0);
+      c->revisions = (int)bench_parse_num(o, v, 0);
     else if (strcmp(o, "--old-rev") == 0)
-      c->old_rev = (int)parse_num(o, v, 0);
+      c->old_rev = (int)bench_parse_num(o, v, 0);
     else if (strcmp(o, "--h5tx-page-size") == 0)
-      c->h5tx_page = (uint32_t)parse_num(o, v, 1);
+      c->h5tx_page = (uint32_t)bench_parse_num(o, v, 1);
     else if (strcmp(o, "--h5tx-config") == 0)
       c->h5tx_extra = v;
     else if (strcmp(o, "--drivers") == 0)
@@ -1101,52 +922,42 @@ static void parse(config *c, int argc, char **argv) {
     else if (strcmp(o, "--dir") == 0)
       c->dir = v;
     else if (strcmp(o, "--seed") == 0)
-      c->seed = parse_num(o, v, 0);
+      c->seed = bench_parse_num(o, v, 0);
     else if (strcmp(o, "--onion-page-size") == 0) {
       c->nonion = 0;
       char buf[256];
       snprintf(buf, sizeof buf, "%s", v);
       for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
            tok = strtok_r(NULL, ",", &save)) {
-        if (c->nonion >= MAX_ONION) die("--onion-page-size: at most %d sizes", MAX_ONION);
-        uint64_t p = parse_num(o, tok, 1);
+        if (c->nonion >= MAX_ONION) bench_die("--onion-page-size: at most %d sizes", MAX_ONION);
+        uint64_t p = bench_parse_num(o, tok, 1);
         if (p < 1 || p > (1u << 30) || (p & (p - 1)))
-          die("--onion-page-size: %s is not a power of two", tok);
+          bench_die("--onion-page-size: %s is not a power of two", tok);
         c->onion_pages[c->nonion++] = (uint32_t)p;
       }
-      if (!c->nonion) die("--onion-page-size: no size given");
+      if (!c->nonion) bench_die("--onion-page-size: no size given");
     } else {
-      fprintf(stderr, "%s: unknown option %s\n", progname, o);
-      usage(stderr);
-      exit(2);
+      bench_usage_error(usage, "unknown option %s", o);
     }
   }
   if (!c->trials) c->trials = c->mode == MODE_ANCHORS ? 9 : 5;
-  if (c->size_mib < 1 || c->size_mib > (1u << 20)) die("--size: 1 to 1048576 MiB");
-  if (c->trials < 1 || c->trials > MAX_TRIALS) die("--trials: 1 to %d", MAX_TRIALS);
-  if (c->revisions < 1 || c->revisions > MAX_REVS) die("--revisions: 1 to %d", MAX_REVS);
+  if (c->size_mib < 1 || c->size_mib > (1u << 20)) bench_die("--size: 1 to 1048576 MiB");
+  if (c->trials < 1 || c->trials > MAX_TRIALS) bench_die("--trials: 1 to %d", MAX_TRIALS);
+  if (c->revisions < 1 || c->revisions > MAX_REVS) bench_die("--revisions: 1 to %d", MAX_REVS);
   if (c->old_rev < 1 || c->old_rev > c->revisions)
-    die("--old-rev: 1 to --revisions (%d)", c->revisions);
-  if (c->mode == MODE_ANCHORS && c->size_mib < 2) die("--size: at least 2 MiB in anchors mode");
+    bench_die("--old-rev: 1 to --revisions (%d)", c->revisions);
+  if (c->mode == MODE_ANCHORS && c->size_mib < 2)
+    bench_die("--size: at least 2 MiB in anchors mode");
   /* The h5tx page size itself is checked by H5Pset_fapl_h5tx. */
   setup_drivers(c);
 }
 
 int main(int argc, char **argv) {
+  bench_init(progname);
   static config c;
   parse(&c, argc, argv);
   if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) h5_die("H5Eset_auto2", "-");
-  const char *base = c.dir;
-  if (!base) base = getenv("TMPDIR");
-  if (!base || !*base) base = "/tmp";
-  snprintf(workdir, sizeof workdir, "%s/h5tx-hdf5-bench-XXXXXX", base);
-  if (!mkdtemp(workdir)) {
-    int e = errno;
-    workdir[0] = 0;
-    errno = e;
-    die_errno("creating a directory in", base);
-  }
-  atexit(cleanup);
+  workdir = bench_make_workdir(c.dir, "h5tx-hdf5-bench");
   backing_fapl = h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", "Onion backing");
   h5_ok(H5Pset_fapl_sec2(backing_fapl), "H5Pset_fapl_sec2", "Onion backing");
   /* Check every driver's settings (e.g. a bad h5tx config) before the work. */
@@ -1156,16 +967,16 @@ int main(int argc, char **argv) {
           (unsigned long long)c.size_mib);
   dataset ds;
   dataset_make(&ds, &c);
-  double t0 = now_s();
+  double t0 = bench_now_s();
   if (c.mode == MODE_SIMPLE) {
     static simple_res res[MAX_DRIVERS][MAX_TRIALS];
     run_trials(&c, &ds, res, sizeof res[0][0], simple_fn);
-    print_header(&c, &ds, argc, argv, now_s() - t0);
+    print_header(&c, &ds, argc, argv, bench_now_s() - t0);
     report_simple(&c, &ds, res);
   } else {
     static anchor_res res[MAX_DRIVERS][MAX_TRIALS];
     run_trials(&c, &ds, res, sizeof res[0][0], anchors_fn);
-    print_header(&c, &ds, argc, argv, now_s() - t0);
+    print_header(&c, &ds, argc, argv, bench_now_s() - t0);
     report_anchors(&c, &ds, res);
   }
   dataset_free(&ds);
