@@ -2,6 +2,7 @@
  * (codec.h). Shared by the page store and the zstd filter plugin. */
 #include "codec.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t's size, for stack states */
@@ -33,22 +34,51 @@ int h5tx__zstd_clamp(int level) {
   return level;
 }
 
-/* One compression context per thread: creating one costs more than
- * compressing a small page. */
-static _Thread_local ZSTD_CCtx *tl_cctx;
-static _Thread_local ZSTD_DCtx *tl_dctx;
+/* Contexts are reused from a small pool: creating one costs more than
+ * compressing a small page. A pool, not thread-local contexts, because
+ * threads that exit would leak theirs, and a destructor would run after
+ * HDF5 has unloaded the filter plugin. */
+#define POOL 16
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static ZSTD_CCtx *cpool[POOL];
+static ZSTD_DCtx *dpool[POOL];
+static int ncpool, ndpool;
 
-size_t h5tx__zstd_compress(void *dst, size_t cap, const void *src, size_t n, int level,
-                           int checksum, const char **why) {
-  if (!tl_cctx && !(tl_cctx = ZSTD_createCCtx())) {
-    if (why) *why = "out of memory for a zstd context";
-    return 0;
-  }
-  ZSTD_CCtx_reset(tl_cctx, ZSTD_reset_session_and_parameters);
-  size_t r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_compressionLevel, h5tx__zstd_clamp(level));
-  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_contentSizeFlag, 1);
-  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(tl_cctx, ZSTD_c_checksumFlag, checksum != 0);
-  if (!ZSTD_isError(r)) r = ZSTD_compress2(tl_cctx, dst, cap, src, n);
+static ZSTD_CCtx *cctx_get(void) {
+  pthread_mutex_lock(&pool_lock);
+  ZSTD_CCtx *c = ncpool ? cpool[--ncpool] : NULL;
+  pthread_mutex_unlock(&pool_lock);
+  return c ? c : ZSTD_createCCtx();
+}
+
+static void cctx_put(ZSTD_CCtx *c) {
+  pthread_mutex_lock(&pool_lock);
+  if (ncpool < POOL) cpool[ncpool++] = c, c = NULL;
+  pthread_mutex_unlock(&pool_lock);
+  ZSTD_freeCCtx(c);
+}
+
+static ZSTD_DCtx *dctx_get(void) {
+  pthread_mutex_lock(&pool_lock);
+  ZSTD_DCtx *d = ndpool ? dpool[--ndpool] : NULL;
+  pthread_mutex_unlock(&pool_lock);
+  return d ? d : ZSTD_createDCtx();
+}
+
+static void dctx_put(ZSTD_DCtx *d) {
+  pthread_mutex_lock(&pool_lock);
+  if (ndpool < POOL) dpool[ndpool++] = d, d = NULL;
+  pthread_mutex_unlock(&pool_lock);
+  ZSTD_freeDCtx(d);
+}
+
+static size_t compress_with(ZSTD_CCtx *cc, void *dst, size_t cap, const void *src, size_t n,
+                            int level, int checksum, const char **why) {
+  ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+  size_t r = ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, h5tx__zstd_clamp(level));
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 1);
+  if (!ZSTD_isError(r)) r = ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, checksum != 0);
+  if (!ZSTD_isError(r)) r = ZSTD_compress2(cc, dst, cap, src, n);
   if (ZSTD_isError(r)) {
     if (why) *why = ZSTD_getErrorName(r);
     return 0;
@@ -62,11 +92,8 @@ size_t h5tx__zstd_content_size(const void *src, size_t n) {
   return (size_t)cs;
 }
 
-size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, const char **why) {
-  if (!tl_dctx && !(tl_dctx = ZSTD_createDCtx())) {
-    if (why) *why = "out of memory for a zstd context";
-    return (size_t)-1;
-  }
+static size_t decompress_with(ZSTD_DCtx *dc, void *dst, size_t cap, const void *src, size_t n,
+                              const char **why) {
   unsigned long long cs = ZSTD_getFrameContentSize(src, n);
   if (cs == ZSTD_CONTENTSIZE_ERROR) {
     if (why) *why = "not a zstd frame";
@@ -77,7 +104,7 @@ size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, c
       if (why) *why = "frame decodes to more bytes than expected";
       return (size_t)-1;
     }
-    size_t r = ZSTD_decompressDCtx(tl_dctx, dst, cap, src, n);
+    size_t r = ZSTD_decompressDCtx(dc, dst, cap, src, n);
     if (ZSTD_isError(r)) {
       if (why) *why = ZSTD_getErrorName(r);
       return (size_t)-1;
@@ -89,11 +116,11 @@ size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, c
     return r;
   }
   /* No content size: stream it. */
-  ZSTD_DCtx_reset(tl_dctx, ZSTD_reset_session_only);
+  ZSTD_DCtx_reset(dc, ZSTD_reset_session_only);
   ZSTD_inBuffer in = {src, n, 0};
   ZSTD_outBuffer out = {dst, cap, 0};
   for (;;) {
-    size_t r = ZSTD_decompressStream(tl_dctx, &out, &in);
+    size_t r = ZSTD_decompressStream(dc, &out, &in);
     if (ZSTD_isError(r)) {
       if (why) *why = ZSTD_getErrorName(r);
       return (size_t)-1;
@@ -107,7 +134,7 @@ size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, c
       /* Output full but frame not done: too large or need flush. */
       uint8_t probe;
       ZSTD_outBuffer o2 = {&probe, 1, 0};
-      r = ZSTD_decompressStream(tl_dctx, &o2, &in);
+      r = ZSTD_decompressStream(dc, &o2, &in);
       if (ZSTD_isError(r)) {
         if (why) *why = ZSTD_getErrorName(r);
         return (size_t)-1;
@@ -128,6 +155,29 @@ size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, c
     return (size_t)-1;
   }
   return out.pos;
+}
+
+size_t h5tx__zstd_compress(void *dst, size_t cap, const void *src, size_t n, int level,
+                           int checksum, const char **why) {
+  ZSTD_CCtx *c = cctx_get();
+  if (!c) {
+    if (why) *why = "out of memory for a zstd context";
+    return 0;
+  }
+  size_t r = compress_with(c, dst, cap, src, n, level, checksum, why);
+  cctx_put(c);
+  return r;
+}
+
+size_t h5tx__zstd_decompress(void *dst, size_t cap, const void *src, size_t n, const char **why) {
+  ZSTD_DCtx *d = dctx_get();
+  if (!d) {
+    if (why) *why = "out of memory for a zstd context";
+    return (size_t)-1;
+  }
+  size_t r = decompress_with(d, dst, cap, src, n, why);
+  dctx_put(d);
+  return r;
 }
 
 int h5tx__zstd_decompress_alloc(const void *src, size_t n, size_t max, void **out, size_t *out_len,

@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -94,8 +95,36 @@ static int check_fork(h5tx__kv *kv, h5tx_error *err) {
   return 0;
 }
 
+/* LMDB's lock file holds its reader table in a shared mapping: allocate its
+ * blocks before LMDB maps it, so that taking a reader slot on a full disk
+ * cannot raise SIGBUS. Done before this process opens the environment (a
+ * close() of a file LMDB has open would drop its locks). */
+static int reserve_lock_file(h5tx__kv *kv, h5tx_error *err) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/lock.mdb", kv->path);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EROFS || errno == EACCES) return 0; /* read-only: LMDB says more */
+    return h5tx__err(err, h5tx__errno_code(errno), "store %s: lock file: %s", kv->path,
+                     strerror(errno));
+  }
+  /* Never change the size of an existing lock file: later openers derive
+   * their reader slots from it, and a slot outside an earlier opener's map
+   * would be read out of bounds. A new one gets the size LMDB gives 1022
+   * readers: (1022 - 1) * 64-byte slots + 192 bytes of header = 64 KiB. */
+  struct stat st;
+  int e = fstat(fd, &st) != 0 ? errno : posix_fallocate(fd, 0, st.st_size > 0 ? st.st_size : 65536);
+  close(fd);
+  if (e)
+    return h5tx__err(err, h5tx__errno_code(e), "store %s: reserving the lock file: %s", kv->path,
+                     strerror(e));
+  return 0;
+}
+
 static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err) {
-  int rc = mdb_env_create(&kv->env);
+  int rc = kv->read_only ? 0 : reserve_lock_file(kv, err);
+  if (rc) return rc;
+  rc = mdb_env_create(&kv->env);
   if (rc) return fail(err, kv, rc, "creating LMDB environment");
   mdb_env_set_maxdbs(kv->env, KV_NTABLES);
   mdb_env_set_maxreaders(kv->env, 1022);

@@ -44,9 +44,12 @@ int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err) {
     return h5tx__err(err, h5tx__errno_code(errno), "store %s: reader table: %s", dir,
                      strerror(errno));
   size_t size = HDR + (size_t)NSLOTS * sizeof(slot);
-  struct stat st;
-  if (fstat(fd, &st) != 0 || ((size_t)st.st_size < size && ftruncate(fd, (off_t)size) != 0)) {
-    int e = errno;
+  /* Allocate every block now: writing a page of a shared mapping that has
+   * no block yet makes the kernel allocate one, and on a full disk that is
+   * SIGBUS, not an error. posix_fallocate also sets the size. */
+  int fe = 0;
+  if ((fe = posix_fallocate(fd, 0, (off_t)size)) != 0) {
+    int e = fe;
     close(fd);
     return h5tx__err(err, h5tx__errno_code(e), "store %s: reader table: %s", dir, strerror(e));
   }
