@@ -28,7 +28,7 @@ struct cli_cmd {
 /** The subcommands, defined in cmd_*.c. */
 extern const cli_cmd cli_cmd_init, cli_cmd_import, cli_cmd_export, cli_cmd_ls, cli_cmd_log,
     cli_cmd_show, cli_cmd_tag, cli_cmd_tags, cli_cmd_diff, cli_cmd_gc, cli_cmd_verify,
-    cli_cmd_stats;
+    cli_cmd_stats, cli_cmd_mount, cli_cmd_umount;
 
 /** Print the full help of `cmd` to `f`. */
 void cli_help(const cli_cmd *cmd, FILE *f);

@@ -22,7 +22,9 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_gc,
     &cli_cmd_verify,
     &cli_cmd_stats,
-    /* &cli_cmd_mount: `h5tx mount STORE.h5tx DIR` (issue 6, fuse/) goes here. */
+    /* fuse/: a store as a file system (issue 6) */
+    &cli_cmd_mount,
+    &cli_cmd_umount,
     NULL,
 };
 

@@ -1,0 +1,41 @@
+/* fs.h - what the two halves of h5tx mount share: the file system (fs.c:
+ * FUSE low-level operations and the inode table) and its set-up (mount.c:
+ * options, session, daemon, unmount). Internal to the h5tx_fuse library. */
+#ifndef H5TX_FUSE_FS_H
+#define H5TX_FUSE_FS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "h5tx.h"
+
+typedef struct h5tx_fuse__fs h5tx_fuse__fs;
+
+/** The file system's state, without a store yet: nothing in it minds a
+ * fork. `cfg` gives the writers' settings (page_size, codec, durability,
+ * cache); `use_syslog`: report problems to syslog instead of stderr. */
+int h5tx_fuse__fs_new(const h5tx_config *cfg, int use_syslog, h5tx_fuse__fs **out, h5tx_error *err);
+
+/** Open the store (in the process that serves, after any fork). */
+int h5tx_fuse__fs_open(h5tx_fuse__fs *fs, const char *store, h5tx_error *err);
+
+/** Start serving on session `se`: the helper thread that sends the kernel
+ * its invalidations and lets go of writers nobody opened. */
+int h5tx_fuse__fs_start(h5tx_fuse__fs *fs, struct fuse_session *se, h5tx_error *err);
+
+/** Stop the helper thread: no notification goes to the session after this
+ * returns (call it before the session's device is closed). */
+void h5tx_fuse__fs_stop(h5tx_fuse__fs *fs);
+
+/** Stop the helper thread, drop what is still open (uncommitted changes are
+ * dropped, never committed), close the store and free `fs`. NULL is
+ * allowed. */
+void h5tx_fuse__fs_free(h5tx_fuse__fs *fs);
+
+/** Report a problem of the running mount (stderr, or syslog for a daemon). */
+void h5tx_fuse__log(h5tx_fuse__fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** The FUSE low-level operations; their userdata is the h5tx_fuse__fs. */
+extern const struct fuse_lowlevel_ops h5tx_fuse__ops;
+
+#endif /* H5TX_FUSE_FS_H */

@@ -1,0 +1,175 @@
+"""h5tx mount, the daemon: foreground and daemon mode, h5tx umount, SIGTERM,
+a killed daemon (store intact, mount point recoverable), a failed commit
+reported to the writer (full disk), and mount errors."""
+import errno
+import os
+import signal
+import subprocess
+
+import pytest
+
+import h5tx
+from conftest import h5tx_cmd, read, unmount, wait_for
+
+
+def daemon_pids(mnt):
+    """Processes running `h5tx mount ... MNT` (ours, by command line)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[1] == b"mount" and mnt.encode() in argv:
+            out.append(int(pid))
+    return out
+
+
+def test_daemon_mode_and_umount(store, tmp_path):
+    h5tx_cmd("import", "/etc/hostname", os.path.join(store, "h.txt"))
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    try:
+        h5tx_cmd("mount", store, mnt)  # returns once the mount serves
+        assert read(os.path.join(mnt, "h.txt")) == read("/etc/hostname")
+        pids = daemon_pids(mnt)
+        assert len(pids) == 1
+        with open(os.path.join(mnt, "h.txt"), "rb"):
+            p = h5tx_cmd("umount", mnt, code=1)
+            assert "busy" in p.err
+        h5tx_cmd("umount", mnt)  # returns after the daemon closed the store
+        assert not os.path.ismount(mnt)
+        # the store is closed; the process ends right after
+        wait_for(lambda: not daemon_pids(mnt), "the daemon to exit")
+        p = h5tx_cmd("umount", mnt, code=2)
+        assert "not an h5tx mount" in p.err
+    finally:
+        unmount(mnt)
+
+
+def test_foreground_sigterm_unmounts_cleanly(store, mounts):
+    m = mounts(store, foreground=True)
+    with open(m.p("f.txt"), "wb") as f:
+        f.write(b"committed")
+    m.proc.send_signal(signal.SIGTERM)
+    assert m.proc.wait(timeout=30) == 0
+    wait_for(lambda: not os.path.ismount(m.path), "the mount to go")
+    assert h5tx.read_bytes(os.path.join(store, "f.txt")) == b"committed"
+    h5tx_cmd("verify", store)
+
+
+def test_uncommitted_writes_are_dropped_at_shutdown(store, mounts):
+    m = mounts(store, foreground=True)
+    f = open(m.p("open.txt"), "wb")
+    f.write(b"never closed")
+    f.flush()
+    m.proc.send_signal(signal.SIGTERM)  # lazily detached: open files stay
+    assert m.proc.wait(timeout=30) == 0
+    with pytest.raises(OSError):
+        f.close()
+    assert h5tx.head(store) == 0
+    h5tx_cmd("verify", store)
+    assert "open.txt" not in h5tx_cmd("stats", store).out
+
+
+def test_killed_daemon_leaves_store_intact(store, mounts, tmp_path):
+    m = mounts(store, foreground=True)
+    with open(m.p("a.txt"), "wb") as f:
+        f.write(b"A" * 100000)
+    w = open(m.p("b.txt"), "wb")  # a writer in the middle of its work
+    w.write(b"B" * 50000)
+    w.flush()
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait(timeout=30)
+    with pytest.raises(OSError) as e:
+        os.listdir(m.path)
+    assert e.value.errno == errno.ENOTCONN
+    h5tx_cmd("umount", m.path)  # recovers the mount point, even with b.txt open
+    assert not os.path.ismount(m.path)
+    try:
+        w.close()
+    except OSError:
+        pass
+    h5tx_cmd("verify", store)
+    assert h5tx.read_bytes(os.path.join(store, "a.txt")) == b"A" * 100000
+    # the dead daemon's lease on b.txt is taken over by the next writer
+    m2 = mounts(store, name="mnt2")
+    with open(m2.p("b.txt"), "wb") as f:
+        f.write(b"again")
+    assert read(m2.p("b.txt")) == b"again"
+    assert read(m2.p("a.txt")) == b"A" * 100000
+
+
+def test_failed_commit_is_reported_to_the_writer(tmp_path, mounts):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(small)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        store = str(small / "lab.h5tx")
+        h5tx_cmd("init", store, "--codec", "none")
+        m = mounts(store)
+        with open(m.p("ok.bin"), "wb") as f:
+            f.write(b"x" * 1000)
+        before = h5tx.head(store)
+        with open(str(small / "filler"), "wb") as f:  # fill the disk
+            try:
+                while True:
+                    f.write(b"\xab" * (1 << 20))
+                    f.flush()
+            except OSError as e:
+                assert e.errno == errno.ENOSPC
+        with pytest.raises(OSError) as e:
+            with open(m.p("big.bin"), "wb") as f:
+                f.write(os.urandom(8 << 20))
+        assert e.value.errno == errno.ENOSPC  # close(2) reports the failed commit
+        assert h5tx.head(store) == before
+        assert not os.path.exists(m.p("big.bin"))
+        os.unlink(str(small / "filler"))
+        with open(m.p("big.bin"), "wb") as f:  # with room again, it works
+            f.write(b"y" * (1 << 20))
+        assert h5tx.head(store) == before + 1
+        assert read(m.p("ok.bin")) == b"x" * 1000
+        unmount(m.path)
+        h5tx_cmd("verify", store)
+    finally:
+        unmount(str(tmp_path / "mnt"))
+        subprocess.run(["umount", "-l", str(small)])
+
+
+def test_mount_errors(store, tmp_path):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    try:
+        p = h5tx_cmd("mount", tmp_path / "none.h5tx", mnt, code=1)
+        assert "none.h5tx" in p.err
+        p = h5tx_cmd("mount", store, tmp_path / "nodir", code=1)
+        assert "nodir" in p.err
+        p = h5tx_cmd("mount", store, mnt, "--config", "commit=close", code=2)
+        assert "commit" in p.err
+        p = h5tx_cmd("mount", store, mnt, "--config", "codec=lz4", code=2)
+        assert "codec" in p.err
+        p = h5tx_cmd("mount", store, mnt, "-o", "no_such_option", code=2)
+        assert "FUSE options" in p.err
+        plain = tmp_path / "plain.h5tx"
+        plain.mkdir()
+        p = h5tx_cmd("mount", plain, mnt, code=1)
+        assert "plain.h5tx" in p.err
+        assert not os.path.ismount(str(mnt))
+        p = h5tx_cmd("umount", mnt, code=2)
+        assert "not an h5tx mount" in p.err
+    finally:
+        unmount(str(mnt))
+
+
+def test_config_applies_to_files_written(store, mounts):
+    m = mounts(store, "--config", "page_size=4K;codec=none;durability=nosync")
+    with open(m.p("c.bin"), "wb") as f:
+        f.write(os.urandom(10000))
+    out = h5tx_cmd("ls", store).out
+    assert "4 KiB" in out or "4K" in out, out
