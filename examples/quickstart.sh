@@ -7,7 +7,9 @@
 #  3. unmodified HDF5 1.14 tools (h5ls, h5dump) loading the driver as a plugin
 #     by name, on head and on an earlier revision;
 #  4. the h5tx command: the log, a tag, what changed between revisions, an
-#     old revision exported as a plain file any HDF5 reads, a verify.
+#     old revision exported as a plain file any HDF5 reads, a verify;
+#  5. h5tx mount: head and every revision as plain files, read by the
+#     system's HDF5 1.10 h5dump (which cannot load the driver), unmounted.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -55,3 +57,21 @@ run "$h5tx" export lab.h5tx/experiment/run1.h5@two-batches run1-two-batches.h5
 echo "-- the exported revision is a plain HDF5 file: the system's h5dump ($(pkg-config --modversion hdf5)) reads it"
 run h5dump -H run1-two-batches.h5
 run "$h5tx" verify lab.h5tx
+
+echo
+echo "== 5. h5tx mount: every revision as a plain file =="
+if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+  echo "skipped: FUSE is not available here (/dev/fuse or fusermount3 missing)"
+  exit 0
+fi
+mnt="$demo/mnt"
+mkdir -p "$mnt"
+trap '"$h5tx" umount "$mnt" >/dev/null 2>&1 || true' EXIT
+run "$h5tx" mount lab.h5tx "$mnt"
+run ls "$mnt" "$mnt/experiment" "$mnt/@2/experiment"
+echo "-- head, through the mount, by the system's h5dump"
+run h5dump -H "$mnt/experiment/run1.h5"
+echo "-- revision 2 and the tag two-batches: the same immutable file"
+run h5dump -d temperature -s 1998 -c 2 "$mnt/@two-batches/experiment/run1.h5"
+run "$h5tx" umount "$mnt"
+trap - EXIT
