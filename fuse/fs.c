@@ -17,6 +17,8 @@
  * then a writer's lock; never the reverse. */
 #include "fs.h"
 
+#include "h5tx_common.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -949,45 +951,18 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
-typedef struct tagv {
-  char **name;
-  h5tx_rev *rev;
-  size_t n, cap;
-} tagv;
-
-static int add_tag(void *arg, const char *name, h5tx_rev rev) {
-  tagv *t = arg;
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? 2 * t->cap : 16;
-    char **nv = realloc(t->name, cap * sizeof *nv);
-    if (!nv) return H5TX_ENOMEM;
-    t->name = nv;
-    h5tx_rev *rv = realloc(t->rev, cap * sizeof *rv);
-    if (!rv) return H5TX_ENOMEM;
-    t->rev = rv;
-    t->cap = cap;
-  }
-  if (!(t->name[t->n] = strdup(name))) return H5TX_ENOMEM;
-  t->rev[t->n++] = rev;
-  return 0;
-}
-
 typedef struct log_arg {
   sbuf *b;
-  tagv *tags;
+  const h5tx_common_tags *tags;
 } log_arg;
 
 static int log_commit(void *arg, const h5tx_commit *c) {
   log_arg *a = arg;
   char when[32];
-  time_t t = (time_t)(c->time_ns / 1000000000ull);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
-  sb_printf(a->b, "revision %" PRIu64 "  %s  pid %" PRIu32 " on %s", c->rev, when, c->pid,
-            c->host ? c->host : "?");
+  sb_printf(a->b, "revision %" PRIu64 "  %s  pid %" PRIu32 " on %s", c->rev,
+            h5tx_common_time(when, c->time_ns, 0), c->pid, c->host ? c->host : "?");
   for (size_t i = 0; i < a->tags->n; i++)
-    if (a->tags->rev[i] == c->rev) sb_printf(a->b, "  tag %s", a->tags->name[i]);
+    if (a->tags->v[i].rev == c->rev) sb_printf(a->b, "  tag %s", a->tags->v[i].name);
   sb_printf(a->b, "%s\n", c->collected ? "  (collected)" : "");
   if (c->message && c->message[0]) sb_printf(a->b, "    %s\n", c->message);
   for (uint32_t i = 0; i < c->nfiles; i++)
@@ -1012,15 +987,12 @@ static int make_text(h5tx_fuse__fs *fs, int kind, sbuf *b) {
               head);
     return b->oom ? ENOMEM : 0;
   }
-  tagv tags = {0};
+  h5tx_common_tags tags;
   h5tx_error e = {0, ""};
-  int rc = h5tx_tags(fs->s, add_tag, &tags, &e);
+  int rc = h5tx_common_tags_load(fs->s, &tags, &e);
   log_arg a = {b, &tags};
   if (!rc) rc = h5tx_log(fs->s, H5TX_HEAD, log_commit, &a, &e);
-  for (size_t i = 0; i < tags.n; i++)
-    free(tags.name[i]);
-  free(tags.name);
-  free(tags.rev);
+  h5tx_common_tags_free(&tags);
   if (rc) {
     h5tx_fuse__log(fs, "log: %s", e.msg[0] ? e.msg : h5tx_strerror(rc));
     return to_errno(rc);

@@ -1,11 +1,14 @@
 /* cli.h - what the modules of the h5tx command share: exit codes, the
  * command table entry, argument parsing, store names (STORE.h5tx/NAME@REV),
- * opening stores, resolving revisions, error reporting, number, size and
- * date formats, and interruption by signals. Uses only the public h5tx.h. */
+ * opening stores, resolving revisions, loading tags, error reporting,
+ * number, size and date formats, and interruption by signals. Uses only the
+ * public h5tx.h and common/ (h5tx_common.h: tags and times, shared with
+ * h5tx mount). */
 #ifndef H5TX_CLI_H
 #define H5TX_CLI_H
 
 #include "h5tx.h"
+#include "h5tx_common.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -33,6 +36,10 @@ extern const cli_cmd cli_cmd_init, cli_cmd_import, cli_cmd_export, cli_cmd_ls, c
 /** Print the full help of `cmd` to `f`. */
 void cli_help(const cli_cmd *cmd, FILE *f);
 
+/** Print the forms of `cmd`, one a line: "LEAD h5tx NAME FORM", the lines
+ * after the first indented as far as `lead` (six characters: "Usage:"). */
+void cli_synopsis(const cli_cmd *cmd, FILE *f, const char *lead);
+
 /* ---- arguments ---------------------------------------------------------- */
 
 /** An option a command accepts: "--name", "-c" (short, 0 for none). */
@@ -44,6 +51,9 @@ typedef struct cli_opt {
 
 #define CLI_MAX_OPTS 16
 #define CLI_MAX_POS 8
+
+/** The option table of the commands whose only option is --json. */
+extern const cli_opt cli_json_opts[];
 
 /** Parsed arguments: per option (index into the command's option table)
  * whether it was given and its value; then the positional arguments. */
@@ -71,6 +81,11 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Report an h5tx error; returns CLI_USAGE for H5TX_EINVAL (a malformed
  * name, tag or revision the user gave), CLI_FAIL otherwise. */
 int cli_fail_h5(const h5tx_error *e);
+
+/** Report the failure `rc` of an h5tx call that ran a callback of ours:
+ * H5TX_ENOMEM, what the callbacks return when they cannot keep a copy, as
+ * "out of memory" (CLI_FAIL); anything else as cli_fail_h5(e). */
+int cli_fail_rc(int rc, const h5tx_error *e);
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -108,6 +123,10 @@ int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev);
  * commands that read only its commit record: log, show). */
 int cli_rev_record(h5tx_store *s, const char *spec, h5tx_rev *rev);
 
+/** Read every tag of `s` into `l` (free it with h5tx_common_tags_free()).
+ * 0, or CLI_FAIL (reported). */
+int cli_load_tags(h5tx_store *s, h5tx_common_tags *l);
+
 /* ---- values ------------------------------------------------------------- */
 
 /** Parse an unsigned decimal number. 0, or -1. */
@@ -118,11 +137,12 @@ int cli_parse_u64(const char *s, uint64_t *out);
  * `now_ns`. 0, or -1. */
 int cli_parse_date(const char *s, uint64_t now_ns, uint64_t *out_ns);
 
-/** Apply a store/writer setting given as an option ("--page-size 64K",
- * "--codec zstd:9", "--durability nosync") through h5tx's one config parser.
+/** Apply the store/writer settings given as options ("--page-size 64K",
+ * "--codec zstd:9", "--durability nosync") to `c` through h5tx's one config
+ * parser: options "page-size", "codec" and "durability" stand at `first`,
+ * `first` + 1 and `first` + 2 of the command's option table.
  * 0, or CLI_USAGE (reported, naming the option). */
-int cli_parse_setting(const cli_cmd *cmd, const char *option, const char *key, const char *value,
-                      h5tx_config *c);
+int cli_parse_store_opts(const cli_cmd *cmd, const cli_args *a, int first, h5tx_config *c);
 
 /** Now, in ns since the epoch (wall clock). */
 uint64_t cli_now_ns(void);
@@ -130,8 +150,7 @@ uint64_t cli_now_ns(void);
 /** "1.5 MiB", "512 B": `n` bytes for people. Returns `buf`. */
 const char *cli_bytes(char buf[32], uint64_t n);
 
-/** "2026-11-21 12:00:00Z" (`iso`: "2026-11-21T12:00:00Z"). Returns `buf`. */
-const char *cli_time(char buf[32], uint64_t ns, int iso);
+/* Times for people: h5tx_common_time(), as h5tx mount's log shows them. */
 
 /* ---- interruption ------------------------------------------------------- */
 

@@ -50,13 +50,7 @@ static int run_import(const cli_cmd *cmd, int argc, char **argv) {
   const char *src = a.pos[0];
   h5tx_config cfg;
   h5tx_config_init(&cfg);
-  if ((a.set[IM_PAGE_SIZE] &&
-       (rc = cli_parse_setting(cmd, "--page-size", "page_size", a.val[IM_PAGE_SIZE], &cfg))) ||
-      (a.set[IM_CODEC] &&
-       (rc = cli_parse_setting(cmd, "--codec", "codec", a.val[IM_CODEC], &cfg))) ||
-      (a.set[IM_DURABILITY] &&
-       (rc = cli_parse_setting(cmd, "--durability", "durability", a.val[IM_DURABILITY], &cfg))))
-    return rc;
+  if ((rc = cli_parse_store_opts(cmd, &a, IM_PAGE_SIZE, &cfg))) return rc;
   cli_target t;
   if ((rc = cli_target_parse(cmd, a.pos[1], CLI_T_NAME, &t))) return rc;
 
@@ -377,11 +371,9 @@ static const char *codec_mix(char buf[64], const h5tx_file_usage *u) {
   return buf;
 }
 
-static const cli_opt json_opts[] = {{"json", 0, 0}, {NULL, 0, 0}};
-
 static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
-  int rc = cli_parse(cmd, json_opts, 1, 1, argc, argv, &a);
+  int rc = cli_parse(cmd, cli_json_opts, 1, 1, argc, argv, &a);
   if (rc >= 0) return rc;
   int json = a.set[0];
   cli_target t;
@@ -397,12 +389,8 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
     rc = cli_fail_h5(&e);
     goto out;
   }
-  rc = h5tx_snap_list(snap, t.name, collect, &es, &e);
-  if (rc == H5TX_ENOMEM) {
-    rc = cli_fail("out of memory");
-    goto out;
-  } else if (rc) {
-    rc = cli_fail_h5(&e);
+  if ((rc = h5tx_snap_list(snap, t.name, collect, &es, &e))) {
+    rc = cli_fail_rc(rc, &e);
     goto out;
   }
   if (t.name && es.n == 0) {
@@ -524,7 +512,7 @@ static int stat_at(h5tx_store *s, const char *name, h5tx_rev rev, h5tx_stat *st,
 
 static int run_diff(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
-  int rc = cli_parse(cmd, json_opts, 2, 3, argc, argv, &a);
+  int rc = cli_parse(cmd, cli_json_opts, 2, 3, argc, argv, &a);
   if (rc >= 0) return rc;
   int json = a.set[0];
   cli_target t;
@@ -542,12 +530,8 @@ static int run_diff(const cli_cmd *cmd, int argc, char **argv) {
     rc = cli_fail_h5(&e);
     goto out;
   }
-  rc = h5tx_diff(s, t.name, ra, rb, add_run, &r, &e);
-  if (rc == H5TX_ENOMEM) {
-    rc = cli_fail("out of memory");
-    goto out;
-  } else if (rc) {
-    rc = cli_fail_h5(&e);
+  if ((rc = h5tx_diff(s, t.name, ra, rb, add_run, &r, &e))) {
+    rc = cli_fail_rc(rc, &e);
     goto out;
   }
   uint64_t pages = 0, bytes = 0;

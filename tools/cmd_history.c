@@ -6,52 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const cli_opt json_opts[] = {{"json", 0, 0}, {NULL, 0, 0}};
-
 /* ---- tags, as decorations ------------------------------------------------ */
 
-typedef struct tag_ent {
-  char *name;
-  h5tx_rev rev;
-} tag_ent;
-
-typedef struct tag_list {
-  tag_ent *v;
-  size_t n, cap;
-} tag_list;
-
-static int add_tag(void *arg, const char *name, h5tx_rev rev) {
-  tag_list *l = arg;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 16;
-    tag_ent *v = realloc(l->v, cap * sizeof *v);
-    if (!v) return H5TX_ENOMEM;
-    l->v = v;
-    l->cap = cap;
-  }
-  if (!(l->v[l->n].name = strdup(name))) return H5TX_ENOMEM;
-  l->v[l->n++].rev = rev;
-  return 0;
-}
-
-static void free_tags(tag_list *l) {
-  for (size_t i = 0; i < l->n; i++)
-    free(l->v[i].name);
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
-
-/* 0, or the exit code (reported). */
-static int load_tags(h5tx_store *s, tag_list *l) {
-  h5tx_error e = {0, ""};
-  memset(l, 0, sizeof *l);
-  int rc = h5tx_tags(s, add_tag, l, &e);
-  if (rc == H5TX_ENOMEM) return cli_fail("out of memory");
-  return rc ? cli_fail_h5(&e) : 0;
-}
-
 /* "v1, v2" for the tags on `rev`, or "" */
-static void tags_on(const tag_list *l, h5tx_rev rev, char *buf, size_t cap) {
+static void tags_on(const h5tx_common_tags *l, h5tx_rev rev, char *buf, size_t cap) {
   size_t n = 0;
   buf[0] = 0;
   for (size_t i = 0; i < l->n && n + 1 < cap; i++)
@@ -59,7 +17,7 @@ static void tags_on(const tag_list *l, h5tx_rev rev, char *buf, size_t cap) {
       n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", l->v[i].name);
 }
 
-static void json_tags_on(cli_json *j, const tag_list *l, h5tx_rev rev) {
+static void json_tags_on(cli_json *j, const h5tx_common_tags *l, h5tx_rev rev) {
   cli_json_array(j, "tags");
   for (size_t i = 0; i < l->n; i++)
     if (l->v[i].rev == rev) cli_json_str(j, NULL, l->v[i].name);
@@ -81,11 +39,11 @@ static void print_message(const char *msg) {
   }
 }
 
-static void json_commit(cli_json *j, const h5tx_commit *c, const tag_list *tags) {
+static void json_commit(cli_json *j, const h5tx_commit *c, const h5tx_common_tags *tags) {
   char tm[32];
   cli_json_u64(j, "revision", c->rev);
   cli_json_u64(j, "parent", c->parent);
-  cli_json_str(j, "time", cli_time(tm, c->time_ns, 1));
+  cli_json_str(j, "time", h5tx_common_time(tm, c->time_ns, 1));
   cli_json_u64(j, "time_ns", c->time_ns);
   cli_json_str(j, "host", c->host);
   cli_json_u64(j, "pid", c->pid);
@@ -97,11 +55,11 @@ static void json_commit(cli_json *j, const h5tx_commit *c, const tag_list *tags)
 }
 
 /* First line of a commit, as log and show print it. */
-static void print_commit_head(const h5tx_commit *c, const tag_list *tags) {
+static void print_commit_head(const h5tx_commit *c, const h5tx_common_tags *tags) {
   char tm[32], b[32], tg[256];
   tags_on(tags, c->rev, tg, sizeof tg);
   printf("revision %llu  %s  pid %u on %s  +%s in %llu page%s%s%s%s%s\n",
-         (unsigned long long)c->rev, cli_time(tm, c->time_ns, 0), c->pid, c->host,
+         (unsigned long long)c->rev, h5tx_common_time(tm, c->time_ns, 0), c->pid, c->host,
          cli_bytes(b, c->bytes_added), (unsigned long long)c->pages_added,
          c->pages_added == 1 ? "" : "s", tg[0] ? "  [" : "", tg, tg[0] ? "]" : "",
          c->collected ? "  (collected)" : "");
@@ -115,7 +73,7 @@ typedef struct log_arg {
   const char *want; /* file filter or NULL */
   uint64_t max, shown;
   cli_json *j;
-  const tag_list *tags;
+  const h5tx_common_tags *tags;
 } log_arg;
 
 static int log_one(void *arg, const h5tx_commit *c) {
@@ -160,11 +118,11 @@ static int run_log(const cli_cmd *cmd, int argc, char **argv) {
   cli_target t;
   if ((rc = cli_target_parse(cmd, a.pos[0], CLI_T_NAME_OK | CLI_T_REV_OK, &t))) return rc;
   h5tx_store *s = NULL;
-  tag_list tags = {NULL, 0, 0};
+  h5tx_common_tags tags = {NULL, 0, 0};
   h5tx_error e = {0, ""};
   h5tx_rev from;
   if ((rc = cli_open(t.store, 0, &s)) || (rc = cli_rev_record(s, t.rev, &from)) ||
-      (rc = load_tags(s, &tags)))
+      (rc = cli_load_tags(s, &tags)))
     goto out;
   cli_json j;
   log_arg la = {t.name, max, 0, NULL, &tags};
@@ -192,7 +150,7 @@ static int run_log(const cli_cmd *cmd, int argc, char **argv) {
     printf(t.name ? "no commits changed %s\n" : "no commits%s\n", t.name ? t.name : "");
   rc = CLI_OK;
 out:
-  free_tags(&tags);
+  h5tx_common_tags_free(&tags);
   h5tx_store_close(s);
   cli_target_free(&t);
   return rc;
@@ -271,32 +229,29 @@ static int stat_in(h5tx_snap *snap, const char *name, h5tx_stat *st) {
 
 static int run_show(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
-  int rc = cli_parse(cmd, json_opts, 1, 1, argc, argv, &a);
+  int rc = cli_parse(cmd, cli_json_opts, 1, 1, argc, argv, &a);
   if (rc >= 0) return rc;
   int json = a.set[0];
   cli_target t;
   if ((rc = cli_target_parse(cmd, a.pos[0], CLI_T_NAME_OK | CLI_T_REV_OK, &t))) return rc;
   h5tx_store *s = NULL;
   h5tx_snap *snap = NULL, *psnap = NULL;
-  tag_list tags = {NULL, 0, 0};
+  h5tx_common_tags tags = {NULL, 0, 0};
   commit_copy cc;
   memset(&cc, 0, sizeof cc);
   file_change *fc = NULL;
   h5tx_error e = {0, ""};
   h5tx_rev rev;
   if ((rc = cli_open(t.store, 0, &s)) || (rc = cli_rev_record(s, t.rev, &rev)) ||
-      (rc = load_tags(s, &tags)))
+      (rc = cli_load_tags(s, &tags)))
     goto out;
   if (rev == 0) {
     rc = cli_fail("store %s: revision 0 is the empty store; it has no commit", t.store);
     goto out;
   }
   rc = h5tx_log(s, rev, first_commit, &cc, &e);
-  if (rc == H5TX_ENOMEM) {
-    rc = cli_fail("out of memory");
-    goto out;
-  } else if (rc < 0) {
-    rc = cli_fail_h5(&e);
+  if (rc < 0) {
+    rc = cli_fail_rc(rc, &e);
     goto out;
   } else if (!cc.found || cc.c.rev != rev) {
     rc = cli_fail("store %s: no commit record for revision %llu", t.store, (unsigned long long)rev);
@@ -374,7 +329,7 @@ static int run_show(const cli_cmd *cmd, int argc, char **argv) {
     printf("revision  %llu%s\n", (unsigned long long)rev,
            c->collected ? " (collected: its pages are gone)" : "");
     printf("parent    %llu\n", (unsigned long long)c->parent);
-    printf("time      %s\n", cli_time(tm, c->time_ns, 0));
+    printf("time      %s\n", h5tx_common_time(tm, c->time_ns, 0));
     printf("writer    pid %u on %s\n", c->pid, c->host);
     printf("stored    %s in %llu page version%s\n", cli_bytes(b, c->bytes_added),
            (unsigned long long)c->pages_added, c->pages_added == 1 ? "" : "s");
@@ -409,7 +364,7 @@ static int run_show(const cli_cmd *cmd, int argc, char **argv) {
 out:
   free(fc);
   free_commit(&cc);
-  free_tags(&tags);
+  h5tx_common_tags_free(&tags);
   h5tx_snap_close(snap);
   h5tx_snap_close(psnap);
   h5tx_store_close(s);
@@ -488,15 +443,15 @@ const cli_cmd cli_cmd_tag = {
 
 static int run_tags(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
-  int rc = cli_parse(cmd, json_opts, 1, 1, argc, argv, &a);
+  int rc = cli_parse(cmd, cli_json_opts, 1, 1, argc, argv, &a);
   if (rc >= 0) return rc;
   cli_target t;
   if ((rc = cli_target_parse(cmd, a.pos[0], 0, &t))) return rc;
   h5tx_store *s = NULL;
-  tag_list tags = {NULL, 0, 0};
+  h5tx_common_tags tags = {NULL, 0, 0};
   cli_json j;
   cli_table tb;
-  if ((rc = cli_open(t.store, 0, &s)) || (rc = load_tags(s, &tags))) goto out;
+  if ((rc = cli_open(t.store, 0, &s)) || (rc = cli_load_tags(s, &tags))) goto out;
   if (a.set[0]) {
     cli_json_init(&j, stdout);
     cli_json_object(&j, NULL);
@@ -518,7 +473,7 @@ static int run_tags(const cli_cmd *cmd, int argc, char **argv) {
       cli_json_str(&j, "name", tags.v[i].name);
       cli_json_u64(&j, "revision", tags.v[i].rev);
       if (got) {
-        cli_json_str(&j, "time", cli_time(tm, cc.c.time_ns, 1));
+        cli_json_str(&j, "time", h5tx_common_time(tm, cc.c.time_ns, 1));
         cli_json_u64(&j, "time_ns", cc.c.time_ns);
         cli_json_str(&j, "message", cc.c.message);
       } else {
@@ -532,7 +487,8 @@ static int run_tags(const cli_cmd *cmd, int argc, char **argv) {
       snprintf(rv, sizeof rv, "%llu", (unsigned long long)tags.v[i].rev);
       const char *m = got ? cc.c.message : "";
       snprintf(msg, sizeof msg, "%.*s", (int)strcspn(m, "\n"), m);
-      cli_table_row(&tb, tags.v[i].name, rv, got ? cli_time(tm, cc.c.time_ns, 0) : "-", msg);
+      cli_table_row(&tb, tags.v[i].name, rv, got ? h5tx_common_time(tm, cc.c.time_ns, 0) : "-",
+                    msg);
     }
     free_commit(&cc);
   }
@@ -545,7 +501,7 @@ static int run_tags(const cli_cmd *cmd, int argc, char **argv) {
   }
   rc = CLI_OK;
 out:
-  free_tags(&tags);
+  h5tx_common_tags_free(&tags);
   h5tx_store_close(s);
   cli_target_free(&t);
   return rc;

@@ -11,8 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const cli_opt json_opts[] = {{"json", 0, 0}, {NULL, 0, 0}};
-
 /* ---- init ---------------------------------------------------------------- */
 
 static const cli_opt init_opts[] = {
@@ -24,10 +22,7 @@ static int run_init(const cli_cmd *cmd, int argc, char **argv) {
   if (rc >= 0) return rc;
   h5tx_config cfg;
   h5tx_config_init(&cfg);
-  if ((a.set[0] && (rc = cli_parse_setting(cmd, "--page-size", "page_size", a.val[0], &cfg))) ||
-      (a.set[1] && (rc = cli_parse_setting(cmd, "--codec", "codec", a.val[1], &cfg))) ||
-      (a.set[2] && (rc = cli_parse_setting(cmd, "--durability", "durability", a.val[2], &cfg))))
-    return rc;
+  if ((rc = cli_parse_store_opts(cmd, &a, 0, &cfg))) return rc;
   cli_target t;
   if ((rc = cli_target_parse(cmd, a.pos[0], 0, &t))) return rc;
   struct stat st;
@@ -80,6 +75,40 @@ const cli_cmd cli_cmd_init = {
     "                      nosync: a power loss may lose the newest commits,\n"
     "                      never the store\n"};
 
+/* ---- live readers (gc, stats) -------------------------------------------- */
+
+typedef struct reader {
+  uint32_t pid;
+  h5tx_rev rev;
+  uint64_t since_ns;
+} reader;
+
+typedef struct reader_list {
+  reader *v;
+  size_t n, cap;
+} reader_list;
+
+static int add_reader(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns) {
+  reader_list *r = arg;
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 16;
+    reader *v = realloc(r->v, cap * sizeof *v);
+    if (!v) return H5TX_ENOMEM;
+    r->v = v;
+    r->cap = cap;
+  }
+  r->v[r->n++] = (reader){pid, rev, since_ns};
+  return 0;
+}
+
+/* The snapshots open in any process, added to `r` (free r->v). 0, or the
+ * exit code (reported). */
+static int load_readers(h5tx_store *s, reader_list *r) {
+  h5tx_error e = {0, ""};
+  int rc = h5tx_readers(s, add_reader, r, &e);
+  return rc ? cli_fail_rc(rc, &e) : 0;
+}
+
 /* ---- gc ------------------------------------------------------------------ */
 
 static const cli_opt gc_opts[] = {
@@ -113,53 +142,6 @@ static int load_states(h5tx_store *s, h5tx_rev head, rev_states *rs) {
   rs->v = calloc(head ? head : 1, sizeof *rs->v);
   if (!rs->v) return cli_fail("out of memory");
   return h5tx_log(s, head, note_state, rs, &e) ? cli_fail_h5(&e) : 0;
-}
-
-typedef struct pin {
-  uint32_t pid;
-  h5tx_rev rev;
-} pin;
-
-typedef struct pins {
-  pin *v;
-  size_t n, cap;
-} pins;
-
-static int add_pin(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns) {
-  (void)since_ns;
-  pins *p = arg;
-  if (p->n == p->cap) {
-    size_t cap = p->cap ? 2 * p->cap : 16;
-    pin *v = realloc(p->v, cap * sizeof *v);
-    if (!v) return H5TX_ENOMEM;
-    p->v = v;
-    p->cap = cap;
-  }
-  p->v[p->n++] = (pin){pid, rev};
-  return 0;
-}
-
-typedef struct gc_tags {
-  char **name;
-  h5tx_rev *rev;
-  size_t n, cap;
-} gc_tags;
-
-static int add_gc_tag(void *arg, const char *name, h5tx_rev rev) {
-  gc_tags *t = arg;
-  if (t->n == t->cap) {
-    size_t cap = t->cap ? 2 * t->cap : 16;
-    char **nv = realloc(t->name, cap * sizeof *nv);
-    if (!nv) return H5TX_ENOMEM;
-    t->name = nv;
-    h5tx_rev *rv = realloc(t->rev, cap * sizeof *rv);
-    if (!rv) return H5TX_ENOMEM;
-    t->rev = rv;
-    t->cap = cap;
-  }
-  if (!(t->name[t->n] = strdup(name))) return H5TX_ENOMEM;
-  t->rev[t->n++] = rev;
-  return 0;
 }
 
 /* Write `revs` (sorted) as "2-10, 12, 14-15". */
@@ -201,8 +183,8 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
   h5tx_store *s = NULL;
   h5tx_error e = {0, ""};
   rev_states before = {NULL, 0}, after = {NULL, 0};
-  pins pn = {NULL, 0, 0};
-  gc_tags tg = {NULL, NULL, 0, 0};
+  reader_list pn = {NULL, 0, 0};
+  h5tx_common_tags tg = {NULL, 0, 0};
   h5tx_rev *gone = NULL, *pinned = NULL;
   size_t ngone = 0, npinned = 0;
   h5tx_rev head;
@@ -212,10 +194,7 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
     goto out;
   }
   if ((rc = load_states(s, head, &before))) goto out;
-  if ((rc = h5tx_tags(s, add_gc_tag, &tg, &e)) || (rc = h5tx_readers(s, add_pin, &pn, &e))) {
-    rc = rc == H5TX_ENOMEM ? cli_fail("out of memory") : cli_fail_h5(&e);
-    goto out;
-  }
+  if ((rc = cli_load_tags(s, &tg)) || (rc = load_readers(s, &pn))) goto out;
   cli_progress bar;
   cli_progress_busy(&bar, go.dry_run ? "gc (dry run)" : "gc");
   h5tx_gc_result res;
@@ -238,7 +217,7 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
     if (before.v[r - 1].collected) continue;
     int tagged = 0, read = 0;
     for (size_t i = 0; i < tg.n; i++)
-      tagged |= tg.rev[i] == r;
+      tagged |= tg.v[i].rev == r;
     for (size_t i = 0; i < pn.n; i++)
       read |= pn.v[i].rev == r;
     int kept = r == head || r + go.keep_last > head ||
@@ -256,7 +235,7 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_u64(&j, "head", head);
     cli_json_u64(&j, "keep_last", keep_last);
     if (go.keep_since_ns)
-      cli_json_str(&j, "keep_since", cli_time(since, go.keep_since_ns, 1));
+      cli_json_str(&j, "keep_since", h5tx_common_time(since, go.keep_since_ns, 1));
     else
       cli_json_null(&j, "keep_since");
     cli_json_u64(&j, "revisions_collected", res.revisions_collected);
@@ -274,8 +253,8 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_array(&j, "tags");
     for (size_t i = 0; i < tg.n; i++) {
       cli_json_object(&j, NULL);
-      cli_json_str(&j, "name", tg.name[i]);
-      cli_json_u64(&j, "revision", tg.rev[i]);
+      cli_json_str(&j, "name", tg.v[i].name);
+      cli_json_u64(&j, "revision", tg.v[i].rev);
       cli_json_end(&j);
     }
     cli_json_end(&j);
@@ -305,12 +284,12 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
       printf("; newest %llu (%llu-%llu)", (unsigned long long)keep_last, (unsigned long long)lo,
              (unsigned long long)head);
     }
-    if (go.keep_since_ns) printf("; since %s", cli_time(since, go.keep_since_ns, 0));
+    if (go.keep_since_ns) printf("; since %s", h5tx_common_time(since, go.keep_since_ns, 0));
     putchar('\n');
     if (tg.n) {
       printf("kept for tags:");
       for (size_t i = 0; i < tg.n; i++)
-        printf("%s %s (%llu)", i ? "," : "", tg.name[i], (unsigned long long)tg.rev[i]);
+        printf("%s %s (%llu)", i ? "," : "", tg.v[i].name, (unsigned long long)tg.v[i].rev);
       putchar('\n');
     }
     if (npinned) {
@@ -329,10 +308,7 @@ out:
   free(before.v);
   free(after.v);
   free(pn.v);
-  for (size_t i = 0; i < tg.n; i++)
-    free(tg.name[i]);
-  free(tg.name);
-  free(tg.rev);
+  h5tx_common_tags_free(&tg);
   free(gone);
   free(pinned);
   h5tx_store_close(s);
@@ -396,7 +372,7 @@ static void on_progress(void *arg, uint64_t done, uint64_t total) {
 
 static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
-  int rc = cli_parse(cmd, json_opts, 1, 1, argc, argv, &a);
+  int rc = cli_parse(cmd, cli_json_opts, 1, 1, argc, argv, &a);
   if (rc >= 0) return rc;
   cli_target t;
   if ((rc = cli_target_parse(cmd, a.pos[0], 0, &t))) return rc;
@@ -484,38 +460,15 @@ static int print_lease(void *arg, const h5tx_lease *l) {
     cli_json_str(ll->j, "file", l->name);
     cli_json_u64(ll->j, "pid", l->pid);
     cli_json_str(ll->j, "host", l->host);
-    cli_json_str(ll->j, "since", cli_time(tm, l->since_ns, 1));
+    cli_json_str(ll->j, "since", h5tx_common_time(tm, l->since_ns, 1));
     cli_json_bool(ll->j, "alive", l->alive);
     cli_json_end(ll->j);
   } else {
     char who[300];
     snprintf(who, sizeof who, "pid %u on %s", l->pid, l->host);
-    cli_table_row(ll->tb, "", l->name, who, cli_time(tm, l->since_ns, 0),
+    cli_table_row(ll->tb, "", l->name, who, h5tx_common_time(tm, l->since_ns, 0),
                   l->alive ? "" : "(dead: taken over by the next writer)");
   }
-  return 0;
-}
-
-typedef struct reader_list {
-  pin *v;
-  uint64_t *since;
-  size_t n, cap;
-} reader_list;
-
-static int add_reader(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns) {
-  reader_list *r = arg;
-  if (r->n == r->cap) {
-    size_t cap = r->cap ? 2 * r->cap : 16;
-    pin *v = realloc(r->v, cap * sizeof *v);
-    if (!v) return H5TX_ENOMEM;
-    r->v = v;
-    uint64_t *sv = realloc(r->since, cap * sizeof *sv);
-    if (!sv) return H5TX_ENOMEM;
-    r->since = sv;
-    r->cap = cap;
-  }
-  r->since[r->n] = since_ns;
-  r->v[r->n++] = (pin){pid, rev};
   return 0;
 }
 
@@ -523,24 +476,21 @@ static double ratio(uint64_t a, uint64_t b) { return b ? (double)a / (double)b :
 
 static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
-  int rc = cli_parse(cmd, json_opts, 1, 1, argc, argv, &a);
+  int rc = cli_parse(cmd, cli_json_opts, 1, 1, argc, argv, &a);
   if (rc >= 0) return rc;
   int json = a.set[0];
   cli_target t;
   if ((rc = cli_target_parse(cmd, a.pos[0], 0, &t))) return rc;
   h5tx_store *s = NULL;
   h5tx_error e = {0, ""};
-  reader_list rl = {NULL, NULL, 0, 0};
+  reader_list rl = {NULL, 0, 0};
   h5tx_stats st;
   if ((rc = cli_open(t.store, 0, &s))) goto out;
   if (h5tx_store_stats(s, &st, &e)) {
     rc = cli_fail_h5(&e);
     goto out;
   }
-  if ((rc = h5tx_readers(s, add_reader, &rl, &e))) {
-    rc = rc == H5TX_ENOMEM ? cli_fail("out of memory") : cli_fail_h5(&e);
-    goto out;
-  }
+  if ((rc = load_readers(s, &rl))) goto out;
   uint64_t saved = st.written_bytes > st.stored_bytes ? st.written_bytes - st.stored_bytes : 0;
   char tm[32];
   if (json) {
@@ -569,7 +519,7 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
       cli_json_object(&j, NULL);
       cli_json_u64(&j, "pid", rl.v[i].pid);
       cli_json_u64(&j, "revision", rl.v[i].rev);
-      cli_json_str(&j, "since", cli_time(tm, rl.since[i], 1));
+      cli_json_str(&j, "since", h5tx_common_time(tm, rl.v[i].since_ns, 1));
       cli_json_end(&j);
     }
     cli_json_end(&j);
@@ -622,7 +572,7 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     cli_table_row(&tb, "readers", v);
     for (size_t i = 0; i < rl.n; i++) {
       snprintf(v, sizeof v, "  pid %u reads revision %llu since %s", rl.v[i].pid,
-               (unsigned long long)rl.v[i].rev, cli_time(tm, rl.since[i], 0));
+               (unsigned long long)rl.v[i].rev, h5tx_common_time(tm, rl.v[i].since_ns, 0));
       cli_table_row(&tb, "", v);
     }
     snprintf(v, sizeof v, "%u live", st.leases);
@@ -641,7 +591,6 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
   rc = CLI_OK;
 out:
   free(rl.v);
-  free(rl.since);
   h5tx_store_close(s);
   cli_target_free(&t);
   return rc;

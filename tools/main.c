@@ -34,6 +34,11 @@ static const char exit_codes[] = "Exit status:\n"
                                  "     verify: damage was found)\n"
                                  "  2  usage: bad arguments, options, names, tags or revisions\n";
 
+/* What a name means, in `h5tx --help` and every command's help. */
+static const char names[] =
+    "Names: STORE.h5tx/NAME@REV is file NAME in store STORE.h5tx at revision\n"
+    "REV: a number, a tag or 'head' (the default).\n";
+
 static const cli_cmd *find(const char *name) {
   for (int i = 0; commands[i]; i++)
     if (strcmp(commands[i]->name, name) == 0) return commands[i];
@@ -41,22 +46,10 @@ static const cli_cmd *find(const char *name) {
 }
 
 void cli_help(const cli_cmd *cmd, FILE *f) {
-  const char *p = cmd->synopsis;
-  const char *lead = "Usage:";
-  while (*p) {
-    const char *e = strchr(p, '\n');
-    int n = e ? (int)(e - p) : (int)strlen(p);
-    fprintf(f, "%s h5tx %s %.*s\n", lead, cmd->name, n, p);
-    lead = "      ";
-    if (!e) break;
-    p = e + 1;
-  }
+  cli_synopsis(cmd, f, "Usage:");
   /* The summary as a sentence: "Create a store." */
   fprintf(f, "\n%c%s.\n\n%s", toupper((unsigned char)cmd->summary[0]), cmd->summary + 1, cmd->help);
-  fprintf(f,
-          "\nNames: STORE.h5tx/NAME@REV is file NAME in store STORE.h5tx at revision\n"
-          "REV: a number, a tag or 'head' (the default).\n\n%s",
-          exit_codes);
+  fprintf(f, "\n%s\n%s", names, exit_codes);
 }
 
 static void usage(FILE *f) {
@@ -67,13 +60,12 @@ static void usage(FILE *f) {
   for (int i = 0; commands[i]; i++)
     fprintf(f, "  %-7s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(f,
-          "\nNames: STORE.h5tx/NAME@REV is file NAME in store STORE.h5tx at revision\n"
-          "REV: a number, a tag or 'head' (the default).\n"
+          "\n%s"
           "--json (ls, log, show, tags, diff, gc, verify, stats) prints one JSON\n"
           "document on stdout for scripts. Errors go to stderr as 'h5tx: MESSAGE'.\n"
           "import, export, gc and verify show a progress bar when stderr is a\n"
           "terminal.\n\n%s",
-          exit_codes);
+          names, exit_codes);
 }
 
 /* stdout must reach its destination: a full disk is a failure too. */

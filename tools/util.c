@@ -1,6 +1,6 @@
-/* util.c - the h5tx command's shared plumbing: option parsing, usage and
- * error reports, STORE.h5tx/NAME@REV names, opening stores, revision specs,
- * numbers, sizes and dates, and catching signals. */
+/* util.c - the h5tx command's shared plumbing: option parsing, synopses,
+ * usage and error reports, STORE.h5tx/NAME@REV names, opening stores,
+ * revision specs, tags, numbers, sizes and dates, and catching signals. */
 #include "cli.h"
 
 #include <errno.h>
@@ -11,6 +11,18 @@
 
 /* ---- reports ------------------------------------------------------------- */
 
+void cli_synopsis(const cli_cmd *cmd, FILE *f, const char *lead) {
+  const char *p = cmd->synopsis;
+  while (*p) {
+    const char *e = strchr(p, '\n');
+    int n = e ? (int)(e - p) : (int)strlen(p);
+    fprintf(f, "%s h5tx %s %.*s\n", lead, cmd->name, n, p);
+    lead = "      ";
+    if (!e) break;
+    p = e + 1;
+  }
+}
+
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -18,16 +30,7 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
-  const char *p = cmd->synopsis;
-  const char *lead = "usage:";
-  while (*p) {
-    const char *e = strchr(p, '\n');
-    int n = e ? (int)(e - p) : (int)strlen(p);
-    fprintf(stderr, "%s h5tx %s %.*s\n", lead, cmd->name, n, p);
-    lead = "      ";
-    if (!e) break;
-    p = e + 1;
-  }
+  cli_synopsis(cmd, stderr, "usage:");
   fprintf(stderr, "Try 'h5tx help %s'.\n", cmd->name);
   return CLI_USAGE;
 }
@@ -47,7 +50,13 @@ int cli_fail_h5(const h5tx_error *e) {
   return e->code == H5TX_EINVAL ? CLI_USAGE : CLI_FAIL;
 }
 
+int cli_fail_rc(int rc, const h5tx_error *e) {
+  return rc == H5TX_ENOMEM ? cli_fail("out of memory") : cli_fail_h5(e);
+}
+
 /* ---- options ------------------------------------------------------------- */
+
+const cli_opt cli_json_opts[] = {{"json", 0, 0}, {NULL, 0, 0}};
 
 static int find_long(const cli_opt *opts, const char *name, size_t n) {
   for (int i = 0; opts && opts[i].name; i++)
@@ -203,6 +212,12 @@ int cli_rev_record(h5tx_store *s, const char *spec, h5tx_rev *rev) {
   return rc ? cli_fail_h5(&e) : 0;
 }
 
+int cli_load_tags(h5tx_store *s, h5tx_common_tags *l) {
+  h5tx_error e = {0, ""};
+  int rc = h5tx_common_tags_load(s, l, &e);
+  return rc ? cli_fail_rc(rc, &e) : 0;
+}
+
 /* ---- values -------------------------------------------------------------- */
 
 int cli_parse_u64(const char *s, uint64_t *out) {
@@ -274,8 +289,9 @@ int cli_parse_date(const char *s, uint64_t now_ns, uint64_t *out_ns) {
   return 0;
 }
 
-int cli_parse_setting(const cli_cmd *cmd, const char *option, const char *key, const char *value,
-                      h5tx_config *c) {
+/* Apply setting `key` given as option `option`. 0, or CLI_USAGE (reported). */
+static int parse_setting(const cli_cmd *cmd, const char *option, const char *key, const char *value,
+                         h5tx_config *c) {
   if (strchr(value, ';') || strchr(value, '='))
     return cli_usage(cmd, "%s: bad value '%s'", option, value);
   char text[512];
@@ -285,6 +301,17 @@ int cli_parse_setting(const cli_cmd *cmd, const char *option, const char *key, c
   /* "config key 'K': bad value 'V': why" -> "--option: bad value 'V': why" */
   const char *msg = strstr(e.msg, "bad value");
   return cli_usage(cmd, "%s: %s", option, msg ? msg : e.msg);
+}
+
+int cli_parse_store_opts(const cli_cmd *cmd, const cli_args *a, int first, h5tx_config *c) {
+  static const char *const settings[][2] = {
+      {"--page-size", "page_size"}, {"--codec", "codec"}, {"--durability", "durability"}};
+  for (int i = 0; i < 3; i++) {
+    if (!a->set[first + i]) continue;
+    int rc = parse_setting(cmd, settings[i][0], settings[i][1], a->val[first + i], c);
+    if (rc) return rc;
+  }
+  return 0;
 }
 
 const char *cli_bytes(char buf[32], uint64_t n) {
@@ -303,15 +330,6 @@ const char *cli_bytes(char buf[32], uint64_t n) {
     snprintf(buf, 32, "%.0f %s", v, units[u]);
   else
     snprintf(buf, 32, v < 10 ? "%.2f %s" : v < 100 ? "%.1f %s" : "%.0f %s", v, units[u]);
-  return buf;
-}
-
-const char *cli_time(char buf[32], uint64_t ns, int iso) {
-  time_t t = (time_t)(ns / 1000000000u);
-  struct tm tm;
-  if (!gmtime_r(&t, &tm) ||
-      !strftime(buf, 32, iso ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%SZ", &tm))
-    snprintf(buf, 32, "?");
   return buf;
 }
 
