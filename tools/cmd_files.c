@@ -227,8 +227,13 @@ static int run_export(const cli_cmd *cmd, int argc, char **argv) {
     base = base ? base + 1 : t.name;
     if (asprintf(&path, "%s/%s", out, base) < 0) path = NULL;
   } else {
-    path = strdup(out);
+    /* Through a symlink to what it names, as cp does: the link stays. */
+    char *real = realpath(out, NULL);
+    path = real ? real : strdup(out);
   }
+  /* Only a regular file (or a new name) is replaced by rename; a device, a
+   * FIFO or a socket (/dev/null, a pipe) is written into, never replaced. */
+  int direct = !to_stdout && path && stat(path, &ost) == 0 && !S_ISREG(ost.st_mode);
   size_t cap = st.page_size > CHUNK ? st.page_size : CHUNK;
   if (!path || !(buf = malloc(cap))) {
     rc = cli_fail("out of memory");
@@ -236,6 +241,12 @@ static int run_export(const cli_cmd *cmd, int argc, char **argv) {
   }
   if (to_stdout) {
     fd = STDOUT_FILENO;
+  } else if (direct) {
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      rc = cli_fail("cannot open %s: %s", path, strerror(errno));
+      goto out;
+    }
   } else {
     /* Written under a temporary name and renamed: never a half file at OUT. */
     if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
@@ -279,7 +290,8 @@ static int run_export(const cli_cmd *cmd, int argc, char **argv) {
   cli_progress_end(&bar);
   bar_on = 0;
   if (!to_stdout) {
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    /* fsync is for files: a device or a pipe may refuse it (EINVAL). */
+    if ((!direct && fsync(fd) != 0) || close(fd) != 0) {
       fd = -1;
       rc = cli_fail("writing %s: %s", path, strerror(errno));
       goto out;
@@ -289,7 +301,7 @@ static int run_export(const cli_cmd *cmd, int argc, char **argv) {
       rc = cli_fail("export to %s interrupted", path);
       goto out;
     }
-    if (rename(tmp, path) != 0) {
+    if (!direct && rename(tmp, path) != 0) {
       rc = cli_fail("cannot rename %s to %s: %s", tmp, path, strerror(errno));
       goto out;
     }
@@ -319,7 +331,9 @@ const cli_cmd cli_cmd_export = {
     "Writes file NAME as of revision REV (default head) to OUT, byte for byte\n"
     "what was committed. OUT is written under a temporary name next to it and\n"
     "renamed when complete, so OUT never holds half a file. When OUT is a\n"
-    "directory the file keeps the last part of its name; '-' writes to stdout.\n"
+    "directory the file keeps the last part of its name; '-' writes to stdout;\n"
+    "a symlink is written through; a device or FIFO is written into, never\n"
+    "replaced.\n"
     "A progress bar is shown when stderr is a terminal.\n"};
 
 /* ---- ls ------------------------------------------------------------------ */

@@ -4,6 +4,7 @@ that never leave half a file."""
 import filecmp
 import os
 import signal
+import stat
 import subprocess
 import time
 
@@ -223,6 +224,31 @@ def test_import_from_fifo(tmp_path, store):
             w.flush()
     assert p.wait(timeout=30) == 0
     assert h5tx("export", "%s/f" % store, "-").stdout == data
+
+
+def test_export_into_fifo_and_through_symlink(tmp_path, store):
+    """A FIFO (like /dev/null, a device) is written into, never replaced by
+    a regular file; a symlink is written through and stays a symlink."""
+    src = tmp_path / "src.bin"
+    data = os.urandom(200000)
+    src.write_bytes(data)
+    h5tx("import", src, "%s/f" % store)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    p = subprocess.Popen([CLI, "export", "%s/f" % store, str(fifo)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    with open(fifo, "rb") as r:
+        got = r.read()
+    assert p.wait(timeout=30) == 0, p.stderr.read()
+    assert got == data
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    target = tmp_path / "target.bin"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    os.symlink(target.name, link)
+    h5tx("export", "%s/f" % store, link)
+    assert os.path.islink(link)
+    assert target.read_bytes() == data
 
 
 def test_export_failures_leave_no_file(tmp_path, store):
