@@ -139,6 +139,9 @@ static void *tick(void *arg) {
 void cli_progress_busy(cli_progress *p, const char *label) {
   cli_progress_start(p, label, 0, 0);
   if (!p->on) return;
+  /* Drawn once now: a short job must not end before the ticker first runs
+   * and leave the terminal without a sign of it. */
+  draw(p);
   p->ticking = 1;
   if (pthread_create(&p->ticker, NULL, tick, p) != 0) p->ticking = 0;
 }
