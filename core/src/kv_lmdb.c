@@ -130,7 +130,10 @@ static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err
   mdb_env_set_maxreaders(kv->env, 1022);
   /* mdb_env_open keeps the larger of this and the size stored in the file. */
   mdb_env_set_mapsize(kv->env, map_size ? map_size : DEFAULT_MAP);
-  unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | MDB_NORDAHEAD;
+  /* Read-ahead stays on: a page record is a run of contiguous overflow
+   * pages, and MDB_NORDAHEAD (MADV_RANDOM) made every cold fault a single
+   * 4 KiB disk read (cold reads at 0.06x a plain file: BENCHMARKS.md). */
+  unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;
   if (kv->read_only) flags |= MDB_RDONLY;
   rc = mdb_env_open(kv->env, kv->path, flags, 0644);
   if (rc) {
