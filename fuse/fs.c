@@ -1526,8 +1526,9 @@ static void open_write_here(h5tx_fuse__fs *fs, fuse_req_t req, const node *h,
                             struct fuse_file_info *fi);
 
 /* A write handle on writer node `w`, whose count of write handles already
- * includes it. */
-static void open_write_fh(h5tx_fuse__fs *fs, fuse_req_t req, node *w, struct fuse_file_info *fi) {
+ * includes it, truncated if the open asks for it; NULL after replying with
+ * the error. */
+static fh *write_handle(h5tx_fuse__fs *fs, fuse_req_t req, node *w, struct fuse_file_info *fi) {
   fh *f = fh_new(fs, F_WRITE, w);
   int rc = f ? 0 : ENOMEM;
   if (f && (fi->flags & O_TRUNC)) rc = truncate_writer(fs, w, 0, T_HANDLE);
@@ -1541,10 +1542,15 @@ static void open_write_fh(h5tx_fuse__fs *fs, fuse_req_t req, node *w, struct fus
       pthread_mutex_unlock(&fs->lock);
     }
     fuse_reply_err(req, rc);
-    return;
+    return NULL;
   }
   fi->direct_io = 1; /* no page cache for a file that changes under writes */
-  reply_open_fh(fs, req, fi, f);
+  return f;
+}
+
+static void open_write_fh(h5tx_fuse__fs *fs, fuse_req_t req, node *w, struct fuse_file_info *fi) {
+  fh *f = write_handle(fs, req, w, fi);
+  if (f) reply_open_fh(fs, req, fi, f);
 }
 
 static void open_writer(h5tx_fuse__fs *fs, fuse_req_t req, node *n, struct fuse_file_info *fi,
@@ -1688,23 +1694,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     fuse_reply_err(req, rc);
     return;
   }
-  fh *f = fh_new(fs, F_WRITE, n);
-  rc = f ? 0 : ENOMEM;
-  if (f && (fi->flags & O_TRUNC)) rc = truncate_writer(fs, n, 0, T_HANDLE);
-  if (rc) {
-    if (f) {
-      release_write(fs, f);
-      fh_free(fs, f);
-    } else {
-      pthread_mutex_lock(&fs->lock);
-      n->w->wfhs--;
-      pthread_mutex_unlock(&fs->lock);
-    }
-    fuse_reply_err(req, rc);
-    return;
-  }
+  fh *f = write_handle(fs, req, n, fi);
+  if (!f) return;
   fi->fh = (uintptr_t)f;
-  fi->direct_io = 1;
   struct fuse_entry_param e;
   memset(&e, 0, sizeof e);
   e.ino = n->ino;
