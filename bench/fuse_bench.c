@@ -62,6 +62,7 @@
  * ratios [min-max]. Output: Markdown on stdout; progress on stderr.
  * --help for the options.
  */
+#include "bench_h5.h"
 #include "bench_util.h"
 
 #include <H5FDh5tx.h>
@@ -208,24 +209,6 @@ static void parse(config *c, int argc, char **argv) {
 }
 
 /* ---- errors --------------------------------------------------------------- */
-
-/* Exit naming the HDF5 call `what` that failed on `path`, with HDF5's error
- * stack (automatic printing is off, so the stack is still there). */
-static void h5_die(const char *what, const char *path) __attribute__((noreturn));
-static void h5_die(const char *what, const char *path) {
-  fprintf(stderr, "%s: %s failed on %s; HDF5 error stack:\n", progname, what, path);
-  H5Eprint2(H5E_DEFAULT, stderr);
-  exit(1);
-}
-
-static hid_t h5_id(hid_t id, const char *what, const char *path) {
-  if (id < 0) h5_die(what, path);
-  return id;
-}
-
-static void h5_ok(herr_t rc, const char *what, const char *path) {
-  if (rc < 0) h5_die(what, path);
-}
 
 /* snprintf into a path buffer; a path that does not fit is an error. */
 static void path_fmt(char *out, size_t cap, const char *fmt, ...)
@@ -481,28 +464,7 @@ typedef struct data {
 /* Create `path` with `fapl`: the dataset chunked in 1 MiB chunks, written
  * in 1 MiB slabs (one H5Dwrite each), closed. */
 static void write_dataset(const char *path, hid_t fapl, const data *d) {
-  hid_t dcpl = h5_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(H5P_DATASET_CREATE)", path);
-  hsize_t dims = d->nelem, chunk = CHUNK_ELEMS;
-  h5_ok(H5Pset_chunk(dcpl, 1, &chunk), "H5Pset_chunk", path);
-  hid_t space = h5_id(H5Screate_simple(1, &dims, NULL), "H5Screate_simple", path);
-  hid_t f = h5_id(H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate", path);
-  hid_t dset = h5_id(H5Dcreate2(f, DSET, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                     "H5Dcreate2", path);
-  hid_t fspace = h5_id(H5Dget_space(dset), "H5Dget_space", path);
-  for (hsize_t start = 0; start < d->nelem; start += CHUNK_ELEMS) {
-    hsize_t count = d->nelem - start < CHUNK_ELEMS ? d->nelem - start : CHUNK_ELEMS;
-    hid_t mspace = h5_id(H5Screate_simple(1, &count, NULL), "H5Screate_simple", path);
-    h5_ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL),
-          "H5Sselect_hyperslab", path);
-    h5_ok(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, d->src + start),
-          "H5Dwrite", path);
-    h5_ok(H5Sclose(mspace), "H5Sclose", path);
-  }
-  h5_ok(H5Sclose(fspace), "H5Sclose", path);
-  h5_ok(H5Dclose(dset), "H5Dclose", path);
-  h5_ok(H5Fclose(f), "H5Fclose", path);
-  h5_ok(H5Sclose(space), "H5Sclose", path);
-  h5_ok(H5Pclose(dcpl), "H5Pclose", path);
+  bench_h5_write(path, fapl, DSET, d->src, d->nelem, CHUNK_ELEMS, CHUNK_ELEMS);
 }
 
 /* The small file of the driver's commits: SMALL_BYTES of float64,
@@ -511,15 +473,16 @@ static void write_small_h5(const char *path, hid_t fapl, uint64_t *rng) {
   hsize_t n = SMALL_BYTES / sizeof(double);
   double *x = bench_xmalloc(SMALL_BYTES);
   bench_fill_signal(x, n, 0, rng);
-  hid_t space = h5_id(H5Screate_simple(1, &n, NULL), "H5Screate_simple", path);
-  hid_t f = h5_id(H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate", path);
+  hid_t space = bench_h5_id(H5Screate_simple(1, &n, NULL), "H5Screate_simple", path);
+  hid_t f = bench_h5_id(H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate", path);
   hid_t dset =
-      h5_id(H5Dcreate2(f, DSET, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-            "H5Dcreate2", path);
-  h5_ok(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x), "H5Dwrite", path);
-  h5_ok(H5Dclose(dset), "H5Dclose", path);
-  h5_ok(H5Fclose(f), "H5Fclose", path);
-  h5_ok(H5Sclose(space), "H5Sclose", path);
+      bench_h5_id(H5Dcreate2(f, DSET, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                  "H5Dcreate2", path);
+  bench_h5_ok(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x), "H5Dwrite",
+              path);
+  bench_h5_ok(H5Dclose(dset), "H5Dclose", path);
+  bench_h5_ok(H5Fclose(f), "H5Fclose", path);
+  bench_h5_ok(H5Sclose(space), "H5Sclose", path);
   free(x);
 }
 
@@ -616,11 +579,12 @@ static double read_seq(int p, data *d) {
   const char *path = path_file(p);
   memset(d->dst, 0, d->bytes);
   double t0 = bench_now_s();
-  hid_t f = h5_id(H5Fopen(path, H5F_ACC_RDONLY, path_fapl(p)), "H5Fopen (read-only)", path);
-  hid_t dset = h5_id(H5Dopen2(f, DSET, dapl_nocache), "H5Dopen2", path);
-  h5_ok(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->dst), "H5Dread", path);
-  h5_ok(H5Dclose(dset), "H5Dclose", path);
-  h5_ok(H5Fclose(f), "H5Fclose", path);
+  hid_t f = bench_h5_id(H5Fopen(path, H5F_ACC_RDONLY, path_fapl(p)), "H5Fopen (read-only)", path);
+  hid_t dset = bench_h5_id(H5Dopen2(f, DSET, dapl_nocache), "H5Dopen2", path);
+  bench_h5_ok(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->dst), "H5Dread",
+              path);
+  bench_h5_ok(H5Dclose(dset), "H5Dclose", path);
+  bench_h5_ok(H5Fclose(f), "H5Fclose", path);
   double t = bench_now_s() - t0;
   if (memcmp(d->dst, d->src, d->bytes) != 0)
     bench_die("%s: the dataset read differs from the data written", path);
@@ -633,25 +597,26 @@ static double read_random(int p, data *d, double *med_ms) {
   const char *path = path_file(p);
   double *lat = bench_xmalloc((size_t)d->nrand * sizeof *lat);
   hsize_t count = d->relems;
-  hid_t mspace = h5_id(H5Screate_simple(1, &count, NULL), "H5Screate_simple", path);
-  hid_t f = h5_id(H5Fopen(path, H5F_ACC_RDONLY, path_fapl(p)), "H5Fopen (read-only)", path);
-  hid_t dset = h5_id(H5Dopen2(f, DSET, dapl_nocache), "H5Dopen2", path);
-  hid_t fspace = h5_id(H5Dget_space(dset), "H5Dget_space", path);
+  hid_t mspace = bench_h5_id(H5Screate_simple(1, &count, NULL), "H5Screate_simple", path);
+  hid_t f = bench_h5_id(H5Fopen(path, H5F_ACC_RDONLY, path_fapl(p)), "H5Fopen (read-only)", path);
+  hid_t dset = bench_h5_id(H5Dopen2(f, DSET, dapl_nocache), "H5Dopen2", path);
+  hid_t fspace = bench_h5_id(H5Dget_space(dset), "H5Dget_space", path);
   double sum = 0;
   for (int i = 0; i < d->nrand; i++) {
     hsize_t start = d->off[i];
     double *out = d->dst + (size_t)i * d->relems;
-    h5_ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL),
-          "H5Sselect_hyperslab", path);
+    bench_h5_ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL),
+                "H5Sselect_hyperslab", path);
     double t0 = bench_now_s();
-    h5_ok(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, out), "H5Dread", path);
+    bench_h5_ok(H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, out), "H5Dread",
+                path);
     lat[i] = bench_now_s() - t0;
     sum += lat[i];
   }
-  h5_ok(H5Sclose(fspace), "H5Sclose", path);
-  h5_ok(H5Dclose(dset), "H5Dclose", path);
-  h5_ok(H5Fclose(f), "H5Fclose", path);
-  h5_ok(H5Sclose(mspace), "H5Sclose", path);
+  bench_h5_ok(H5Sclose(fspace), "H5Sclose", path);
+  bench_h5_ok(H5Dclose(dset), "H5Dclose", path);
+  bench_h5_ok(H5Fclose(f), "H5Fclose", path);
+  bench_h5_ok(H5Sclose(mspace), "H5Sclose", path);
   for (int i = 0; i < d->nrand; i++)
     if (memcmp(d->dst + (size_t)i * d->relems, d->src + d->off[i], d->relems * sizeof(double)))
       bench_die("%s: random read %d differs from the data written", path, i);
@@ -714,10 +679,10 @@ static void run_commits(const config *c, int row, uint64_t *rng, commit_res *out
   hid_t f = H5I_INVALID_HID, dset = H5I_INVALID_HID, fspace = H5I_INVALID_HID;
   hid_t mspace = H5I_INVALID_HID;
   if (row == C_DRIVER) {
-    f = h5_id(H5Fopen(small_h5, H5F_ACC_RDWR, fapl_h5tx), "H5Fopen (read-write)", small_h5);
-    dset = h5_id(H5Dopen2(f, DSET, H5P_DEFAULT), "H5Dopen2", small_h5);
-    fspace = h5_id(H5Dget_space(dset), "H5Dget_space", small_h5);
-    mspace = h5_id(H5Screate_simple(1, &dcount, NULL), "H5Screate_simple", small_h5);
+    f = bench_h5_id(H5Fopen(small_h5, H5F_ACC_RDWR, fapl_h5tx), "H5Fopen (read-write)", small_h5);
+    dset = bench_h5_id(H5Dopen2(f, DSET, H5P_DEFAULT), "H5Dopen2", small_h5);
+    fspace = bench_h5_id(H5Dget_space(dset), "H5Dget_space", small_h5);
+    mspace = bench_h5_id(H5Screate_simple(1, &dcount, NULL), "H5Screate_simple", small_h5);
   }
   mstats s0 = read_stats();
   const char *path = row == C_MOUNT_FSYNC || row == C_MOUNT_CLOSE ? small_mnt : small_local;
@@ -728,13 +693,13 @@ static void run_commits(const config *c, int row, uint64_t *rng, commit_res *out
       for (size_t j = 0; j < dcount; j++)
         dbuf[j] = (double)(bench_splitmix64(rng) >> 11) * 0x1.0p-53;
       hsize_t start = slot * dcount;
-      h5_ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &dcount, NULL),
-            "H5Sselect_hyperslab", small_h5);
+      bench_h5_ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &dcount, NULL),
+                  "H5Sselect_hyperslab", small_h5);
       double t0 = bench_now_s();
-      h5_ok(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, dbuf), "H5Dwrite",
-            small_h5);
+      bench_h5_ok(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, dbuf), "H5Dwrite",
+                  small_h5);
       double t1 = bench_now_s();
-      h5_ok(H5Fflush(f, H5F_SCOPE_LOCAL), "H5Fflush", small_h5);
+      bench_h5_ok(H5Fflush(f, H5F_SCOPE_LOCAL), "H5Fflush", small_h5);
       double t2 = bench_now_s();
       ph[PH_WRITE][i] = t1 - t0;
       ph[PH_FSYNC][i] = t2 - t1;
@@ -763,10 +728,10 @@ static void run_commits(const config *c, int row, uint64_t *rng, commit_res *out
   }
   mstats s1 = read_stats();
   if (row == C_DRIVER) {
-    h5_ok(H5Sclose(mspace), "H5Sclose", small_h5);
-    h5_ok(H5Sclose(fspace), "H5Sclose", small_h5);
-    h5_ok(H5Dclose(dset), "H5Dclose", small_h5);
-    h5_ok(H5Fclose(f), "H5Fclose", small_h5);
+    bench_h5_ok(H5Sclose(mspace), "H5Sclose", small_h5);
+    bench_h5_ok(H5Sclose(fspace), "H5Sclose", small_h5);
+    bench_h5_ok(H5Dclose(dset), "H5Dclose", small_h5);
+    bench_h5_ok(H5Fclose(f), "H5Fclose", small_h5);
   }
   out->revs_per_write = (double)(s1.head - s0.head) / n;
   for (int k = 0; k < NPHASE; k++) {
@@ -973,7 +938,7 @@ static void print_commits(const config *c, trial *tr) {
 static void print_report(const config *c, const data *d, trial *tr, int argc, char **argv,
                          h5tx_rev rev, int identical, double secs) {
   unsigned maj, min, rel;
-  h5_ok(H5get_libversion(&maj, &min, &rel), "H5get_libversion", "-");
+  bench_h5_ok(H5get_libversion(&maj, &min, &rel), "H5get_libversion", "-");
   int n = c->trials;
   printf("### h5tx mount: HDF5 reads and small commits\n\n");
   bench_print_machine(store_dir);
@@ -1036,7 +1001,7 @@ int main(int argc, char **argv) {
   bench_init(progname);
   static config c;
   parse(&c, argc, argv);
-  if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) h5_die("H5Eset_auto2", "-");
+  if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) bench_h5_die("H5Eset_auto2", "-");
   find_cli(&c);
   find_on_path("fusermount3", fusermount_path, sizeof fusermount_path);
 
@@ -1071,13 +1036,13 @@ int main(int argc, char **argv) {
   }
   mount_argv[na] = NULL;
 
-  fapl_sec2 = h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", "sec2");
-  h5_ok(H5Pset_fapl_sec2(fapl_sec2), "H5Pset_fapl_sec2", "sec2");
-  fapl_h5tx = h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", "h5tx");
-  h5_ok(H5Pset_fapl_h5tx(fapl_h5tx, c.h5tx_config), "H5Pset_fapl_h5tx", "h5tx");
-  dapl_nocache = h5_id(H5Pcreate(H5P_DATASET_ACCESS), "H5Pcreate(H5P_DATASET_ACCESS)", "-");
-  h5_ok(H5Pset_chunk_cache(dapl_nocache, 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT), "H5Pset_chunk_cache",
-        "-");
+  fapl_sec2 = bench_h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", "sec2");
+  bench_h5_ok(H5Pset_fapl_sec2(fapl_sec2), "H5Pset_fapl_sec2", "sec2");
+  fapl_h5tx = bench_h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", "h5tx");
+  bench_h5_ok(H5Pset_fapl_h5tx(fapl_h5tx, c.h5tx_config), "H5Pset_fapl_h5tx", "h5tx");
+  dapl_nocache = bench_h5_id(H5Pcreate(H5P_DATASET_ACCESS), "H5Pcreate(H5P_DATASET_ACCESS)", "-");
+  bench_h5_ok(H5Pset_chunk_cache(dapl_nocache, 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT),
+              "H5Pset_chunk_cache", "-");
 
   cold_ok = !c.no_cold && drop_caches() == 0;
   if (!c.no_cold && !cold_ok)
@@ -1136,9 +1101,9 @@ int main(int argc, char **argv) {
   do_unmount();
   print_report(&c, &d, tr, argc, argv, rev, identical, bench_now_s() - t_start);
 
-  h5_ok(H5Pclose(dapl_nocache), "H5Pclose", "-");
-  h5_ok(H5Pclose(fapl_h5tx), "H5Pclose", "h5tx");
-  h5_ok(H5Pclose(fapl_sec2), "H5Pclose", "sec2");
+  bench_h5_ok(H5Pclose(dapl_nocache), "H5Pclose", "-");
+  bench_h5_ok(H5Pclose(fapl_h5tx), "H5Pclose", "h5tx");
+  bench_h5_ok(H5Pclose(fapl_sec2), "H5Pclose", "sec2");
   free(d.src);
   free(d.dst);
   free(d.off);

@@ -36,6 +36,7 @@
  *
  * Output: Markdown on stdout; progress on stderr. --help for the options.
  */
+#include "bench_h5.h"
 #include "bench_util.h"
 
 #include <H5FDh5tx.h>
@@ -140,24 +141,6 @@ static void usage(FILE *f) {
 }
 
 /* ---- errors and small helpers ------------------------------------------- */
-
-/* Exit naming the HDF5 call `what` that failed on `path`, with HDF5's error
- * stack (automatic printing is off, so the stack is still there). */
-static void h5_die(const char *what, const char *path) __attribute__((noreturn));
-static void h5_die(const char *what, const char *path) {
-  fprintf(stderr, "%s: %s failed on %s; HDF5 error stack:\n", progname, what, path);
-  H5Eprint2(H5E_DEFAULT, stderr);
-  exit(1);
-}
-
-static hid_t h5_id(hid_t id, const char *what, const char *path) {
-  if (id < 0) h5_die(what, path);
-  return id;
-}
-
-static void h5_ok(herr_t rc, const char *what, const char *path) {
-  if (rc < 0) h5_die(what, path);
-}
 
 /* CPU time of this process (user + system), seconds. */
 static double cpu_s(void) {
@@ -282,13 +265,13 @@ static void driver_clean(const driver *d) {
 /* A file access list for driver `d`; `onion_rev` is the Onion revision to
  * open (H5FD_ONION_FAPL_INFO_REVISION_ID_LATEST to write a new one). */
 static hid_t make_fapl(const config *c, const driver *d, uint64_t onion_rev) {
-  hid_t fapl = h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", d->label);
+  hid_t fapl = bench_h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", d->label);
   char cfg[H5FD_H5TX_CONFIG_MAX];
   switch (d->kind) {
   case K_SEC2:
-  case K_SEC2_FSYNC: h5_ok(H5Pset_fapl_sec2(fapl), "H5Pset_fapl_sec2", d->label); break;
+  case K_SEC2_FSYNC: bench_h5_ok(H5Pset_fapl_sec2(fapl), "H5Pset_fapl_sec2", d->label); break;
   case K_CORE:
-    h5_ok(H5Pset_fapl_core(fapl, CORE_INCREMENT, 1), "H5Pset_fapl_core", d->label);
+    bench_h5_ok(H5Pset_fapl_core(fapl, CORE_INCREMENT, 1), "H5Pset_fapl_core", d->label);
     break;
   case K_ONION: {
 #if HAVE_ONION
@@ -302,7 +285,7 @@ static hid_t make_fapl(const config *c, const driver *d, uint64_t onion_rev) {
     info.force_write_open = 0;
     info.creation_flags = 0;
     snprintf(info.comment, sizeof info.comment, "%s", progname);
-    h5_ok(H5Pset_fapl_onion(fapl, &info), "H5Pset_fapl_onion", d->label);
+    bench_h5_ok(H5Pset_fapl_onion(fapl, &info), "H5Pset_fapl_onion", d->label);
 #else
     (void)onion_rev;
     bench_die("Onion needs HDF5 >= 1.14");
@@ -315,7 +298,7 @@ static hid_t make_fapl(const config *c, const driver *d, uint64_t onion_rev) {
     if (c->h5tx_page)
       snprintf(cfg + strlen(cfg), sizeof cfg - strlen(cfg), ";page_size=%u", c->h5tx_page);
     if (c->h5tx_extra) snprintf(cfg + strlen(cfg), sizeof cfg - strlen(cfg), ";%s", c->h5tx_extra);
-    h5_ok(H5Pset_fapl_h5tx(fapl, cfg), "H5Pset_fapl_h5tx", d->label);
+    bench_h5_ok(H5Pset_fapl_h5tx(fapl, cfg), "H5Pset_fapl_h5tx", d->label);
     break;
   }
   return fapl;
@@ -331,34 +314,11 @@ static double write_file(const config *c, const driver *d, const dataset *ds, in
   char path[4400];
   driver_path(d, H5TX_HEAD, path, sizeof path);
   hid_t fapl = make_fapl(c, d, UINT64_MAX);
-  hid_t dcpl = h5_id(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate(H5P_DATASET_CREATE)", path);
-  hsize_t dims = ds->nelem, chunk = CHUNK_ELEMS;
-  if (chunked) h5_ok(H5Pset_chunk(dcpl, 1, &chunk), "H5Pset_chunk", path);
-  hid_t space = h5_id(H5Screate_simple(1, &dims, NULL), "H5Screate_simple", path);
-
   double t0 = bench_now_s();
-  hid_t f = h5_id(H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "H5Fcreate", path);
-  hid_t dset = h5_id(H5Dcreate2(f, DSET, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                     "H5Dcreate2", path);
-  hid_t fspace = h5_id(H5Dget_space(dset), "H5Dget_space", path);
-  for (hsize_t start = 0; start < ds->nelem; start += CHUNK_ELEMS) {
-    hsize_t count = ds->nelem - start < CHUNK_ELEMS ? ds->nelem - start : CHUNK_ELEMS;
-    hid_t mspace = h5_id(H5Screate_simple(1, &count, NULL), "H5Screate_simple", path);
-    h5_ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL),
-          "H5Sselect_hyperslab", path);
-    h5_ok(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, ds->src + start),
-          "H5Dwrite", path);
-    h5_ok(H5Sclose(mspace), "H5Sclose", path);
-  }
-  h5_ok(H5Sclose(fspace), "H5Sclose", path);
-  h5_ok(H5Dclose(dset), "H5Dclose", path);
-  h5_ok(H5Fclose(f), "H5Fclose", path);
+  bench_h5_write(path, fapl, DSET, ds->src, ds->nelem, chunked ? CHUNK_ELEMS : 0, CHUNK_ELEMS);
   if (d->kind == K_SEC2_FSYNC) fsync_path(path);
   double t = bench_now_s() - t0;
-
-  h5_ok(H5Sclose(space), "H5Sclose", path);
-  h5_ok(H5Pclose(dcpl), "H5Pclose", path);
-  h5_ok(H5Pclose(fapl), "H5Pclose", path);
+  bench_h5_ok(H5Pclose(fapl), "H5Pclose", path);
   return t;
 }
 
@@ -368,13 +328,14 @@ static double write_file(const config *c, const driver *d, const dataset *ds, in
 static double read_file(const char *path, hid_t fapl, dataset *ds, double *open_s, double *read_s) {
   memset(ds->dst, 0, ds->bytes);
   double t0 = bench_now_s();
-  hid_t f = h5_id(H5Fopen(path, H5F_ACC_RDONLY, fapl), "H5Fopen (read-only)", path);
-  hid_t dset = h5_id(H5Dopen2(f, DSET, H5P_DEFAULT), "H5Dopen2", path);
+  hid_t f = bench_h5_id(H5Fopen(path, H5F_ACC_RDONLY, fapl), "H5Fopen (read-only)", path);
+  hid_t dset = bench_h5_id(H5Dopen2(f, DSET, H5P_DEFAULT), "H5Dopen2", path);
   double t1 = bench_now_s();
-  h5_ok(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->dst), "H5Dread", path);
+  bench_h5_ok(H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, ds->dst), "H5Dread",
+              path);
   double t2 = bench_now_s();
-  h5_ok(H5Dclose(dset), "H5Dclose", path);
-  h5_ok(H5Fclose(f), "H5Fclose", path);
+  bench_h5_ok(H5Dclose(dset), "H5Dclose", path);
+  bench_h5_ok(H5Fclose(f), "H5Fclose", path);
   double t3 = bench_now_s();
   if (open_s) *open_s = t1 - t0;
   if (read_s) *read_s = t2 - t1;
@@ -389,26 +350,26 @@ static double revise(const config *c, const driver *d, const dataset *ds, int i,
   driver_path(d, H5TX_HEAD, path, sizeof path);
   hid_t fapl = make_fapl(c, d, UINT64_MAX);
   hsize_t start = ds->off[i], count = ds->blk;
-  hid_t mspace = h5_id(H5Screate_simple(1, &count, NULL), "H5Screate_simple", path);
+  hid_t mspace = bench_h5_id(H5Screate_simple(1, &count, NULL), "H5Screate_simple", path);
 
   double c0 = cpu_s(), t0 = bench_now_s();
-  hid_t f = h5_id(H5Fopen(path, H5F_ACC_RDWR, fapl), "H5Fopen (read-write)", path);
-  hid_t dset = h5_id(H5Dopen2(f, DSET, H5P_DEFAULT), "H5Dopen2", path);
-  hid_t fspace = h5_id(H5Dget_space(dset), "H5Dget_space", path);
-  h5_ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL),
-        "H5Sselect_hyperslab", path);
-  h5_ok(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT,
-                 ds->patch + (size_t)i * ds->blk),
-        "H5Dwrite (block)", path);
-  h5_ok(H5Sclose(fspace), "H5Sclose", path);
-  h5_ok(H5Dclose(dset), "H5Dclose", path);
-  h5_ok(H5Fclose(f), "H5Fclose", path);
+  hid_t f = bench_h5_id(H5Fopen(path, H5F_ACC_RDWR, fapl), "H5Fopen (read-write)", path);
+  hid_t dset = bench_h5_id(H5Dopen2(f, DSET, H5P_DEFAULT), "H5Dopen2", path);
+  hid_t fspace = bench_h5_id(H5Dget_space(dset), "H5Dget_space", path);
+  bench_h5_ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL),
+              "H5Sselect_hyperslab", path);
+  bench_h5_ok(H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT,
+                       ds->patch + (size_t)i * ds->blk),
+              "H5Dwrite (block)", path);
+  bench_h5_ok(H5Sclose(fspace), "H5Sclose", path);
+  bench_h5_ok(H5Dclose(dset), "H5Dclose", path);
+  bench_h5_ok(H5Fclose(f), "H5Fclose", path);
   if (d->kind == K_SEC2_FSYNC) fsync_path(path);
   double t = bench_now_s() - t0;
   *cpu = cpu_s() - c0;
 
-  h5_ok(H5Sclose(mspace), "H5Sclose", path);
-  h5_ok(H5Pclose(fapl), "H5Pclose", path);
+  bench_h5_ok(H5Sclose(mspace), "H5Sclose", path);
+  bench_h5_ok(H5Pclose(fapl), "H5Pclose", path);
   return t;
 }
 
@@ -454,7 +415,7 @@ static void simple_run(const config *c, const driver *d, dataset *ds, simple_res
     /* Onion: the latest revision, the creation (revision_num 1). */
     hid_t fapl = make_fapl(c, d, UINT64_MAX);
     r->read_s[layout] = read_file(path, fapl, ds, NULL, NULL);
-    h5_ok(H5Pclose(fapl), "H5Pclose", path);
+    bench_h5_ok(H5Pclose(fapl), "H5Pclose", path);
     verify(ds, ds->h_initial, d->label, layout == 0 ? "chunked read" : "contiguous read");
     if (c->verbose)
       fprintf(stderr, "  %s, %s: write %.0f MiB/s, read %.0f MiB/s\n", d->label,
@@ -554,19 +515,19 @@ static void anchors_run(const config *c, const driver *d, dataset *ds, anchor_re
   if (d->kind == K_ONION) {
     /* Revision 1 is the creation, then one per open-write-close. */
     uint64_t n = 0;
-    h5_ok(H5FDonion_get_revision_count(path, fapl, &n), "H5FDonion_get_revision_count", path);
+    bench_h5_ok(H5FDonion_get_revision_count(path, fapl, &n), "H5FDonion_get_revision_count", path);
     if (n != (uint64_t)c->revisions + 1)
       bench_die("%s: %llu Onion revisions, expected %d", d->label, (unsigned long long)n,
                 c->revisions + 1);
   }
 #endif
-  h5_ok(H5Pclose(fapl), "H5Pclose", rpath);
+  bench_h5_ok(H5Pclose(fapl), "H5Pclose", rpath);
   if (is_h5tx(d) || d->kind == K_ONION) {
     /* Not timed: the head (latest revision) must hold every revision. */
     fapl = make_fapl(c, d, UINT64_MAX);
     read_file(path, fapl, ds, NULL, NULL);
     verify(ds, ds->h_final, d->label, "full read of the last revision");
-    h5_ok(H5Pclose(fapl), "H5Pclose", path);
+    bench_h5_ok(H5Pclose(fapl), "H5Pclose", path);
   }
   driver_clean(d);
 }
@@ -576,7 +537,7 @@ static void anchors_run(const config *c, const driver *d, dataset *ds, anchor_re
 static void print_header(const config *c, const dataset *ds, int argc, char **argv,
                          double elapsed) {
   unsigned maj, min, rel;
-  h5_ok(H5get_libversion(&maj, &min, &rel), "H5get_libversion", "-");
+  bench_h5_ok(H5get_libversion(&maj, &min, &rel), "H5get_libversion", "-");
 
   printf("### %s, HDF5 %u.%u.%u\n\n",
          c->mode == MODE_SIMPLE ? "Write and read one dataset" : "ANCHORS.md workload", maj, min,
@@ -956,13 +917,14 @@ int main(int argc, char **argv) {
   bench_init(progname);
   static config c;
   parse(&c, argc, argv);
-  if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) h5_die("H5Eset_auto2", "-");
+  if (H5Eset_auto2(H5E_DEFAULT, NULL, NULL) < 0) bench_h5_die("H5Eset_auto2", "-");
   workdir = bench_make_workdir(c.dir, "h5tx-hdf5-bench");
-  backing_fapl = h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", "Onion backing");
-  h5_ok(H5Pset_fapl_sec2(backing_fapl), "H5Pset_fapl_sec2", "Onion backing");
+  backing_fapl =
+      bench_h5_id(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate(H5P_FILE_ACCESS)", "Onion backing");
+  bench_h5_ok(H5Pset_fapl_sec2(backing_fapl), "H5Pset_fapl_sec2", "Onion backing");
   /* Check every driver's settings (e.g. a bad h5tx config) before the work. */
   for (int k = 0; k < c.ndrv; k++)
-    h5_ok(H5Pclose(make_fapl(&c, &c.drv[k], UINT64_MAX)), "H5Pclose", c.drv[k].label);
+    bench_h5_ok(H5Pclose(make_fapl(&c, &c.drv[k], UINT64_MAX)), "H5Pclose", c.drv[k].label);
   fprintf(stderr, "%s: working in %s; generating %llu MiB of data ...\n", progname, workdir,
           (unsigned long long)c.size_mib);
   dataset ds;
@@ -980,6 +942,6 @@ int main(int argc, char **argv) {
     report_anchors(&c, &ds, res);
   }
   dataset_free(&ds);
-  h5_ok(H5Pclose(backing_fapl), "H5Pclose", "Onion backing");
+  bench_h5_ok(H5Pclose(backing_fapl), "H5Pclose", "Onion backing");
   return 0;
 }
