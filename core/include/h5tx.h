@@ -378,7 +378,8 @@ typedef struct h5tx_usage {
   uint64_t file_bytes;    /**< size of the LMDB data file on disk */
 } h5tx_usage;
 
-/** Measure what the store holds. */
+/** Measure what the store holds (a scan of the page index in batches of
+ * short read transactions, as h5tx_store_stats does). */
 H5TX_API int h5tx_store_usage(h5tx_store *s, h5tx_usage *out, h5tx_error *err);
 
 /* ------------------------------------------------------------------ */

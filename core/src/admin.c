@@ -459,6 +459,24 @@ out:
   return rc;
 }
 
+/* ---- usage of the whole store --------------------------------------------------------------- */
+
+static int count_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
+  (void)k;
+  (void)err;
+  h5tx_usage *u = arg;
+  u->page_versions++;
+  u->page_bytes += v->n;
+  return 0;
+}
+
+int h5tx_store_usage(h5tx_store *s, h5tx_usage *out, h5tx_error *err) {
+  memset(out, 0, sizeof *out);
+  int rc = scan(s, KV_PAGES, count_page, out, err);
+  if (rc == 0) rc = h5tx__kv_space(s->kv, &out->db_bytes, &out->file_bytes, err);
+  return rc;
+}
+
 /* ---- statistics, leases, readers ---------------------------------------------------------------
  */
 

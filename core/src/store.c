@@ -296,23 +296,3 @@ int h5tx__rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, h
                      (unsigned long long)rev);
   return 0;
 }
-
-int h5tx_store_usage(h5tx_store *s, h5tx_usage *out, h5tx_error *err) {
-  memset(out, 0, sizeof *out);
-  h5tx__txn *t;
-  int rc = h5tx__kv_read(s->kv, &t, err);
-  if (rc) return rc;
-  h5tx__cur *c;
-  if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err)) == 0) {
-    h5tx__val k, v;
-    for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
-      out->page_versions++;
-      out->page_bytes += v.n;
-    }
-    if (rc == H5TX_ENOENT) rc = 0;
-    h5tx__kv_cursor_close(c);
-  }
-  h5tx__kv_done(t);
-  if (rc == 0) rc = h5tx__kv_space(s->kv, &out->db_bytes, &out->file_bytes, err);
-  return rc;
-}
