@@ -651,7 +651,7 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 }
 
 int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_error *err) {
-  if (!h5tx_writer_dirty(w) && w->len == w->base_len) {
+  if (!h5tx_writer_dirty(w)) { /* every change of length also marks it changed */
     if (rev) *rev = w->base;
     return 0;
   }
