@@ -64,6 +64,11 @@ enum {
   H5TX_EROFS = -12,    /**< write to something read-only */
   H5TX_EFORK = -13,    /**< handle used in a child after fork() */
   H5TX_ERANGE = -14,   /**< offset or length out of range */
+  /** The commit landed (it is head, visible to every reader, and `*rev`
+   * says which revision it is) but flushing it to disk failed: it may not
+   * survive a power cut until a later sync succeeds. Never "nothing was
+   * stored". */
+  H5TX_ESYNC = -20,
 };
 
 /** An error: its code and a message that names what was wrong. */

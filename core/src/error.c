@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int h5tx__err(h5tx_error *err, int code, const char *fmt, ...) {
@@ -31,6 +32,19 @@ int h5tx__errno_code(int e) {
   }
 }
 
+const char *h5tx__file_kind(unsigned mode) {
+  switch (mode & S_IFMT) {
+  case S_IFREG: return "a regular file";
+  case S_IFDIR: return "a directory";
+  case S_IFIFO: return "a FIFO";
+  case S_IFSOCK: return "a socket";
+  case S_IFCHR: return "a character device";
+  case S_IFBLK: return "a block device";
+  case S_IFLNK: return "a symbolic link";
+  default: return "an unknown kind of file";
+  }
+}
+
 const char *h5tx_strerror(int code) {
   switch (code) {
   case H5TX_OK: return "H5TX_OK";
@@ -48,6 +62,7 @@ const char *h5tx_strerror(int code) {
   case H5TX_EROFS: return "H5TX_EROFS";
   case H5TX_EFORK: return "H5TX_EFORK";
   case H5TX_ERANGE: return "H5TX_ERANGE";
+  case H5TX_ESYNC: return "H5TX_ESYNC";
   default: return "H5TX_E(unknown)";
   }
 }

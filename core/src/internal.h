@@ -73,6 +73,9 @@ int h5tx__check_name(const char *name, h5tx_error *err);
 /* 0 if `name` is a valid tag name, else H5TX_EINVAL. */
 int h5tx__check_tag(const char *name, h5tx_error *err);
 
+/* What kind of file st_mode `mode` describes ("a FIFO"), for messages. */
+const char *h5tx__file_kind(unsigned mode);
+
 /* Wall clock in ns since the epoch. */
 uint64_t h5tx__now_ns(void);
 

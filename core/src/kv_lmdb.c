@@ -22,6 +22,10 @@
 #define POOL_MAX 16
 #define DEFAULT_MAP (256ull << 20)
 #define MAX_GROW_STEP (4ull << 30)
+/* LMDB's lock file: a header of two 64-byte cache lines, then 64-byte
+ * reader slots (MDB_txninfo, MDB_reader). */
+#define LOCK_HEADER 192
+#define LOCK_SLOT 64
 
 static const char *const table_names[KV_NTABLES] = {"meta",    "names",   "files", "pages",
                                                     "lengths", "commits", "tags",  "leases"};
@@ -95,14 +99,30 @@ static int check_fork(h5tx__kv *kv, h5tx_error *err) {
   return 0;
 }
 
+/* Before LMDB sees the store: a user who may read the store but not write
+ * lock.mdb (LMDB's reader table, written by every reader) gets a message
+ * naming the file and the permission, not "Permission denied". */
+static int check_lock_access(h5tx__kv *kv, h5tx_error *err) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/lock.mdb", kv->path);
+  if (access(path, R_OK | W_OK) == 0 || errno != EACCES) return 0;
+  return h5tx__err(err, H5TX_EROFS,
+                   "store %s: reading it needs write permission on %s (LMDB's reader table, where "
+                   "every reader registers the revision it reads), which this user (uid %d) "
+                   "lacks; the store's owner can share it with a group (chmod g+w on the "
+                   "store's files, or a umask of 002 when it is created)",
+                   kv->path, path, (int)geteuid());
+}
+
 /* LMDB's lock file holds its reader table in a shared mapping: allocate its
  * blocks before LMDB maps it, so that taking a reader slot on a full disk
  * cannot raise SIGBUS. Done before this process opens the environment (a
- * close() of a file LMDB has open would drop its locks). */
+ * close() of a file LMDB has open would drop its locks). Its mode is 0666
+ * less the umask, like every file of the store. */
 static int reserve_lock_file(h5tx__kv *kv, h5tx_error *err) {
   char path[4200];
   snprintf(path, sizeof path, "%s/lock.mdb", kv->path);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) {
     if (errno == EROFS || errno == EACCES) return 0; /* read-only: LMDB says more */
     return h5tx__err(err, h5tx__errno_code(errno), "store %s: lock file: %s", kv->path,
@@ -114,6 +134,20 @@ static int reserve_lock_file(h5tx__kv *kv, h5tx_error *err) {
    * readers: (1022 - 1) * 64-byte slots + 192 bytes of header = 64 KiB. */
   struct stat st;
   int e = fstat(fd, &st) != 0 ? errno : posix_fallocate(fd, 0, st.st_size > 0 ? st.st_size : 65536);
+  /* A lock file shorter than LMDB's header while another process has the
+   * store open (it holds a read lock on byte 0; LMDB rebuilds the file only
+   * for the first opener) would be mapped short and read past its end. */
+  if (!e && st.st_size > 0 && st.st_size < LOCK_HEADER + LOCK_SLOT) {
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+      close(fd);
+      return h5tx__err(err, H5TX_ECORRUPT,
+                       "store %s: %s is truncated (%lld bytes, shorter than LMDB's reader table "
+                       "header) while process %d has the store open; once every process has "
+                       "closed the store, the next open rebuilds it",
+                       kv->path, path, (long long)st.st_size, (int)fl.l_pid);
+    }
+  }
   close(fd);
   if (e)
     return h5tx__err(err, h5tx__errno_code(e), "store %s: reserving the lock file: %s", kv->path,
@@ -121,8 +155,95 @@ static int reserve_lock_file(h5tx__kv *kv, h5tx_error *err) {
   return 0;
 }
 
+/* LMDB's data file format (lmdb 0.9, data version 1): page 0 and page 1
+ * are the meta pages; a meta starts after the 16-byte page header with its
+ * magic, and the page size sits in the free-list DB record's md_pad. */
+#define MDB_META_MAGIC 0xBEEFC0DEu
+#define META_MAGIC_OFF 16
+#define META_PSIZE_OFF 40
+
+/* data.mdb must be there, a regular file, and hold both meta pages before
+ * LMDB opens it: LMDB would make a missing or empty one a new, empty
+ * environment (a read-only command must create nothing) and map a short
+ * one past its end. */
+static int check_data_file(h5tx__kv *kv, h5tx_error *err) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/data.mdb", kv->path);
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT)
+      return h5tx__err(err, H5TX_ECORRUPT, "store %s: its index %s is missing", kv->path, path);
+    if (e == EACCES)
+      return h5tx__err(err, H5TX_EROFS,
+                       "store %s: reading it needs read permission on %s, which this user "
+                       "(uid %d) lacks",
+                       kv->path, path, (int)geteuid());
+    return h5tx__err(err, h5tx__errno_code(e), "store %s: %s: %s", kv->path, path, strerror(e));
+  }
+  struct stat st;
+  uint8_t hdr[64];
+  int rc = 0;
+  if (fstat(fd, &st) != 0) {
+    rc = h5tx__err(err, h5tx__errno_code(errno), "store %s: %s: %s", kv->path, path,
+                   strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: its index %s is not a regular file (%s)",
+                   kv->path, path, h5tx__file_kind(st.st_mode));
+  } else if (st.st_size < (off_t)sizeof hdr || pread(fd, hdr, sizeof hdr, 0) != sizeof hdr) {
+    rc = h5tx__err(err, H5TX_ECORRUPT,
+                   "store %s: its index %s is truncated (%lld bytes, not even a meta page)",
+                   kv->path, path, (long long)st.st_size);
+  } else if (h5tx__get_le32(hdr + META_MAGIC_OFF) != MDB_META_MAGIC) {
+    rc = h5tx__err(err, H5TX_EFORMAT, "store %s: %s is not an LMDB 0.9 data file (bad magic)",
+                   kv->path, path);
+  } else {
+    uint32_t ps = h5tx__get_le32(hdr + META_PSIZE_OFF);
+    if (ps < 512 || ps > (1u << 20) || (ps & (ps - 1)))
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: %s: meta page names page size %u", kv->path,
+                     path, ps);
+    else if (st.st_size < 2 * (off_t)ps)
+      rc = h5tx__err(err, H5TX_ECORRUPT,
+                     "store %s: its index %s is truncated (%lld bytes, shorter than its two "
+                     "%u-byte meta pages)",
+                     kv->path, path, (long long)st.st_size, ps);
+  }
+  close(fd);
+  return rc;
+}
+
+/* After LMDB opened data.mdb: the file must hold every page its newest meta
+ * page says is in use, or reading them through the map is SIGBUS. */
+static int check_data_size(h5tx__kv *kv, h5tx_error *err) {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_filehandle_t fd;
+  struct stat fs;
+  if (mdb_env_info(kv->env, &info) || mdb_env_stat(kv->env, &st) || mdb_env_get_fd(kv->env, &fd) ||
+      fstat(fd, &fs) != 0)
+    return 0; /* nothing to compare against: LMDB reports on use */
+  uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+  if ((uint64_t)fs.st_size >= need) return 0;
+  return h5tx__err(err, H5TX_ECORRUPT,
+                   "store %s: its index %s/data.mdb is truncated: %llu bytes, but its newest "
+                   "meta page uses %llu pages of %u bytes (%llu bytes)",
+                   kv->path, kv->path, (unsigned long long)fs.st_size,
+                   (unsigned long long)info.me_last_pgno + 1, st.ms_psize,
+                   (unsigned long long)need);
+}
+
+/* Free the reader slots of processes that died with the store open: LMDB
+ * keeps them (and the revision each pinned, so no page after it is reused)
+ * until every process has closed the environment. */
+static void clear_stale_readers(h5tx__kv *kv) {
+  int dead = 0;
+  if (kv->env) mdb_reader_check(kv->env, &dead);
+}
+
 static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err) {
-  int rc = kv->read_only ? 0 : reserve_lock_file(kv, err);
+  int rc = create ? 0 : check_data_file(kv, err);
+  if (!rc) rc = check_lock_access(kv, err);
+  if (!rc && !kv->read_only) rc = reserve_lock_file(kv, err);
   if (rc) return rc;
   rc = mdb_env_create(&kv->env);
   if (rc) return fail(err, kv, rc, "creating LMDB environment");
@@ -135,15 +256,27 @@ static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err
    * 4 KiB disk read (cold reads at 0.06x a plain file: BENCHMARKS.md). */
   unsigned flags = MDB_NOTLS | MDB_NOMETASYNC;
   if (kv->read_only) flags |= MDB_RDONLY;
-  rc = mdb_env_open(kv->env, kv->path, flags, 0644);
+  /* Files: 0666 less the umask (a setgid directory gives them its group). */
+  rc = mdb_env_open(kv->env, kv->path, flags, 0666);
   if (rc) {
     mdb_env_close(kv->env);
     kv->env = NULL;
+    /* data.mdb passed check_data_file: an invalid environment is the lock
+     * file's doing. */
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
-      return h5tx__err(err, H5TX_EFORMAT, "store %s: data.mdb is not an LMDB 0.9 environment (%s)",
-                       kv->path, mdb_strerror(rc));
+      return h5tx__err(err, H5TX_EFORMAT,
+                       "store %s: %s is not an LMDB 0.9 environment's lock file (%s); once no "
+                       "process has the store open, removing lock.mdb lets the next open "
+                       "rebuild it",
+                       kv->path, create ? "data.mdb or lock.mdb" : "lock.mdb", mdb_strerror(rc));
     return fail(err, kv, rc, "opening LMDB environment");
   }
+  if (!create && (rc = check_data_size(kv, err))) {
+    mdb_env_close(kv->env);
+    kv->env = NULL;
+    return rc;
+  }
+  clear_stale_readers(kv);
   MDB_txn *txn;
   rc = mdb_txn_begin(kv->env, NULL, create ? 0 : MDB_RDONLY, &txn);
   if (rc) goto bad;

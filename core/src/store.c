@@ -5,11 +5,14 @@
 #include "records.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define MARKER "h5tx-store"
@@ -27,27 +30,54 @@ static int ends_with(const char *s, const char *suf) {
   return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Read the marker: 0, or H5TX_EFORMAT / H5TX_ENOENT with a message. */
+/* Read the marker: 0, or H5TX_EFORMAT / H5TX_EROFS / H5TX_EIO with a
+ * message naming the real problem. Opened non-blocking, so a FIFO (or any
+ * other special file) in its place is an error, not a hang. */
 static int check_marker(const char *path, h5tx_error *err) {
   char mp[4096], buf[256];
   snprintf(mp, sizeof mp, "%s/" MARKER, path);
-  int fd = open(mp, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return h5tx__err(err, H5TX_EFORMAT, "%s is not an h5tx store (no %s marker)", path, MARKER);
+  int fd = open(mp, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT)
+      return h5tx__err(err, H5TX_EFORMAT, "%s is not an h5tx store (no %s marker)", path, MARKER);
+    return h5tx__err(err, h5tx__errno_code(e), "store %s: cannot read its marker %s: %s", path, mp,
+                     strerror(e));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int e = errno;
+    close(fd);
+    if (!S_ISREG(st.st_mode))
+      return h5tx__err(err, H5TX_EFORMAT, "store %s: its marker %s is not a regular file (%s)",
+                       path, mp, h5tx__file_kind(st.st_mode));
+    return h5tx__err(err, H5TX_EIO, "store %s: %s: %s", path, mp, strerror(e));
+  }
   ssize_t n = read(fd, buf, sizeof buf - 1);
+  int e = errno;
   close(fd);
-  if (n < 0) n = 0;
+  if (n < 0)
+    return h5tx__err(err, h5tx__errno_code(e), "store %s: cannot read its marker %s: %s", path, mp,
+                     strerror(e));
   buf[n] = 0;
-  unsigned ver = 0;
-  if (strncmp(buf, MARKER_HEAD, strlen(MARKER_HEAD)) != 0 ||
-      sscanf(buf + strlen(MARKER_HEAD), "format %u", &ver) != 1)
+  const char *v = buf + strlen(MARKER_HEAD);
+  size_t digits = 0;
+  if (strncmp(buf, MARKER_HEAD, strlen(MARKER_HEAD)) != 0 || strncmp(v, "format ", 7) != 0 ||
+      (digits = strspn(v + 7, "0123456789")) == 0)
     return h5tx__err(err, H5TX_EFORMAT, "%s is not an h5tx store (foreign %s marker)", path,
                      MARKER);
-  if (ver > H5TX_FORMAT_VERSION)
+  v += 7;
+  /* Compared as digits, so no number is too large to name as written. */
+  while (digits > 1 && *v == '0') {
+    v++;
+    digits--;
+  }
+  if (digits == 1 && *v == '0')
+    return h5tx__err(err, H5TX_EFORMAT, "store %s: bad format version 0", path);
+  if (digits > 9 || strtoul(v, NULL, 10) > H5TX_FORMAT_VERSION)
     return h5tx__err(err, H5TX_EFORMAT,
-                     "store %s has format %u; this h5tx reads format %d and older: upgrade h5tx",
-                     path, ver, H5TX_FORMAT_VERSION);
-  if (ver == 0) return h5tx__err(err, H5TX_EFORMAT, "store %s: bad format version 0", path);
+                     "store %s has format %.*s; this h5tx reads format %d and older: upgrade h5tx",
+                     path, (int)(digits > 40 ? 40 : digits), v, H5TX_FORMAT_VERSION);
   return 0;
 }
 
@@ -91,7 +121,102 @@ static int check_opts(const char *path, const h5tx_store_opts *o, h5tx_error *er
   return 0;
 }
 
-/* Create the store at `path` in a temporary directory renamed into place. */
+/* File systems whose locks and shared mappings do not reach across hosts,
+ * or are not known to: a store there is refused (docs/DECISIONS.md, "Store
+ * files and outcomes"). Values from <linux/magic.h> and the file systems'
+ * sources. */
+static const struct {
+  unsigned long magic;
+  const char *name;
+} shared_fs[] = {
+    {0x6969, "nfs"},        {0xff534d42, "cifs"},  {0xfe534d42, "smb2"},     {0x517b, "smbfs"},
+    {0x0bd00bd0, "lustre"}, {0x47504653, "gpfs"},  {0x65735546, "fuse"},     {0x00c36400, "ceph"},
+    {0x5346414f, "afs"},    {0x6b414653, "afs"},   {0x01161970, "gfs2"},     {0x7461636f, "ocfs2"},
+    {0x19830326, "beegfs"}, {0xaad7aaea, "panfs"}, {0x13661366, "orangefs"}, {0x73757245, "coda"},
+    {0x564c, "ncpfs"},      {0x01021997, "9p"},
+};
+
+/* The type and mount point that /proc/self/mountinfo gives for device
+ * `dev` ("nfs4", "fuse.sshfs"); empty strings when not found. */
+static void mount_of(dev_t dev, char *type, size_t tcap, char *where, size_t wcap) {
+  *type = *where = 0;
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) return;
+  char line[4096];
+  while (fgets(line, sizeof line, f)) {
+    unsigned maj, min;
+    char mnt[2048], fstype[256];
+    /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER */
+    if (sscanf(line, "%*u %*u %u:%u %*s %2047s", &maj, &min, mnt) != 3) continue;
+    if (makedev(maj, min) != dev) continue;
+    const char *dash = strstr(line, " - ");
+    if (!dash || sscanf(dash + 3, "%255s", fstype) != 1) continue;
+    snprintf(type, tcap, "%s", fstype);
+    snprintf(where, wcap, "%s", mnt);
+  }
+  fclose(f);
+}
+
+static int check_local_fs(const char *store, const char *dir, h5tx_error *err) {
+  struct statfs fs;
+  struct stat st;
+  if (statfs(dir, &fs) != 0 || stat(dir, &st) != 0) return 0; /* open says more */
+  const char *name = NULL;
+  for (size_t i = 0; i < sizeof shared_fs / sizeof *shared_fs; i++)
+    if ((unsigned long)(unsigned)fs.f_type == shared_fs[i].magic) name = shared_fs[i].name;
+  if (!name) return 0;
+  const char *allow = getenv("H5TX_ALLOW_SHARED_FS");
+  if (allow && strcmp(allow, "1") == 0) return 0;
+  char type[256], where[2048];
+  mount_of(st.st_dev, type, sizeof type, where, sizeof where);
+  return h5tx__err(err, H5TX_EINVAL,
+                   "store %s is on a %s file system (%s%s, type 0x%lx): h5tx refuses it because "
+                   "its locks and its reader table (LMDB's lock file, the shared reader slots) "
+                   "work only between processes of one host, so processes on other hosts could "
+                   "read pages being reused or commit over each other; put the store on a local "
+                   "file system (if every process that opens it runs on this host, "
+                   "H5TX_ALLOW_SHARED_FS=1 lets it through)",
+                   store, *type ? type : name, *where ? "mounted at " : "",
+                   *where ? where : "mount point unknown", (unsigned long)(unsigned)fs.f_type);
+}
+
+/* fsync directory `dir`: its entries are then on disk. */
+static int sync_dir(const char *store, const char *dir, h5tx_error *err) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    return h5tx__err(err, h5tx__errno_code(e), "cannot create store %s: syncing directory %s: %s",
+                     store, dir, strerror(e));
+  }
+  close(fd);
+  return 0;
+}
+
+/* Make a new temporary directory `.BASE.tmp-PID-RANDOM` in `parent` (mode
+ * 0777 less the umask; a setgid parent's group and bit are inherited). A
+ * name left by a crashed creation, even by a process that had this pid,
+ * is never reused. */
+static int make_tmp_dir(const char *path, const char *parent, const char *base, char *tmp,
+                        size_t cap, h5tx_error *err) {
+  uint64_t x = h5tx__now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)tmp;
+  for (int tries = 0; tries < 100; tries++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    snprintf(tmp, cap, "%s/.%s.tmp-%d-%06llx", parent, base, (int)getpid(),
+             (unsigned long long)(x >> 40));
+    if (mkdir(tmp, 0777) == 0) return 0;
+    if (errno != EEXIST) break;
+  }
+  return h5tx__err(err, h5tx__errno_code(errno), "cannot create store %s: %s: %s", path, tmp,
+                   strerror(errno));
+}
+
+/* Create the store at `path` in a temporary directory renamed into place.
+ * Every file and both directories are synced before success is reported:
+ * the marker and the index inside the new directory, that directory's
+ * entries, then the parent's entry for the renamed directory. Modes are
+ * 0666/0777 less the umask, so a umask of 002 makes a store a group can
+ * share. */
 static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *err) {
   if (!ends_with(path, ".h5tx") || strlen(path) <= 5)
     return h5tx__err(err, H5TX_EINVAL, "cannot create store %s: a store's name must end in .h5tx",
@@ -113,12 +238,8 @@ static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *
                    path, parent);
     goto out;
   }
-  snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%d", parent, base, (int)getpid());
-  if (mkdir(tmp, 0755) != 0) {
-    rc = h5tx__err(err, h5tx__errno_code(errno), "cannot create store %s: %s: %s", path, tmp,
-                   strerror(errno));
-    goto out;
-  }
+  if ((rc = check_local_fs(path, parent, err))) goto out;
+  if ((rc = make_tmp_dir(path, parent, base, tmp, sizeof tmp, err))) goto out;
   char mp[4200];
   snprintf(mp, sizeof mp, "%s/" MARKER, tmp);
   FILE *f = fopen(mp, "we");
@@ -137,6 +258,12 @@ static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *
   rc = h5tx__kv_write(kv, init_fn, &a, 1, err);
   h5tx__kv_close(kv);
   if (rc) goto cleanup;
+  /* The reader table is part of the store from the start, so that no
+   * later (read-only) open has to create it. */
+  h5tx__pins *pins;
+  if ((rc = h5tx__pins_open(tmp, &pins, err))) goto cleanup;
+  h5tx__pins_close(pins);
+  if ((rc = sync_dir(path, tmp, err))) goto cleanup;
   if (rename(tmp, path) != 0) {
     if (errno == EEXIST || errno == ENOTEMPTY) {
       rc = 0; /* another process created it first: use theirs */
@@ -146,18 +273,14 @@ static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *
                    strerror(errno));
     goto cleanup;
   }
-  int dfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
+  rc = sync_dir(path, parent, err);
   goto out;
-cleanup:
-  unlink(mp);
-  snprintf(mp, sizeof mp, "%s/data.mdb", tmp);
-  unlink(mp);
-  snprintf(mp, sizeof mp, "%s/lock.mdb", tmp);
-  unlink(mp);
+cleanup:;
+  DIR *d = opendir(tmp);
+  struct dirent *de;
+  while (d && (de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) unlinkat(dirfd(d), de->d_name, 0);
+  if (d) closedir(d);
   rmdir(tmp);
 out:
   free(base);
@@ -220,6 +343,8 @@ int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **
     if ((rc = create_store(path, opts, err))) return rc;
   } else if (!S_ISDIR(st.st_mode)) {
     return h5tx__err(err, H5TX_EFORMAT, "%s is not an h5tx store (not a directory)", path);
+  } else if ((rc = check_local_fs(path, path, err))) {
+    return rc;
   }
   if ((rc = check_marker(path, err))) return rc;
 
