@@ -489,7 +489,12 @@ static herr_t commit(H5FD_h5tx_t *f, const char *why) {
   char msg[128];
   snprintf(msg, sizeof msg, "%s: %s", program(), why);
   h5tx_error e = {0};
-  if (h5tx_writer_commit(f->writer, msg, NULL, &e) != 0) {
+  int rc = h5tx_writer_commit(f->writer, msg, NULL, &e);
+  if (rc == H5TX_ESYNC) { /* landed; the writer goes on from it */
+    FAIL(H5E_WRITEERROR, "commit of '%s' landed but was not flushed to disk: %s", f->name, e.msg);
+    return -1;
+  }
+  if (rc != 0) {
     FAIL(H5E_WRITEERROR, "commit of '%s' failed, nothing of it was stored: %s", f->name, e.msg);
     return -1;
   }

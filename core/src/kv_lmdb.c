@@ -38,6 +38,8 @@ struct h5tx__kv {
   pid_t pid;
   int refs;
   int read_only;
+  uint64_t map_size; /* as asked at open */
+  unsigned gen;      /* bumped by each reopen after an LMDB panic */
   char *path;
   /* Held shared by every live transaction, exclusively to resize. */
   pthread_rwlock_t resize;
@@ -70,6 +72,7 @@ static int lmdb_code(int rc) {
   case MDB_INVALID:
   case MDB_VERSION_MISMATCH: return H5TX_ECORRUPT;
   case MDB_READERS_FULL: return H5TX_EBUSY;
+  case MDB_PANIC: return H5TX_EIO;
   case MDB_BAD_VALSIZE: return H5TX_EINVAL;
   default: return rc > 0 ? h5tx__errno_code(rc) : H5TX_EIO;
   }
@@ -341,6 +344,7 @@ int h5tx__kv_open(const char *dir, int create, int read_only, uint64_t map_size,
   kv->pid = me;
   kv->refs = 1;
   kv->read_only = read_only;
+  kv->map_size = map_size;
   pthread_rwlock_init(&kv->resize, NULL);
   pthread_mutex_init(&kv->pool_lock, NULL);
   int rc = open_env(kv, create, map_size, err);
@@ -418,6 +422,41 @@ int h5tx__kv_prepare(h5tx__kv *kv, uint64_t bytes, h5tx_error *err) {
   return set_map(kv, grown(info.me_mapsize, need), err);
 }
 
+/* LMDB refuses every transaction of an environment that failed to write a
+ * meta page (MDB_PANIC) until it is closed and opened again: do that, with
+ * every transaction of this process finished (the resize lock held
+ * exclusively), unless another thread did it since it saw generation
+ * `gen`. A failed reopen leaves kv->env NULL, and the next call tries
+ * again; each says why. */
+static int reopen(h5tx__kv *kv, unsigned gen, h5tx_error *err) {
+  int rc = 0;
+  pthread_rwlock_wrlock(&kv->resize);
+  if (kv->gen == gen) {
+    pthread_mutex_lock(&kv->pool_lock);
+    for (int i = 0; i < kv->npool; i++)
+      mdb_txn_abort(kv->pool[i]);
+    kv->npool = 0;
+    pthread_mutex_unlock(&kv->pool_lock);
+    uint64_t map = kv->map_size;
+    if (kv->env) {
+      MDB_envinfo info;
+      if (mdb_env_info(kv->env, &info) == 0) map = info.me_mapsize;
+      mdb_env_close(kv->env);
+      kv->env = NULL;
+    }
+    kv->gen++;
+    h5tx_error why = {0, ""};
+    rc = open_env(kv, 0, map, &why);
+    if (rc)
+      rc = h5tx__err(err, rc,
+                     "store %s: the index engine stopped after a failed write to disk (LMDB "
+                     "panic) and reopening it failed: %s",
+                     kv->path, why.msg);
+  }
+  pthread_rwlock_unlock(&kv->resize);
+  return rc;
+}
+
 int h5tx__kv_read(h5tx__kv *kv, h5tx__txn **out, h5tx_error *err) {
   int rc = check_fork(kv, err);
   if (rc) return rc;
@@ -425,26 +464,43 @@ int h5tx__kv_read(h5tx__kv *kv, h5tx__txn **out, h5tx_error *err) {
   if (!t) return h5tx__err(err, H5TX_ENOMEM, "store %s: out of memory", kv->path);
   t->kv = kv;
   t->write = 0;
+  int reopened = 0, checked = 0;
   for (;;) {
     pthread_rwlock_rdlock(&kv->resize);
+    unsigned gen = kv->gen;
     MDB_txn *txn = NULL;
-    pthread_mutex_lock(&kv->pool_lock);
-    if (kv->npool) txn = kv->pool[--kv->npool];
-    pthread_mutex_unlock(&kv->pool_lock);
-    rc = txn ? mdb_txn_renew(txn) : mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+    if (!kv->env) {
+      rc = MDB_PANIC;
+    } else {
+      pthread_mutex_lock(&kv->pool_lock);
+      if (kv->npool) txn = kv->pool[--kv->npool];
+      pthread_mutex_unlock(&kv->pool_lock);
+      rc = txn ? mdb_txn_renew(txn) : mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+    }
     if (rc == 0) {
       t->txn = txn;
       *out = t;
       return 0;
     }
     if (txn && rc) mdb_txn_abort(txn);
+    if (rc == MDB_READERS_FULL && !checked++) {
+      clear_stale_readers(kv); /* slots of killed processes */
+      pthread_rwlock_unlock(&kv->resize);
+      continue;
+    }
     pthread_rwlock_unlock(&kv->resize);
-    if (rc != MDB_MAP_RESIZED) break;
+    if (rc == MDB_PANIC && !reopened++) {
+      if ((rc = reopen(kv, gen, err))) break;
+      continue;
+    }
+    if (rc != MDB_MAP_RESIZED) {
+      free(t);
+      return fail(err, kv, rc, "beginning a read transaction"); /* an LMDB code */
+    }
     if ((rc = resize(kv, 0, err))) break;
   }
   free(t);
-  if (rc < 0 && rc != MDB_MAP_RESIZED) return rc;
-  return fail(err, kv, rc, "beginning a read transaction");
+  return rc; /* an h5tx code, with its message */
 }
 
 void h5tx__kv_done(h5tx__txn *t) {
@@ -466,14 +522,23 @@ int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error
   int rc = check_fork(kv, err);
   if (rc) return rc;
   if (kv->read_only) return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only", kv->path);
+  int reopened = 0;
   for (int attempt = 0;; attempt++) {
     pthread_rwlock_rdlock(&kv->resize);
+    unsigned gen = kv->gen;
     h5tx__txn t = {kv, NULL, 1};
-    rc = mdb_txn_begin(kv->env, NULL, 0, &t.txn);
+    /* Readers killed since the last write would keep every page freed
+     * after their revision from being reused. */
+    clear_stale_readers(kv);
+    rc = kv->env ? mdb_txn_begin(kv->env, NULL, 0, &t.txn) : MDB_PANIC;
     if (rc) {
       pthread_rwlock_unlock(&kv->resize);
       if (rc == MDB_MAP_RESIZED) {
         if ((rc = resize(kv, 0, err))) return rc;
+        continue;
+      }
+      if (rc == MDB_PANIC && !reopened++) {
+        if ((rc = reopen(kv, gen, err))) return rc;
         continue;
       }
       return fail(err, kv, rc, "beginning a write transaction");
@@ -482,12 +547,16 @@ int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error
     if (rc == 0) {
       int mrc = mdb_txn_commit(t.txn);
       if (mrc == 0 && sync) {
+        /* The transaction has landed: every reader sees it. A failed flush
+         * now cannot take it back, so it is reported as landed. */
         mrc = mdb_env_sync(kv->env, 1);
         pthread_rwlock_unlock(&kv->resize);
         if (mrc)
-          return h5tx__err(err, h5tx__errno_code(mrc),
-                           "store %s: commit written but flushing it to disk failed: %s", kv->path,
-                           mdb_strerror(mrc));
+          return h5tx__err(err, H5TX_ESYNC,
+                           "store %s: the commit landed (it is head, visible to every reader) but "
+                           "flushing it to disk failed: %s; it may not survive a power cut until "
+                           "a later commit's flush succeeds",
+                           kv->path, mdb_strerror(mrc));
         return 0;
       }
       pthread_rwlock_unlock(&kv->resize);
@@ -499,6 +568,11 @@ int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error
         if (rc == H5TX_ENOSPC)
           return h5tx__err(
               err, rc, "store %s: disk full: nothing of this transaction was committed", kv->path);
+        if (rc == H5TX_EIO) /* LMDB restores the previous meta page */
+          return h5tx__err(err, H5TX_EIO,
+                           "store %s: committing failed writing to disk (%s): nothing of this "
+                           "transaction was committed",
+                           kv->path, mdb_strerror(mrc));
         return fail(err, kv, mrc, "committing");
       }
     } else {

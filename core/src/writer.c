@@ -672,7 +672,16 @@ int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_
     a.fid = w->fid;
     rc = 0;
   }
-  if (rc) return rc;
+  /* H5TX_ESYNC: the commit landed; only its flush failed. The writer goes
+   * on from the new revision, and the message says which it is. */
+  int landed = rc == H5TX_ESYNC;
+  if (landed && err) {
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    h5tx__err(err, H5TX_ESYNC, "'%s' committed as revision %llu (landed): %s", w->name,
+              (unsigned long long)a.rev, why);
+  }
+  if (rc && !landed) return rc;
   w->base = a.rev;
   w->fid = a.fid;
   w->base_len = w->len;
@@ -681,7 +690,7 @@ int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_
   drop_all(w);
   if (w->slot >= 0) h5tx__pin_move(w->s->pins, w->slot, w->base);
   if (rev) *rev = a.rev;
-  return 0;
+  return rc;
 }
 
 /* ---- remove and rename ------------------------------------------------------ */
@@ -750,7 +759,7 @@ static int move(h5tx_store *s, const char *from, const char *to, const char *mes
                      to ? "rename" : "remove", from);
   rename_arg a = {s, from, to, message, 0};
   rc = h5tx__kv_write(s->kv, rename_fn, &a, s->durability == H5TX_SYNC, err);
-  if (rc == 0 && rev) *rev = a.rev;
+  if ((rc == 0 || rc == H5TX_ESYNC) && rev) *rev = a.rev; /* ESYNC: landed */
   return rc;
 }
 
