@@ -121,7 +121,13 @@ typedef struct h5tx_store h5tx_store;
  *  - H5TX_ENOENT: no store at `path` and `opts->create` is not set, or the
  *    parent directory of `path` does not exist
  *  - H5TX_EINVAL: `path` does not end in ".h5tx" (on create), or a bad option
+ *  - H5TX_EINVAL: the store is on a network, cluster or FUSE file system
+ *    (the message names it; see README, "Sharing a store")
  *  - H5TX_EFORMAT: `path` is not an h5tx store, or has a newer format
+ *  - H5TX_ECORRUPT: data.mdb is missing or truncated (an open never
+ *    creates it), or lock.mdb is truncated while the store is in use
+ *  - H5TX_EROFS: this user may not write lock.mdb, which every reader
+ *    needs (the message says so), or may not read a file of the store
  *  - H5TX_EIO, H5TX_ENOMEM, H5TX_ENOSPC */
 H5TX_API int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **out,
                              h5tx_error *err);
@@ -274,7 +280,9 @@ H5TX_API int h5tx_writer_dirty(const h5tx_writer *w);
  *  - H5TX_ECONFLICT: the file changed after the writer's base revision
  *  - H5TX_ENOSPC: the disk is full; nothing was committed, the changes stay
  *    in the writer and the commit may be tried again
- *  - H5TX_EIO, H5TX_ENOMEM, H5TX_EFORK */
+ *  - H5TX_ESYNC: the commit landed as revision `*rev` (head, visible to
+ *    all, the writer now based on it) but flushing it to disk failed
+ *  - H5TX_EIO (nothing was committed), H5TX_ENOMEM, H5TX_EFORK */
 H5TX_API int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev,
                                 h5tx_error *err);
 
