@@ -1,11 +1,14 @@
 /* test_kv.c - white-box test of the storage interface (kv.h) on LMDB: a
  * write that overflows the map is replayed whole in a grown map and
  * committed once; a map grown by another process is adopted; a failing
- * write function commits nothing; cursor deletes step the way gc.c needs. */
+ * write function commits nothing; cursor deletes step the way gc.c needs;
+ * a reader killed inside a read transaction does not stop page reuse in a
+ * process that had the store open before it died. */
 #include "check.h"
 #include "internal.h"
 #include "kv.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 static h5tx_error e;
@@ -80,7 +83,52 @@ static int del_even_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   return rc == H5TX_ENOENT ? 0 : rc;
 }
 
+/* A process killed with a read transaction open keeps its LMDB reader
+ * slot, and with it the oldest revision whose freed pages may be reused. */
+static void test_killed_reader_reuse(void) {
+  test_paths tp = temp_paths();
+  REQUIRE(mkdir(tp.store, 0755) == 0);
+  h5tx__kv *kv;
+  OK(h5tx__kv_open(tp.store, 1, 0, 0, &kv, &e));
+  fill_arg a = {0, 16, 64 * 1024, -1}; /* 1 MiB */
+  OK(h5tx__kv_write(kv, fill_fn, &a, 0, &e));
+  int p[2];
+  REQUIRE(pipe(p) == 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    h5tx__kv *ckv;
+    h5tx__txn *t;
+    h5tx_error ce = {0};
+    if (h5tx__kv_open(tp.store, 0, 0, 0, &ckv, &ce) || h5tx__kv_read(ckv, &t, &ce)) _exit(1);
+    if (write(p[1], "r", 1) != 1) _exit(3);
+    pause();
+    _exit(0);
+  }
+  close(p[1]);
+  char c;
+  REQUIRE(read(p[0], &c, 1) == 1);
+  close(p[0]);
+  kill(pid, SIGKILL);
+  REQUIRE(waitpid(pid, NULL, 0) == pid);
+  /* Rewrite the same 1 MiB 40 times: with reuse the file stays small. */
+  for (int i = 0; i < 40; i++) {
+    fill_arg r = {0, 16, 64 * 1024, -1};
+    OK(h5tx__kv_write(kv, fill_fn, &r, 0, &e));
+  }
+  uint64_t used, file;
+  OK(h5tx__kv_space(kv, &used, &file, &e));
+  printf("  after a killed reader and 40 MiB of rewrites: data.mdb %llu bytes\n",
+         (unsigned long long)file);
+  CHECK(file < (8u << 20));
+  h5tx__kv_close(kv);
+  remove_tree(tp.dir);
+}
+
 int main(void) {
+  test_killed_reader_reuse();
   test_paths tp = temp_paths();
   REQUIRE(mkdir(tp.store, 0755) == 0);
   h5tx__kv *kv;
