@@ -678,7 +678,7 @@ int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_
   if (landed && err) {
     char why[sizeof err->msg];
     snprintf(why, sizeof why, "%s", err->msg);
-    h5tx__err(err, H5TX_ESYNC, "'%s' committed as revision %llu (landed): %s", w->name,
+    h5tx__err(err, H5TX_ESYNC, "'%s' committed as revision %llu: %s", w->name,
               (unsigned long long)a.rev, why);
   }
   if (rc && !landed) return rc;
