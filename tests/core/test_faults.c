@@ -5,15 +5,9 @@
  *    on from it, with no conflict against its own revision;
  *  - a failed meta-page write (LMDB's MDB_PANIC): the store is reopened on
  *    its next use, in the same long-lived process. */
-#include "check.h"
-
-#include <dlfcn.h>
+#include "check_fault.h"
 
 static h5tx_error e;
-
-enum { FAULT_SYNC, FAULT_META };
-static void (*fault)(int kind, int skip, int count);
-static int (*fault_hits)(int kind);
 
 static h5tx_writer *open_writer(h5tx_store *s, const char *name) {
   h5tx_writer *w;
@@ -113,25 +107,8 @@ static void test_panic_reopens(void) {
 
 int main(int argc, char **argv) {
   (void)argc;
-  fault = (void (*)(int, int, int))dlsym(RTLD_DEFAULT, "h5tx_test_fault");
-  fault_hits = (int (*)(int))dlsym(RTLD_DEFAULT, "h5tx_test_fault_hits");
-  if (!fault || !fault_hits) {
-    if (getenv("H5TX_FAULT_REEXEC")) {
-      printf("core_faults: SKIPPED (the fault shim %s did not load)\n", H5TX_FAULT_SHIM);
-      return 77;
-    }
-    /* Load the shim first; an ASan build accepts it ahead of its runtime. */
-    const char *asan = getenv("ASAN_OPTIONS");
-    char opts[512];
-    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "",
-             asan && *asan ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
-    setenv("LD_PRELOAD", H5TX_FAULT_SHIM, 1);
-    setenv("H5TX_FAULT_REEXEC", "1", 1);
-    execv("/proc/self/exe", argv);
-    perror("execv");
-    return 1;
-  }
+  int rc = fault_load(argv, "core_faults");
+  if (rc) return rc;
   test_sync_fails_after_landing();
   test_panic_reopens();
   return check_done("core_faults");

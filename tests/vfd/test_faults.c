@@ -2,12 +2,8 @@
  * after it landed as landed, not as "nothing of it was stored", and the
  * next flush commits on top of it with no conflict against its own
  * revision. Failures come from tests/core/fault_shim.c (LD_PRELOAD). */
+#include "check_fault.h"
 #include "vfd_check.h"
-
-#include <dlfcn.h>
-
-enum { FAULT_SYNC };
-static void (*fault)(int kind, int skip, int count);
 
 static void write_ints(hid_t f, const char *name, int base, int create) {
   int v[256];
@@ -29,23 +25,8 @@ static void write_ints(hid_t f, const char *name, int base, int create) {
 
 int main(int argc, char **argv) {
   (void)argc;
-  fault = (void (*)(int, int, int))dlsym(RTLD_DEFAULT, "h5tx_test_fault");
-  if (!fault) {
-    if (getenv("H5TX_FAULT_REEXEC")) {
-      printf("vfd_faults: SKIPPED (the fault shim %s did not load)\n", H5TX_FAULT_SHIM);
-      return 77;
-    }
-    const char *asan = getenv("ASAN_OPTIONS");
-    char opts[512];
-    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "",
-             asan && *asan ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
-    setenv("LD_PRELOAD", H5TX_FAULT_SHIM, 1);
-    setenv("H5TX_FAULT_REEXEC", "1", 1);
-    execv("/proc/self/exe", argv);
-    perror("execv");
-    return 1;
-  }
+  int rc = fault_load(argv, "vfd_faults");
+  if (rc) return rc;
   test_paths tp = temp_paths();
   char name[800];
   snprintf(name, sizeof name, "%s/f.h5", tp.store);
