@@ -386,11 +386,24 @@ void h5tx__kv_close(h5tx__kv *kv) {
   free(kv);
 }
 
+/* Info and page size of the environment, read with no reopen under way;
+ * 0, or -1 when the environment is closed (after a failed reopen). */
+static int env_info(h5tx__kv *kv, MDB_envinfo *info, MDB_stat *st) {
+  pthread_rwlock_rdlock(&kv->resize);
+  int rc = kv->env ? 0 : -1;
+  if (!rc) {
+    mdb_env_info(kv->env, info);
+    mdb_env_stat(kv->env, st);
+  }
+  pthread_rwlock_unlock(&kv->resize);
+  return rc;
+}
+
 /* Set the map size to `size` (0: adopt the size another process set),
  * with every transaction of this process paused. */
 static int set_map(h5tx__kv *kv, size_t size, h5tx_error *err) {
   pthread_rwlock_wrlock(&kv->resize);
-  int rc = mdb_env_set_mapsize(kv->env, size);
+  int rc = kv->env ? mdb_env_set_mapsize(kv->env, size) : 0;
   pthread_rwlock_unlock(&kv->resize);
   if (rc) return fail(err, kv, rc, "growing the LMDB map");
   return 0;
@@ -406,15 +419,15 @@ static size_t grown(size_t cur, uint64_t need) {
 
 static int resize(h5tx__kv *kv, int grow, h5tx_error *err) {
   MDB_envinfo info;
-  mdb_env_info(kv->env, &info);
+  MDB_stat st;
+  if (env_info(kv, &info, &st)) return 0; /* the next try reopens */
   return set_map(kv, grow ? grown(info.me_mapsize, info.me_mapsize + 1) : 0, err);
 }
 
 int h5tx__kv_prepare(h5tx__kv *kv, uint64_t bytes, h5tx_error *err) {
   MDB_envinfo info;
   MDB_stat st;
-  mdb_env_info(kv->env, &info);
-  mdb_env_stat(kv->env, &st);
+  if (env_info(kv, &info, &st)) return 0; /* the write reopens or says why */
   /* Copy-on-write touches branch pages too and the free list may not fit
    * the new pages: ask for a quarter more than the data. */
   uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize + bytes + bytes / 4;
@@ -689,8 +702,9 @@ int h5tx__kv_space(h5tx__kv *kv, uint64_t *used, uint64_t *file, h5tx_error *err
   if (rc) return rc;
   MDB_envinfo info;
   MDB_stat st;
-  mdb_env_info(kv->env, &info);
-  mdb_env_stat(kv->env, &st);
+  if (env_info(kv, &info, &st))
+    return h5tx__err(err, H5TX_EIO, "store %s: the index engine is closed after a failed reopen",
+                     kv->path);
   /* Pages in use = last page used + 1 minus pages on the free list. */
   uint64_t freepages = 0;
   h5tx__txn *t;
@@ -713,6 +727,6 @@ int h5tx__kv_space(h5tx__kv *kv, uint64_t *used, uint64_t *file, h5tx_error *err
 
 uint64_t h5tx__kv_map_size(h5tx__kv *kv) {
   MDB_envinfo info;
-  mdb_env_info(kv->env, &info);
-  return info.me_mapsize;
+  MDB_stat st;
+  return env_info(kv, &info, &st) ? 0 : info.me_mapsize;
 }
