@@ -82,6 +82,22 @@ static void test_panic_reopens(void) {
   printf("  commit with a failed meta write: %s: %s\n", h5tx_strerror(rc), e.msg);
   CHECK(hit == 1);
   CHECK(rc == H5TX_EIO);
+  /* A reopen that fails says so, with its cause, on every call: here the
+   * data file is cut short before the next use... */
+  char dp[700], keep[700], cmd[1600];
+  snprintf(dp, sizeof dp, "%s/data.mdb", tp.store);
+  snprintf(keep, sizeof keep, "%s/data.keep", tp.dir);
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", dp, keep);
+  REQUIRE(system(cmd) == 0);
+  REQUIRE(truncate(dp, 4096 * 3) == 0);
+  for (int i = 0; i < 2; i++) {
+    FAILS(h5tx_store_head(s, &head, &e), H5TX_ECORRUPT, "reopening it failed");
+    CHECK(strstr(e.msg, "LMDB panic") && strstr(e.msg, "truncated"));
+  }
+  printf("  after the panic, data.mdb cut: %s\n", e.msg);
+  /* ...and once the file is back, the same handle works again. */
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", keep, dp);
+  REQUIRE(system(cmd) == 0);
   /* Same process, same handle: the engine is usable again. */
   memset(&e, 0, sizeof e);
   rc = h5tx_store_head(s, &head, &e);
