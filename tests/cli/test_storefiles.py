@@ -121,3 +121,56 @@ def test_init_syncs_every_directory(tmp_path):
     assert renamed, "no rename into place seen"
     assert tmp in synced_before_rename, "the new store directory was never synced"
     assert str(tmp_path) in synced_after_rename, "the parent was not synced after the rename"
+
+
+OTHER_UID = 64212
+MEMBER_UID = 64211
+GROUP_GID = 64210
+
+
+def as_user(uid, gid, groups, *args, umask=0o022):
+    """Run h5tx as another user (root only)."""
+    return subprocess.run([CLI] + [str(a) for a in args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60, user=uid, group=gid,
+                          extra_groups=groups, umask=umask)
+
+
+@pytest.fixture
+def shared_dir():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run commands as other users")
+    import tempfile
+    d = tempfile.mkdtemp(prefix="h5tx-share-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_reader_without_write_permission_is_told_which(shared_dir, tmp_path):
+    s = os.path.join(shared_dir, "world.h5tx")
+    h5tx("init", s)  # umask 022: world-readable, lock.mdb not writable by others
+    p = as_user(OTHER_UID, OTHER_UID, [], "ls", s)
+    assert p.returncode == 1, p.stderr
+    assert "write permission on %s/lock.mdb" % s in p.stderr, p.stderr
+    assert "uid %d" % OTHER_UID in p.stderr
+
+
+def test_group_shares_a_store_in_a_setgid_directory(shared_dir, tmp_path):
+    os.chown(shared_dir, 0, GROUP_GID)
+    os.chmod(shared_dir, 0o2775)
+    s = os.path.join(shared_dir, "lab.h5tx")
+    p = as_user(MEMBER_UID, MEMBER_UID, [GROUP_GID], "init", s, umask=0o002)
+    assert p.returncode == 0, p.stderr
+    for entry in os.listdir(s):
+        st = os.stat(os.path.join(s, entry))
+        assert st.st_gid == GROUP_GID, entry
+        assert st.st_mode & stat.S_IWGRP, entry
+    src = os.path.join(shared_dir, "in.bin")
+    with open(src, "wb") as f:
+        f.write(b"x" * 100000)
+    os.chmod(src, 0o644)
+    other_member = MEMBER_UID + 10
+    p = as_user(other_member, other_member, [GROUP_GID], "import", src, s + "/a.h5", umask=0o002)
+    assert p.returncode == 0, p.stderr
+    p = as_user(MEMBER_UID, MEMBER_UID, [GROUP_GID], "ls", s)
+    assert p.returncode == 0 and "a.h5" in p.stdout, p.stderr
