@@ -158,17 +158,27 @@ static int reserve_lock_file(h5tx__kv *kv, h5tx_error *err) {
   return 0;
 }
 
-/* LMDB's data file format (lmdb 0.9, data version 1): page 0 and page 1
- * are the meta pages; a meta starts after the 16-byte page header with its
- * magic, and the page size sits in the free-list DB record's md_pad. */
+/* LMDB's data file format (lmdb 0.9, data version 1), in the host's byte
+ * order: page 0 and page 1 are the meta pages; a meta starts after the
+ * 16-byte page header with its magic and version, and the page size sits
+ * in the free-list DB record's md_pad. */
 #define MDB_META_MAGIC 0xBEEFC0DEu
+#define MDB_DATA_VERSION 1u
 #define META_MAGIC_OFF 16
+#define META_VERSION_OFF 20
 #define META_PSIZE_OFF 40
 
-/* data.mdb must be there, a regular file, and hold both meta pages before
- * LMDB opens it: LMDB would make a missing or empty one a new, empty
- * environment (a read-only command must create nothing) and map a short
- * one past its end. */
+static uint32_t native32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* data.mdb must be there, a regular file, and hold both meta pages, each
+ * with LMDB's magic and version, before LMDB opens it: LMDB would make a
+ * missing or empty one a new, empty environment (a read-only command must
+ * create nothing), map a short one past its end, and report a bad meta
+ * page as a bad environment without saying which file. */
 static int check_data_file(h5tx__kv *kv, h5tx_error *err) {
   char path[4200];
   snprintf(path, sizeof path, "%s/data.mdb", kv->path);
@@ -197,19 +207,30 @@ static int check_data_file(h5tx__kv *kv, h5tx_error *err) {
     rc = h5tx__err(err, H5TX_ECORRUPT,
                    "store %s: its index %s is truncated (%lld bytes, not even a meta page)",
                    kv->path, path, (long long)st.st_size);
-  } else if (h5tx__get_le32(hdr + META_MAGIC_OFF) != MDB_META_MAGIC) {
+  } else if (native32(hdr + META_MAGIC_OFF) != MDB_META_MAGIC) {
     rc = h5tx__err(err, H5TX_EFORMAT, "store %s: %s is not an LMDB 0.9 data file (bad magic)",
                    kv->path, path);
   } else {
-    uint32_t ps = h5tx__get_le32(hdr + META_PSIZE_OFF);
+    uint32_t ps = native32(hdr + META_PSIZE_OFF);
     if (ps < 512 || ps > (1u << 20) || (ps & (ps - 1)))
-      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: %s: meta page names page size %u", kv->path,
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: %s: meta page 0 names page size %u", kv->path,
                      path, ps);
     else if (st.st_size < 2 * (off_t)ps)
       rc = h5tx__err(err, H5TX_ECORRUPT,
                      "store %s: its index %s is truncated (%lld bytes, shorter than its two "
                      "%u-byte meta pages)",
                      kv->path, path, (long long)st.st_size, ps);
+    for (int m = 0; m < 2 && !rc; m++) {
+      if (m == 1 && pread(fd, hdr, sizeof hdr, ps) != sizeof hdr)
+        rc = h5tx__err(err, H5TX_EIO, "store %s: reading %s: %s", kv->path, path, strerror(errno));
+      else if (native32(hdr + META_MAGIC_OFF) != MDB_META_MAGIC ||
+               native32(hdr + META_VERSION_OFF) != MDB_DATA_VERSION)
+        rc = h5tx__err(err, H5TX_ECORRUPT,
+                       "store %s: meta page %d of its index %s is damaged (magic 0x%08x, "
+                       "version %u; want 0x%08x, %u)",
+                       kv->path, m, path, native32(hdr + META_MAGIC_OFF),
+                       native32(hdr + META_VERSION_OFF), MDB_META_MAGIC, MDB_DATA_VERSION);
+    }
   }
   close(fd);
   return rc;

@@ -236,6 +236,31 @@ static void test_truncated_data(void) {
   remove_tree(tp.dir);
 }
 
+/* A damaged meta page of data.mdb is named as such, not blamed on the
+ * lock file or reported as a bad environment. */
+static void test_damaged_meta(void) {
+  test_paths tp = temp_paths();
+  make_store(tp.store);
+  char dp[700], keep[700];
+  snprintf(dp, sizeof dp, "%s/data.mdb", tp.store);
+  snprintf(keep, sizeof keep, "%s/data.keep", tp.dir);
+  copy_file(dp, keep);
+  long offs[] = {16, 20, 4096 + 16, 4096 + 20}; /* magic, version of meta 0 and 1 */
+  for (size_t i = 0; i < sizeof offs / sizeof *offs; i++) {
+    copy_file(keep, dp);
+    int fd = open(dp, O_RDWR);
+    uint8_t b;
+    REQUIRE(fd >= 0 && pread(fd, &b, 1, offs[i]) == 1);
+    b ^= 0x5a;
+    REQUIRE(pwrite(fd, &b, 1, offs[i]) == 1 && close(fd) == 0);
+    const char *a[] = {tp.store, "data.mdb"};
+    int r = in_child(open_expect, a, 20);
+    if (r) fprintf(stderr, "  byte %ld of data.mdb damaged: child status %d\n", offs[i], r);
+    CHECK(r == 0);
+  }
+  remove_tree(tp.dir);
+}
+
 static void test_truncated_lock(void) {
   test_paths tp = temp_paths();
   make_store(tp.store);
@@ -475,6 +500,7 @@ int main(void) {
   test_unreadable_marker();
   test_missing_data();
   test_truncated_data();
+  test_damaged_meta();
   test_truncated_lock();
   test_leftover_tmp();
   test_modes();
