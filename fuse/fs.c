@@ -65,6 +65,7 @@ typedef struct wstate {
   /* read anywhere: */
   _Atomic int new_file; /* not at head yet */
   _Atomic uint64_t length, mtime_ns;
+  _Atomic uint64_t committed; /* its length at head (0: not there yet) */
 } wstate;
 
 typedef struct node node;
@@ -101,6 +102,12 @@ struct fh {
   int has_file; /* F_READ: the file exists in the snapshot */
   char *buf;    /* F_TEXT, F_DIR: the content */
   size_t len;
+  /* F_WRITE (a handle on a writer: opened for writing, or for reading by a
+   * process that writes the file), under fs->lock: */
+  int wr;       /* opened for writing */
+  pid_t opener; /* the process that opened it (0: unknown) */
+  int done;     /* the opener has closed its last descriptor of the file */
+  uint64_t ino; /* the inode it was opened on */
   fh *next, *prev;
 };
 
@@ -126,6 +133,8 @@ struct h5tx_fuse__fs {
   uid_t uid;
   gid_t gid;
   uint64_t mount_ns;
+  h5tx_fuse__mountid mid; /* the mount, for h5tx_fuse__proc_holds() */
+  int have_mid;
 
   pthread_mutex_t lock;
   pthread_cond_t cond;
@@ -475,6 +484,30 @@ static int mem_has_under(h5tx_fuse__fs *fs, const char *dir) {
   return 0;
 }
 
+/* ---- writing processes (fs->lock held) ------------------------------------- */
+
+/* Is process `tgid` a writing process of writer node `w`: the opener of one
+ * of its handles that has not closed its last descriptor of the file? */
+static int writes_it(h5tx_fuse__fs *fs, const node *w, pid_t tgid) {
+  if (tgid <= 0) return 0;
+  for (fh *f = fs->fhs; f; f = f->next)
+    if (f->kind == F_WRITE && f->n == w && !f->done && f->opener == tgid) return 1;
+  return 0;
+}
+
+/* Does the thread of `req` see writer node `w` as a writing process does,
+ * its own uncommitted bytes and size? (So does a thread just sent back by
+ * ESTALE to open it for writing.) fs->lock not held. */
+static int sees_writes(h5tx_fuse__fs *fs, fuse_req_t req, const node *w) {
+  pid_t tid = fuse_req_ctx(req)->pid;
+  h5tx_fuse__proc pi;
+  h5tx_fuse__proc_get(tid, &pi);
+  pthread_mutex_lock(&fs->lock);
+  int r = marker_find(fs, tid, w->path, now_ns()) != NULL || writes_it(fs, w, pi.tgid);
+  pthread_mutex_unlock(&fs->lock);
+  return r;
+}
+
 /* ---- attributes and replies ------------------------------------------------- */
 
 static void set_time(struct timespec *ts, uint64_t ns) {
@@ -482,8 +515,11 @@ static void set_time(struct timespec *ts, uint64_t ns) {
   ts->tv_nsec = (long)(ns % 1000000000ull);
 }
 
-/* The attributes of `n` (fs->lock held). */
-static void fill_attr(h5tx_fuse__fs *fs, const node *n, struct stat *st) {
+enum { V_COMMITTED, V_WRITER };
+
+/* The attributes of `n` (fs->lock held); a writer's size as its writing
+ * processes see it (V_WRITER) or as committed (V_COMMITTED). */
+static void fill_attr(h5tx_fuse__fs *fs, const node *n, int view, struct stat *st) {
   memset(st, 0, sizeof *st);
   st->st_ino = n->ino;
   st->st_uid = fs->uid;
@@ -509,7 +545,7 @@ static void fill_attr(h5tx_fuse__fs *fs, const node *n, struct stat *st) {
   case K_WFILE:
     st->st_mode = S_IFREG | 0644;
     st->st_nlink = 1;
-    size = atomic_load(&n->w->length);
+    size = view == V_WRITER ? atomic_load(&n->w->length) : atomic_load(&n->w->committed);
     mtime = atomic_load(&n->w->mtime_ns);
     break;
   default: /* K_MLOG, K_MSTATS: generated at open */
@@ -536,13 +572,14 @@ static double attr_timeout(const node *n) {
 }
 
 /* Reply to a lookup with `n` (fs->lock held; released here). */
-static void reply_entry_unlock(h5tx_fuse__fs *fs, fuse_req_t req, node *n, double entry_timeout) {
+static void reply_entry_unlock(h5tx_fuse__fs *fs, fuse_req_t req, node *n, double entry_timeout,
+                               int view) {
   struct fuse_entry_param e;
   memset(&e, 0, sizeof e);
   e.ino = n->ino;
   e.attr_timeout = attr_timeout(n);
   e.entry_timeout = entry_timeout;
-  fill_attr(fs, n, &e.attr);
+  fill_attr(fs, n, view, &e.attr);
   n->nlookup++;
   pthread_mutex_unlock(&fs->lock);
   if (fuse_reply_entry(req, &e) != 0) {
@@ -553,10 +590,10 @@ static void reply_entry_unlock(h5tx_fuse__fs *fs, fuse_req_t req, node *n, doubl
   }
 }
 
-static void reply_attr_of(h5tx_fuse__fs *fs, fuse_req_t req, node *n) {
+static void reply_attr_of(h5tx_fuse__fs *fs, fuse_req_t req, node *n, int view) {
   struct stat st;
   pthread_mutex_lock(&fs->lock);
-  fill_attr(fs, n, &st);
+  fill_attr(fs, n, view, &st);
   double t = attr_timeout(n);
   pthread_mutex_unlock(&fs->lock);
   fuse_reply_attr(req, &st, t);
@@ -566,7 +603,7 @@ static void reply_attr_of(h5tx_fuse__fs *fs, fuse_req_t req, node *n) {
 static void reply_writer_attr(h5tx_fuse__fs *fs, fuse_req_t req, node *w, uint64_t ino) {
   struct stat st;
   pthread_mutex_lock(&fs->lock);
-  fill_attr(fs, w, &st);
+  fill_attr(fs, w, V_WRITER, &st);
   pthread_mutex_unlock(&fs->lock);
   st.st_ino = ino;
   fuse_reply_attr(req, &st, 0);
@@ -739,6 +776,7 @@ static int w_get(h5tx_fuse__fs *fs, const char *name, int create, int excl, node
   n->page_size = h5tx_writer_page_size(w);
   atomic_store(&n->w->new_file, !exists);
   atomic_store(&n->w->length, h5tx_writer_length(w));
+  atomic_store(&n->w->committed, exists ? h5tx_writer_length(w) : 0);
   atomic_store(&n->w->mtime_ns, now_ns());
   pthread_mutex_unlock(&fs->lock);
   *out = n;
@@ -761,6 +799,7 @@ static int w_commit(h5tx_fuse__fs *fs, node *n) {
     return to_errno(rc);
   }
   ws->commit_failed = 0;
+  atomic_store(&ws->committed, h5tx_writer_length(ws->w));
   atomic_store(&ws->new_file, 0);
   atomic_fetch_add(&fs->commits, 1);
   notify_moved(fs, n->path);
@@ -805,6 +844,7 @@ static fh *fh_new(h5tx_fuse__fs *fs, int kind, node *n) {
   if (!f) return NULL;
   f->kind = kind;
   f->n = n;
+  f->done = 1; /* a writer's handle counts once write_handle() knows its opener */
   pthread_mutex_init(&f->lock, NULL);
   pthread_mutex_lock(&fs->lock);
   if (n) n->nref++;
@@ -873,9 +913,11 @@ static int retry_pending(h5tx_fuse__fs *fs, const char *name) {
   return 0;
 }
 
-/* Take back a write handle: the last one of a writer commits what was not
- * committed at a close (flush) and lets go of the writer and the name -
- * unless a thread was just sent to it by an ESTALE and will open it now. */
+/* Take back a writer's handle: the last one drops what no writing process
+ * committed (writes after its last close, through a copy it handed on) and
+ * lets go of the writer and the name - unless a thread was just sent to it
+ * by an ESTALE and will open it now. A release never commits: it comes
+ * after close(2) returned, from whichever process held the last copy. */
 static void release_write(h5tx_fuse__fs *fs, fh *f) {
   node *n = f->n;
   wstate *ws = n->w;
@@ -891,16 +933,19 @@ static void release_write(h5tx_fuse__fs *fs, fh *f) {
    * waits for this lock. */
   pthread_mutex_lock(&ws->lock);
   if (ws->w) {
-    if (h5tx_writer_dirty(ws->w) || atomic_load(&ws->new_file)) {
-      if (ws->failed || ws->commit_failed) {
+    if (h5tx_writer_dirty(ws->w)) {
+      if (ws->failed || ws->commit_failed)
         h5tx_fuse__log(fs, "%s: dropped changes whose commit failed (reported to the writer)",
                        n->path);
-        h5tx_writer_abort(ws->w);
-        ws->failed = ws->commit_failed = 0;
-      } else {
-        w_commit(fs, n); /* reported in the log: close(2) returned already */
-      }
+      else
+        h5tx_fuse__log(fs,
+                       "%s: dropped changes no writing process committed (written after its "
+                       "last close, through a descriptor it passed on)",
+                       n->path);
+      h5tx_writer_abort(ws->w);
+      atomic_store(&ws->length, h5tx_writer_length(ws->w));
     }
+    ws->failed = ws->commit_failed = 0;
     if (!keep) {
       h5tx_writer_close(ws->w);
       ws->w = NULL;
@@ -1145,7 +1190,7 @@ static void reply_content(h5tx_fuse__fs *fs, fuse_req_t req, int kind, const cha
     fuse_reply_err(req, ENOMEM);
     return;
   }
-  reply_entry_unlock(fs, req, n, entry_timeout);
+  reply_entry_unlock(fs, req, n, entry_timeout, V_COMMITTED);
 }
 
 /* Reply with the directory node of `key` (created as `kind`). */
@@ -1163,7 +1208,7 @@ static void reply_dir(h5tx_fuse__fs *fs, fuse_req_t req, int kind, const char *k
     n->root = parent->root;
     n->mtime_ns = parent->mtime_ns;
   }
-  reply_entry_unlock(fs, req, n, entry_timeout);
+  reply_entry_unlock(fs, req, n, entry_timeout, V_COMMITTED);
 }
 
 static void lookup_head(h5tx_fuse__fs *fs, fuse_req_t req, const char *name) {
@@ -1177,14 +1222,24 @@ static void lookup_head(h5tx_fuse__fs *fs, fuse_req_t req, const char *name) {
     return;
   }
   pid_t tid = fuse_req_ctx(req)->pid;
+  h5tx_fuse__proc pi = {0};
+  int probed = 0;
   pthread_mutex_lock(&fs->lock);
   node *w;
-  while ((w = key_find(fs, wkey)) && w->w->busy)
-    pthread_cond_wait(&fs->cond, &fs->lock);
+  for (;;) { /* who asks matters only when the name has a writer */
+    while ((w = key_find(fs, wkey)) && w->w->busy)
+      pthread_cond_wait(&fs->cond, &fs->lock);
+    if (!w || probed) break;
+    pthread_mutex_unlock(&fs->lock);
+    h5tx_fuse__proc_get(tid, &pi);
+    probed = 1;
+    pthread_mutex_lock(&fs->lock);
+  }
   free(wkey);
   int marked = marker_find(fs, tid, name, now_ns()) != NULL;
-  if (w && (marked || atomic_load(&w->w->new_file))) {
-    reply_entry_unlock(fs, req, w, 0);
+  int mine = w && writes_it(fs, w, pi.tgid);
+  if (w && (marked || mine || atomic_load(&w->w->new_file))) {
+    reply_entry_unlock(fs, req, w, 0, marked || mine ? V_WRITER : V_COMMITTED);
     return;
   }
   pthread_mutex_unlock(&fs->lock);
@@ -1193,7 +1248,7 @@ static void lookup_head(h5tx_fuse__fs *fs, fuse_req_t req, const char *name) {
     if (rc == 0) {
       pthread_mutex_lock(&fs->lock);
       w->nref--;
-      reply_entry_unlock(fs, req, w, 0);
+      reply_entry_unlock(fs, req, w, 0, V_WRITER);
       return;
     }
     if (rc != ENOENT) {
@@ -1264,7 +1319,7 @@ static void lookup_rev_root(h5tx_fuse__fs *fs, fuse_req_t req, const char *spec)
   n->root = n->ino;
   n->moving = moving;
   n->mtime_ns = mtime;
-  reply_entry_unlock(fs, req, n, moving ? 0 : LONG_TIMEOUT);
+  reply_entry_unlock(fs, req, n, moving ? 0 : LONG_TIMEOUT, V_COMMITTED);
 }
 
 static void lookup_rev(h5tx_fuse__fs *fs, fuse_req_t req, const node *p, const char *name) {
@@ -1311,7 +1366,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
       return;
     }
     pthread_mutex_lock(&fs->lock);
-    reply_entry_unlock(fs, req, ino_find(fs, ino), LONG_TIMEOUT);
+    reply_entry_unlock(fs, req, ino_find(fs, ino), LONG_TIMEOUT, V_COMMITTED);
     return;
   }
   if (p->kind != K_HDIR && p->kind != K_RDIR) {
@@ -1320,7 +1375,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   }
   if (p->ino == INO_ROOT && strcmp(name, ".h5tx") == 0) {
     pthread_mutex_lock(&fs->lock);
-    reply_entry_unlock(fs, req, ino_find(fs, INO_META), LONG_TIMEOUT);
+    reply_entry_unlock(fs, req, ino_find(fs, INO_META), LONG_TIMEOUT, V_COMMITTED);
     return;
   }
   if (p->ino == INO_ROOT && name[0] == '@') {
@@ -1369,10 +1424,24 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     fuse_reply_err(req, ENOENT);
     return;
   }
-  if (fi && get_fh(fi)->kind == F_WRITE && get_fh(fi)->n != n)
-    reply_writer_attr(fs, req, get_fh(fi)->n, n->ino); /* open_write_here()'s handle */
-  else
-    reply_attr_of(fs, req, n);
+  fh *f = fi ? get_fh(fi) : NULL;
+  if (f && f->kind == F_WRITE && f->n != n) {
+    reply_writer_attr(fs, req, f->n, n->ino); /* open_write_here()'s handle */
+  } else if (f && f->kind == F_WRITE) {
+    reply_attr_of(fs, req, n, V_WRITER);
+  } else if (f && f->kind == F_READ && n->kind == K_WFILE) {
+    /* a reader of the writer's inode: the size of its revision */
+    struct stat st;
+    pthread_mutex_lock(&fs->lock);
+    fill_attr(fs, n, V_COMMITTED, &st);
+    pthread_mutex_unlock(&fs->lock);
+    st.st_size = (off_t)(f->has_file ? f->st.length : 0);
+    st.st_blocks = (blkcnt_t)((st.st_size + 511) / 512);
+    fuse_reply_attr(req, &st, 0);
+  } else {
+    reply_attr_of(fs, req, n,
+                  n->kind == K_WFILE && sees_writes(fs, req, n) ? V_WRITER : V_COMMITTED);
+  }
 }
 
 enum { T_HANDLE, T_PATH };
@@ -1480,7 +1549,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
     break;
   default: fuse_reply_err(req, EROFS); return;
   }
-  reply_attr_of(fs, req, n);
+  reply_attr_of(fs, req, n, n->kind == K_WFILE && sees_writes(fs, req, n) ? V_WRITER : V_COMMITTED);
 }
 
 /* ---- operations: open, read, write, close -------------------------------------------- */
@@ -1525,13 +1594,25 @@ static void open_content(h5tx_fuse__fs *fs, fuse_req_t req, node *n, struct fuse
 static void open_write_here(h5tx_fuse__fs *fs, fuse_req_t req, const node *h,
                             struct fuse_file_info *fi);
 
-/* A write handle on writer node `w`, whose count of write handles already
- * includes it, truncated if the open asks for it; NULL after replying with
- * the error. */
-static fh *write_handle(h5tx_fuse__fs *fs, fuse_req_t req, node *w, struct fuse_file_info *fi) {
+/* A handle on writer node `w` (whose count of handles already includes
+ * it) opened on inode `ino` by the caller of `req`, for writing (`wr`,
+ * truncated if the open asks for it) or for reading by a writing process;
+ * NULL after replying with the error. */
+static fh *write_handle(h5tx_fuse__fs *fs, fuse_req_t req, node *w, uint64_t ino, int wr,
+                        struct fuse_file_info *fi) {
+  h5tx_fuse__proc pi;
+  h5tx_fuse__proc_get(fuse_req_ctx(req)->pid, &pi);
   fh *f = fh_new(fs, F_WRITE, w);
   int rc = f ? 0 : ENOMEM;
-  if (f && (fi->flags & O_TRUNC)) rc = truncate_writer(fs, w, 0, T_HANDLE);
+  if (f) {
+    pthread_mutex_lock(&fs->lock);
+    f->wr = wr;
+    f->ino = ino;
+    f->opener = pi.known ? pi.tgid : 0;
+    f->done = !pi.known; /* an opener the daemon cannot see commits only by fsync */
+    pthread_mutex_unlock(&fs->lock);
+  }
+  if (f && wr && (fi->flags & O_TRUNC)) rc = truncate_writer(fs, w, 0, T_HANDLE);
   if (rc) {
     if (f) {
       release_write(fs, f);
@@ -1548,24 +1629,29 @@ static fh *write_handle(h5tx_fuse__fs *fs, fuse_req_t req, node *w, struct fuse_
   return f;
 }
 
-static void open_write_fh(h5tx_fuse__fs *fs, fuse_req_t req, node *w, struct fuse_file_info *fi) {
-  fh *f = write_handle(fs, req, w, fi);
+static void open_write_fh(h5tx_fuse__fs *fs, fuse_req_t req, node *w, uint64_t ino, int wr,
+                          struct fuse_file_info *fi) {
+  fh *f = write_handle(fs, req, w, ino, wr, fi);
   if (f) reply_open_fh(fs, req, fi, f);
 }
 
 static void open_writer(h5tx_fuse__fs *fs, fuse_req_t req, node *n, struct fuse_file_info *fi,
                         int wr) {
+  pid_t tid = fuse_req_ctx(req)->pid;
+  h5tx_fuse__proc pi;
+  h5tx_fuse__proc_get(tid, &pi);
   pthread_mutex_lock(&fs->lock);
   while (n->w->busy)
     pthread_cond_wait(&fs->cond, &fs->lock);
-  pid_t tid = fuse_req_ctx(req)->pid;
   int sent_back = marker_find(fs, tid, n->path, now_ns()) != NULL;
   marker_clear(fs, tid);
   int live = n->indexed;
-  if (live && wr) n->w->wfhs++;
+  /* a writing process reads its own writes (POSIX read-after-write) */
+  int own = !wr && live && writes_it(fs, n, pi.tgid);
+  if (live && (wr || own)) n->w->wfhs++;
   pthread_mutex_unlock(&fs->lock);
   fi->direct_io = 1; /* no page cache for a file that changes under writes */
-  if (!wr) {         /* readers see the committed head, as of their open */
+  if (!wr && !own) { /* other readers see the committed head, as of their open */
     fh *f;
     int rc = open_snapshot(fs, n, H5TX_HEAD, &f);
     if (rc)
@@ -1581,7 +1667,7 @@ static void open_writer(h5tx_fuse__fs *fs, fuse_req_t req, node *n, struct fuse_
       redirect_to_writer(fs, req, n->path);
     return;
   }
-  open_write_fh(fs, req, n, fi);
+  open_write_fh(fs, req, n, n->ino, wr, fi);
 }
 
 /* The same thread opens inode `h` (a content inode, or a writer inode
@@ -1608,7 +1694,7 @@ static void open_write_here(h5tx_fuse__fs *fs, fuse_req_t req, const node *h,
     if (!live) maybe_free(fs, w);
     pthread_mutex_unlock(&fs->lock);
     if (live) {
-      open_write_fh(fs, req, w, fi);
+      open_write_fh(fs, req, w, h->ino, 1, fi);
       return;
     }
   }
@@ -1694,14 +1780,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     fuse_reply_err(req, rc);
     return;
   }
-  fh *f = write_handle(fs, req, n, fi);
+  fh *f = write_handle(fs, req, n, n->ino, 1, fi);
   if (!f) return;
   fi->fh = (uintptr_t)f;
   struct fuse_entry_param e;
   memset(&e, 0, sizeof e);
   e.ino = n->ino;
   pthread_mutex_lock(&fs->lock);
-  fill_attr(fs, n, &e.attr);
+  fill_attr(fs, n, V_WRITER, &e.attr);
   n->nlookup++;
   pthread_mutex_unlock(&fs->lock);
   if (fuse_reply_create(req, &e, fi) != 0) {
@@ -1800,26 +1886,83 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     fuse_reply_write(req, size);
 }
 
-/* At every close(2): the last write handle of a writer commits everything
- * not committed yet - writes, a creation, an O_TRUNC - so that a failure
- * goes back to close(2); the release that follows is too late to report.
- * (A shell's `cmd > f` closes its first descriptor after dup2, before cmd
- * writes: the truncation and the output are two revisions.) */
+/* The commit rule, at every close(2) of a descriptor of a writer's file
+ * (FUSE FLUSH, from the closing thread; README, "When a close commits"):
+ * - a close by a process that is not a writing process of the file (a fork
+ *   child's or an exec'd program's inherited copy, a process that got the
+ *   descriptor passed) commits nothing;
+ * - a writing process killed by a signal (its descriptors closed by the
+ *   kernel in its exit) commits nothing: its uncommitted changes are
+ *   dropped, and if another writing process shares the writer, that one's
+ *   commit fails with EIO, its writes having gone too;
+ * - otherwise the close of the writing process's last descriptor of the
+ *   file (dups, second opens, a read-only one included) commits, once no
+ *   other writing process has the file open: close(2) gets the outcome.
+ * Returns an errno for close(2). */
+static int commit_at_close(h5tx_fuse__fs *fs, fh *f, pid_t tid) {
+  node *n = f->n;
+  wstate *ws = n->w;
+  h5tx_fuse__proc pi;
+  if (h5tx_fuse__proc_get(tid, &pi) != 0) return 0; /* cannot tell who: nothing */
+  enum { MAXINOS = 16 };
+  uint64_t inos[MAXINOS];
+  size_t ninos = 0;
+  pthread_mutex_lock(&fs->lock);
+  int mine = writes_it(fs, n, pi.tgid);
+  inos[ninos++] = n->ino;
+  for (fh *g = fs->fhs; g && ninos < MAXINOS; g = g->next)
+    if (g->kind == F_WRITE && g->n == n && g->ino != n->ino) inos[ninos++] = g->ino;
+  pthread_mutex_unlock(&fs->lock);
+  if (!mine) return 0;
+  if (!pi.killed) {
+    /* The kernel takes the descriptor out of the process's table before it
+     * sends FLUSH, and an exiting process's table is gone already. */
+    int holds = pi.exiting     ? 0
+                : fs->have_mid ? h5tx_fuse__proc_holds(tid, &fs->mid, inos, ninos)
+                               : -1;
+    if (holds < 0) { /* its descriptors cannot be read: its other handles */
+      holds = 0;
+      pthread_mutex_lock(&fs->lock);
+      for (fh *g = fs->fhs; g; g = g->next)
+        if (g != f && g->kind == F_WRITE && g->n == n && !g->done && g->opener == pi.tgid)
+          holds = 1;
+      pthread_mutex_unlock(&fs->lock);
+    }
+    if (holds) return 0;
+  }
+  int others = 0;
+  pthread_mutex_lock(&fs->lock);
+  for (fh *g = fs->fhs; g; g = g->next)
+    if (g->kind == F_WRITE && g->n == n && !g->done) {
+      if (g->opener == pi.tgid)
+        g->done = 1;
+      else
+        others = 1;
+    }
+  pthread_mutex_unlock(&fs->lock);
+  int rc = 0;
+  pthread_mutex_lock(&ws->lock);
+  if (ws->w && pi.killed) {
+    if (h5tx_writer_dirty(ws->w)) {
+      h5tx_fuse__log(fs,
+                     "%s: process %d was killed by a signal: its uncommitted changes are dropped",
+                     n->path, (int)pi.tgid);
+      h5tx_writer_abort(ws->w);
+      atomic_store(&ws->length, h5tx_writer_length(ws->w));
+      if (others) ws->failed = 1;
+    }
+  } else if (ws->w && !others &&
+             (h5tx_writer_dirty(ws->w) || atomic_load(&ws->new_file) || ws->failed)) {
+    rc = w_commit(fs, n);
+  }
+  pthread_mutex_unlock(&ws->lock);
+  return rc;
+}
+
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   (void)ino;
-  h5tx_fuse__fs *fs = fs_of(req);
   fh *f = get_fh(fi);
-  int rc = 0;
-  if (f->kind == F_WRITE) {
-    wstate *ws = f->n->w;
-    pthread_mutex_lock(&fs->lock);
-    int last = ws->wfhs == 1;
-    pthread_mutex_unlock(&fs->lock);
-    pthread_mutex_lock(&ws->lock);
-    if (last && ws->w && (h5tx_writer_dirty(ws->w) || atomic_load(&ws->new_file) || ws->failed))
-      rc = w_commit(fs, f->n);
-    pthread_mutex_unlock(&ws->lock);
-  }
+  int rc = f->kind == F_WRITE ? commit_at_close(fs_of(req), f, fuse_req_ctx(req)->pid) : 0;
   fuse_reply_err(req, rc);
 }
 
@@ -1975,7 +2118,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
     fuse_reply_err(req, ENOMEM);
     return;
   }
-  reply_entry_unlock(fs, req, n, 0);
+  reply_entry_unlock(fs, req, n, 0, V_COMMITTED);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) {
@@ -2230,8 +2373,10 @@ int h5tx_fuse__fs_open(h5tx_fuse__fs *fs, const char *store, h5tx_error *err) {
   return h5tx_store_open(store, &o, &fs->s, err);
 }
 
-int h5tx_fuse__fs_start(h5tx_fuse__fs *fs, struct fuse_session *se, h5tx_error *err) {
+int h5tx_fuse__fs_start(h5tx_fuse__fs *fs, struct fuse_session *se, const char *mnt,
+                        h5tx_error *err) {
   fs->se = se;
+  fs->have_mid = h5tx_fuse__mountid_of(mnt, &fs->mid) == 0;
   sigset_t all, old; /* signals go to the session loop's thread */
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
