@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <syslog.h>
 #include <time.h>
@@ -130,8 +131,9 @@ struct h5tx_fuse__fs {
   h5tx_config cfg;
   int use_syslog;
   struct fuse_session *se;
-  uid_t uid;
-  gid_t gid;
+  uid_t uid; /* owner, group and permission bits of everything in the */
+  gid_t gid; /* mount: the store directory's */
+  mode_t perm;
   uint64_t mount_ns;
   h5tx_fuse__mountid mid; /* the mount, for h5tx_fuse__proc_holds() */
   int have_mid;
@@ -527,29 +529,29 @@ static void fill_attr(h5tx_fuse__fs *fs, const node *n, int view, struct stat *s
   uint64_t size = 0, mtime = n->mtime_ns ? n->mtime_ns : fs->mount_ns;
   switch (n->kind) {
   case K_HDIR:
-    st->st_mode = S_IFDIR | 0755;
+    st->st_mode = S_IFDIR | fs->perm;
     st->st_nlink = 2;
     mtime = fs->mount_ns;
     break;
   case K_RDIR:
   case K_MDIR:
-    st->st_mode = S_IFDIR | 0555;
+    st->st_mode = S_IFDIR | (fs->perm & ~0222u);
     st->st_nlink = 2;
     break;
   case K_HFILE:
   case K_RFILE:
-    st->st_mode = S_IFREG | (n->kind == K_HFILE ? 0644 : 0444);
+    st->st_mode = S_IFREG | (fs->perm & (n->kind == K_HFILE ? 0666u : 0444u));
     st->st_nlink = 1;
     size = n->length;
     break;
   case K_WFILE:
-    st->st_mode = S_IFREG | 0644;
+    st->st_mode = S_IFREG | (fs->perm & 0666u);
     st->st_nlink = 1;
     size = view == V_WRITER ? atomic_load(&n->w->length) : atomic_load(&n->w->committed);
     mtime = atomic_load(&n->w->mtime_ns);
     break;
   default: /* K_MLOG, K_MSTATS: generated at open */
-    st->st_mode = S_IFREG | 0444;
+    st->st_mode = S_IFREG | (fs->perm & 0444u);
     st->st_nlink = 1;
     mtime = now_ns();
     break;
@@ -2338,6 +2340,7 @@ int h5tx_fuse__fs_new(const h5tx_config *cfg, int use_syslog, h5tx_fuse__fs **ou
   fs->use_syslog = use_syslog;
   fs->uid = getuid();
   fs->gid = getgid();
+  fs->perm = 0755;
   fs->mount_ns = now_ns();
   fs->next_ino = INO_FIRST;
   pthread_mutex_init(&fs->lock, NULL);
@@ -2370,6 +2373,15 @@ int h5tx_fuse__fs_open(h5tx_fuse__fs *fs, const char *store, h5tx_error *err) {
   h5tx_store_opts o;
   h5tx_store_opts_init(&o);
   o.dirty_limit = (size_t)fs->cfg.cache;
+  /* Who may do what in the mount: as in the store's directory (with
+   * default_permissions, the kernel checks these modes; -o allow_other then
+   * lets in exactly the users the store's directory lets in). */
+  struct stat st;
+  if (stat(store, &st) == 0) {
+    fs->uid = st.st_uid;
+    fs->gid = st.st_gid;
+    fs->perm = st.st_mode & 0777u;
+  }
   return h5tx_store_open(store, &o, &fs->s, err);
 }
 

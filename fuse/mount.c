@@ -222,6 +222,8 @@ static int serve(h5tx_fuse__fs *fs, struct fuse_session *se, const char *store, 
   return rc;
 }
 
+static int is_h5tx_mount(const char *mnt);
+
 int h5tx_fuse_mount(const char *store, const char *dir, const h5tx_fuse_opts *o, h5tx_error *err) {
   h5tx_fuse_opts defaults;
   if (!o) {
@@ -239,6 +241,13 @@ int h5tx_fuse_mount(const char *store, const char *dir, const h5tx_fuse_opts *o,
   if (!mnt || stat(mnt, &st) != 0 || !S_ISDIR(st.st_mode)) {
     rc = fail(err, mnt || e == ENOENT ? H5TX_ENOENT : H5TX_EIO, "mount point %s: %s", dir,
               mnt ? "not a directory" : strerror(e));
+    free(mnt);
+    free(abs_store);
+    return rc;
+  }
+  if (is_h5tx_mount(mnt)) {
+    rc = fail(err, H5TX_EBUSY, "%s is already an h5tx mount: unmount it first (h5tx umount %s)",
+              dir, dir);
     free(mnt);
     free(abs_store);
     return rc;
