@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -247,6 +248,11 @@ static int snap_has_dir(h5tx_snap *snap, const char *dir) {
   free(prefix);
   return rc == 1;
 }
+
+/* Return the memory a commit or a closed writer freed to the system: a
+ * commit's pages are freed in one go and would otherwise stay in malloc's
+ * arenas, making the idle daemon as large as its largest commit. */
+static void give_back_memory(void) { malloc_trim(0); }
 
 /* ---- the inode table (fs->lock held) ---------------------------------------- */
 
@@ -801,6 +807,7 @@ static int w_commit(h5tx_fuse__fs *fs, node *n) {
     return to_errno(rc);
   }
   ws->commit_failed = 0;
+  give_back_memory();
   atomic_store(&ws->committed, h5tx_writer_length(ws->w));
   atomic_store(&ws->new_file, 0);
   atomic_fetch_add(&fs->commits, 1);
@@ -951,6 +958,7 @@ static void release_write(h5tx_fuse__fs *fs, fh *f) {
     if (!keep) {
       h5tx_writer_close(ws->w);
       ws->w = NULL;
+      give_back_memory();
     }
   }
   pthread_mutex_unlock(&ws->lock);
@@ -1817,6 +1825,21 @@ static void reply_slice(fuse_req_t req, const fh *f, size_t size, off_t off) {
   free(copy);
 }
 
+/* A worker thread's read buffer, kept for its next read: reads allocate
+ * nothing (threads x the largest read is all they hold). NULL when out of
+ * memory. */
+static char *read_buffer(size_t n) {
+  static _Thread_local char *buf;
+  static _Thread_local size_t cap;
+  if (n > cap) {
+    free(buf);
+    cap = 0;
+    if (!(buf = malloc(n))) return NULL;
+    cap = n;
+  }
+  return buf;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                     struct fuse_file_info *fi) {
   (void)ino;
@@ -1833,7 +1856,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   if (f->kind == F_READ) {
     uint64_t len = f->has_file ? f->st.length : 0;
     n = (uint64_t)off < len ? (size_t)(len - (uint64_t)off < size ? len - (uint64_t)off : size) : 0;
-    if (n && !(buf = malloc(n))) rc = H5TX_ENOMEM;
+    if (n && !(buf = read_buffer(n))) rc = H5TX_ENOMEM;
     if (n && buf) {
       pthread_mutex_lock(&f->lock);
       rc = h5tx_snap_read_stat(f->snap, f->n->path, &f->st, (uint64_t)off, buf, n, &e);
@@ -1844,20 +1867,18 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     pthread_mutex_lock(&ws->lock);
     uint64_t len = ws->w ? h5tx_writer_length(ws->w) : 0;
     n = (uint64_t)off < len ? (size_t)(len - (uint64_t)off < size ? len - (uint64_t)off : size) : 0;
-    if (n && !(buf = malloc(n))) rc = H5TX_ENOMEM;
+    if (n && !(buf = read_buffer(n))) rc = H5TX_ENOMEM;
     if (n && buf) rc = h5tx_writer_read(ws->w, (uint64_t)off, buf, n, &e);
     pthread_mutex_unlock(&ws->lock);
   }
   if (rc) {
     h5tx_fuse__log(fs, "read %s: %s", f->n->path, e.msg[0] ? e.msg : h5tx_strerror(rc));
-    free(buf);
     fuse_reply_err(req, to_errno(rc));
     return;
   }
   atomic_fetch_add(&fs->reads, 1);
   atomic_fetch_add(&fs->bytes, n);
   fuse_reply_buf(req, buf, n);
-  free(buf);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -2320,6 +2341,12 @@ const struct fuse_lowlevel_ops h5tx_fuse__ops = {
 
 int h5tx_fuse__fs_new(const h5tx_config *cfg, int use_syslog, h5tx_fuse__fs **out,
                       h5tx_error *err) {
+  /* Memory (README, "Memory"): blocks of a page or more (pages, commit
+   * records) are mapped and unmapped one by one, never kept in the heap
+   * (a fixed threshold also stops glibc from raising it after the first
+   * large free); few arenas for the worker threads. */
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  mallopt(M_ARENA_MAX, 4);
   h5tx_fuse__fs *fs = calloc(1, sizeof *fs);
   if (fs) {
     fs->nb = 256;

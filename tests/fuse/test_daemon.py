@@ -11,23 +11,7 @@ import tempfile
 import pytest
 
 import h5tx
-from conftest import h5tx_cmd, read, unmount, wait_for
-
-
-def daemon_pids(mnt):
-    """Processes running `h5tx mount ... MNT` (ours, by command line)."""
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) > 2 and argv[1] == b"mount" and mnt.encode() in argv:
-            out.append(int(pid))
-    return out
+from conftest import daemon_pids, h5tx_cmd, read, unmount, wait_for
 
 
 def test_daemon_mode_and_umount(store, tmp_path):
