@@ -1,6 +1,8 @@
-/* fs.h - what the two halves of h5tx mount share: the file system (fs.c:
- * FUSE low-level operations and the inode table) and its set-up (mount.c:
- * options, session, daemon, unmount). Internal to the h5tx_fuse library. */
+/* fs.h - what the two halves of h5tx mount share: the file system (fs.c
+ * and the parts it lists: FUSE low-level operations, inodes, writers and
+ * the commit rule) and its set-up (mount.c: options, session, daemon,
+ * unmount); and what both learn of callers from /proc (procs.c). Internal
+ * to the h5tx_fuse library. */
 #ifndef H5TX_FUSE_FS_H
 #define H5TX_FUSE_FS_H
 

@@ -4,7 +4,7 @@
  * whether a signal killed it, and whether it still holds a descriptor of
  * one of the mount's inodes. The commit rule (writers.c) is built on these;
  * the README ("When a close commits") says what they cannot see. */
-#include "fs.h"
+#include "fs_internal.h"
 
 #include <ctype.h>
 #include <dirent.h>
