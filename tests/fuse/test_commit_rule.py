@@ -6,7 +6,7 @@ commits nothing and its writes are dropped. Inside the writing process a
 second descriptor sees its own bytes and size; other processes see
 committed revisions only, sizes included. All with real processes,
 synchronised through pipes."""
-import mmap
+import errno
 import os
 import shutil
 import signal
@@ -333,3 +333,111 @@ def test_ncap2_reads_its_own_temporary_file(store, mnt, tmp_path):
     out = subprocess.run(["ncks", "-H", "-v", "b", mnt.p("out.nc")], stdout=subprocess.PIPE,
                          check=True).stdout.decode()
     assert "b=2,4,6,8;" in out.replace(" ", ""), out
+
+
+def test_exit_with_the_file_open_commits(store, mnt):
+    """A writing process that exits normally without closing: the kernel's
+    closes at its exit are its last close."""
+    before = h5tx.head(store)
+    code = ("import os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644)\n"
+            "os.write(fd, b'left open')\n"
+            "os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", code, mnt.p("open.txt")], check=True)
+    assert h5tx.head(store) == before + 1
+    assert h5tx.read_bytes(os.path.join(store, "open.txt")) == b"left open"
+
+
+def test_open_in_one_thread_close_in_another(store, mnt):
+    import threading
+    before = h5tx.head(store)
+    box = []
+    t = threading.Thread(target=lambda: box.append(open(mnt.p("t.bin"), "wb")))
+    t.start()
+    t.join()
+    box[0].write(b"threads")
+    box[0].close()
+    assert h5tx.head(store) == before + 1
+    assert read(mnt.p("t.bin")) == b"threads"
+
+
+RECEIVER = r"""
+import os, socket, sys
+s = socket.socket(fileno=int(sys.argv[1]))
+msg, fds, _, _ = socket.recv_fds(s, 16, 1)
+os.write(fds[0], b" and the receiver's")
+os.close(fds[0])
+s.sendall(b"k")
+"""
+
+
+def test_descriptor_passed_over_a_socket(store, mnt):
+    """README: the process that gets the descriptor is not a writing
+    process. The writer's close commits what was written by then; what the
+    receiver writes afterwards is not committed (dropped at the release)."""
+    import socket
+    before = h5tx.head(store)
+    a, b = socket.socketpair()
+    r = subprocess.Popen([sys.executable, "-c", RECEIVER, str(b.fileno())], pass_fds=[b.fileno()])
+    b.close()
+    fd = os.open(mnt.p("passed.txt"), os.O_CREAT | os.O_WRONLY, 0o644)
+    os.write(fd, b"the writer's")
+    socket.send_fds(a, [b"f"], [fd])
+    os.close(fd)  # the writing process's last descriptor: commits
+    assert h5tx.head(store) == before + 1
+    assert a.recv(1) == b"k"  # the receiver wrote and closed: nothing committed
+    assert r.wait(timeout=60) == 0
+    a.close()
+    assert h5tx.head(store) == before + 1
+    assert read(mnt.p("passed.txt")) == b"the writer's"
+
+
+def test_a_killed_writer_sharing_the_file_fails_the_others_commit(store, mnt):
+    """Two processes write one file; one is killed: its writes and the
+    other's uncommitted ones are dropped, and the survivor's close reports
+    EIO instead of committing a file it did not finish."""
+    with open(mnt.p("shared.bin"), "wb") as f:
+        f.write(b"base")
+    before = h5tx.head(store)
+    code = ("import os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_WRONLY)\n"
+            "os.pwrite(fd, b'victim', 100)\n"
+            "os.write(1, b'ready\\n')\n"
+            "os.read(0, 1)\n")
+    w = open(mnt.p("shared.bin"), "r+b")
+    w.seek(50)
+    w.write(b"survivor")
+    w.flush()
+    p = subprocess.Popen([sys.executable, "-c", code, mnt.p("shared.bin")],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert p.stdout.readline() == b"ready\n"
+    p.kill()
+    p.wait(timeout=60)
+    p.stdin.close()
+    p.stdout.close()
+    assert h5tx.head(store) == before
+    with pytest.raises(OSError) as e:
+        w.close()
+    assert e.value.errno == errno.EIO
+    assert h5tx.head(store) == before
+    assert read(mnt.p("shared.bin")) == b"base"
+    with open(mnt.p("shared.bin"), "ab") as f:  # the file is writable again
+        f.write(b"!")
+    assert read(mnt.p("shared.bin")) == b"base!"
+
+
+def test_writer_in_a_child_pid_namespace(store, mnt):
+    """FUSE gives the daemon the caller's pid in the daemon's namespace: a
+    writer in a child PID namespace (a container) follows the same rule."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare(1) to make a PID namespace")
+    before = h5tx.head(store)
+    script = ("echo one > '%s'; (sleep 0 & wait); echo two >> '%s'"
+              % (mnt.p("ns.txt"), mnt.p("ns.txt")))
+    p = subprocess.run(["unshare", "--pid", "--fork", "sh", "-c", script],
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0 and b"unshare" in p.stderr:
+        pytest.skip("cannot make a PID namespace here: " + p.stderr.decode())
+    assert p.returncode == 0, p.stderr.decode()
+    assert h5tx.head(store) == before + 2
+    assert read(mnt.p("ns.txt")) == b"one\ntwo\n"
