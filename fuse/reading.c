@@ -146,18 +146,43 @@ void h5tx_fuse__reply_slice(fuse_req_t req, const fh *f, size_t size, off_t off)
 }
 
 /* A worker thread's read buffer, kept for its next read: reads allocate
- * nothing (threads x the largest read is all they hold). NULL when out of
- * memory. */
+ * nothing (threads x the largest read is all they hold); freed when the
+ * thread ends. NULL when out of memory. */
+typedef struct rbuf {
+  char *p;
+  size_t cap;
+} rbuf;
+
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+static int rbuf_ok; /* the key exists */
+
+static void rbuf_free(void *arg) {
+  rbuf *b = arg;
+  free(b->p);
+  free(b);
+}
+
+static void rbuf_key_make(void) { rbuf_ok = pthread_key_create(&rbuf_key, rbuf_free) == 0; }
+
 static char *read_buffer(size_t n) {
-  static _Thread_local char *buf;
-  static _Thread_local size_t cap;
-  if (n > cap) {
-    free(buf);
-    cap = 0;
-    if (!(buf = malloc(n))) return NULL;
-    cap = n;
+  pthread_once(&rbuf_once, rbuf_key_make);
+  if (!rbuf_ok) return NULL;
+  rbuf *b = pthread_getspecific(rbuf_key);
+  if (!b) {
+    if (!(b = calloc(1, sizeof *b))) return NULL;
+    if (pthread_setspecific(rbuf_key, b) != 0) {
+      free(b);
+      return NULL;
+    }
   }
-  return buf;
+  if (n > b->cap) {
+    free(b->p);
+    b->cap = 0;
+    if (!(b->p = malloc(n))) return NULL;
+    b->cap = n;
+  }
+  return b->p;
 }
 
 void h5tx_fuse__op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
