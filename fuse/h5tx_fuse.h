@@ -43,6 +43,7 @@ void h5tx_fuse_opts_init(h5tx_fuse_opts *o);
  * are dropped, never committed half-way.
  * @return 0, or
  *  - H5TX_EINVAL: a bad or inapplicable config key, or bad FUSE options
+ *  - H5TX_EBUSY: `dir` is an h5tx mount already
  *  - H5TX_ENOENT: `dir` or `store` does not exist
  *  - H5TX_EFORMAT: `store` is not a store
  *  - H5TX_EIO: the mount failed (the message says why) */

@@ -184,7 +184,7 @@ static int serve(h5tx_fuse__fs *fs, struct fuse_session *se, const char *store, 
   }
   if (!rc) {
     sock = listen_socket(mnt);
-    rc = h5tx_fuse__fs_start(fs, se, err);
+    rc = h5tx_fuse__fs_start(fs, se, mnt, err);
   }
   if (ready >= 0) {
     h5tx_error ok = {0, ""};
@@ -222,6 +222,8 @@ static int serve(h5tx_fuse__fs *fs, struct fuse_session *se, const char *store, 
   return rc;
 }
 
+static int is_h5tx_mount(const char *mnt);
+
 int h5tx_fuse_mount(const char *store, const char *dir, const h5tx_fuse_opts *o, h5tx_error *err) {
   h5tx_fuse_opts defaults;
   if (!o) {
@@ -239,6 +241,13 @@ int h5tx_fuse_mount(const char *store, const char *dir, const h5tx_fuse_opts *o,
   if (!mnt || stat(mnt, &st) != 0 || !S_ISDIR(st.st_mode)) {
     rc = fail(err, mnt || e == ENOENT ? H5TX_ENOENT : H5TX_EIO, "mount point %s: %s", dir,
               mnt ? "not a directory" : strerror(e));
+    free(mnt);
+    free(abs_store);
+    return rc;
+  }
+  if (is_h5tx_mount(mnt)) {
+    rc = fail(err, H5TX_EBUSY, "%s is already an h5tx mount: unmount it first (h5tx umount %s)",
+              dir, dir);
     free(mnt);
     free(abs_store);
     return rc;
@@ -321,8 +330,7 @@ int h5tx_fuse_mount(const char *store, const char *dir, const h5tx_fuse_opts *o,
   return rc;
 }
 
-/* Decode the octal escapes (\040) of /proc/self/mountinfo in place. */
-static void unescape(char *s) {
+void h5tx_fuse__unescape(char *s) {
   char *o = s;
   for (; *s; s++) {
     if (s[0] == '\\' && s[1] >= '0' && s[1] <= '7' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
@@ -353,7 +361,7 @@ static int is_h5tx_mount(const char *mnt) {
       field = strtok_r(NULL, " ", &save);
     char *type = field ? strtok_r(NULL, " ", &save) : NULL;
     if (!point || !type) continue;
-    unescape(point);
+    h5tx_fuse__unescape(point);
     found = strcmp(point, mnt) == 0 && strcmp(type, "fuse.h5tx") == 0;
   }
   fclose(f);

@@ -56,6 +56,22 @@ def unmount(mnt):
                        stderr=subprocess.DEVNULL)
 
 
+def daemon_pids(mnt):
+    """Processes running `h5tx mount ... MNT` (ours, by command line)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[1] == b"mount" and str(mnt).encode() in argv:
+            out.append(int(pid))
+    return out
+
+
 def _in_mountinfo(mnt):
     mnt = os.path.realpath(mnt) if os.path.exists(os.path.dirname(mnt)) else mnt
     with open("/proc/self/mountinfo") as f:

@@ -3,29 +3,15 @@ a killed daemon (store intact, mount point recoverable), a failed commit
 reported to the writer (full disk), and mount errors."""
 import errno
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 
 import pytest
 
 import h5tx
-from conftest import h5tx_cmd, read, unmount, wait_for
-
-
-def daemon_pids(mnt):
-    """Processes running `h5tx mount ... MNT` (ours, by command line)."""
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if len(argv) > 2 and argv[1] == b"mount" and mnt.encode() in argv:
-            out.append(int(pid))
-    return out
+from conftest import daemon_pids, h5tx_cmd, read, unmount, wait_for
 
 
 def test_daemon_mode_and_umount(store, tmp_path):
@@ -173,3 +159,57 @@ def test_config_applies_to_files_written(store, mounts):
         f.write(os.urandom(10000))
     out = h5tx_cmd("ls", store).out
     assert "4 KiB" in out or "4K" in out, out
+
+
+def test_second_mount_on_a_mounted_directory_is_refused(store, mounts, tmp_path):
+    h5tx_cmd("import", "/etc/hostname", os.path.join(store, "h.txt"))
+    m = mounts(store)
+    other = tmp_path / "other.h5tx"
+    h5tx_cmd("init", other)
+    for s in (store, other):
+        p = h5tx_cmd("mount", s, m.path, code=1)
+        assert "already an h5tx mount" in p.err, p.err
+    assert read(m.p("h.txt")) == read("/etc/hostname")  # the first one still serves
+    assert len(daemon_pids(m.path)) == 1
+
+
+def as_nobody(*argv):
+    return subprocess.run(list(argv), user=65534, group=65534, extra_groups=[],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o750, 0o755])
+def test_permissions_follow_the_store_directory(tmp_path, mode):
+    """With -o allow_other, the mount lets in exactly whom the store's
+    directory lets in: owner, group and modes are the directory's."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    top = tempfile.mkdtemp(prefix="h5tx-perm-", dir="/tmp")
+    try:
+        os.chmod(top, 0o755)  # the mount point must be reachable for user nobody
+        store, mnt = os.path.join(top, "lab.h5tx"), os.path.join(top, "mnt")
+        h5tx_cmd("init", store)
+        h5tx_cmd("import", "/etc/hostname", os.path.join(store, "f.txt"))
+        os.chmod(store, mode)
+        os.chown(store, 0, 12345)
+        os.mkdir(mnt)
+        h5tx_cmd("mount", store, mnt, "-o", "allow_other")
+        try:
+            st = os.stat(os.path.join(mnt, "f.txt"))
+            assert (st.st_uid, st.st_gid) == (0, 12345)
+            assert st.st_mode & 0o777 == mode & 0o666
+            root = os.stat(mnt)
+            assert root.st_mode & 0o777 == mode
+            assert os.stat(os.path.join(mnt, "@1", "f.txt")).st_mode & 0o777 == mode & 0o444
+            r = as_nobody("cat", os.path.join(mnt, "f.txt"))
+            w = as_nobody("sh", "-c", "echo x >> '%s'" % os.path.join(mnt, "f.txt"))
+            if mode & 0o004:
+                assert r.returncode == 0 and r.stdout == read("/etc/hostname"), r.stderr
+            else:
+                assert r.returncode != 0 and b"Permission denied" in r.stderr, r
+            assert w.returncode != 0 and b"Permission denied" in w.stderr, w
+            assert h5tx.head(store) == 1
+        finally:
+            unmount(mnt)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

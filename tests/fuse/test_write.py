@@ -42,19 +42,19 @@ def test_cp_makes_one_revision(store, mnt, tmp_path):
 
 
 def test_shell_redirections(store, mnt):
-    """A shell closes the descriptor it opened after dup2 and before the
-    command writes: that close commits the truncation (a close must report
-    a failed commit), the command's output is the next revision. Appending
-    truncates nothing: one revision."""
+    """A shell opens the file, dup2s it to stdout and closes the descriptor
+    it opened before the command writes: that close is not the shell's last
+    descriptor of the file, so `cmd > f` is one revision (truncation and
+    output together), and so is `cmd >> f`."""
     h5tx_cmd("import", "/etc/hostname", os.path.join(store, "t.txt"))
     before = h5tx.head(store)
     subprocess.run(["bash", "-c", "echo one > %s" % mnt.p("t.txt")], check=True)
     assert read(mnt.p("t.txt")) == b"one\n"
-    assert h5tx.head(store) == before + 2
-    assert read(mnt.p("@%d" % (before + 1), "t.txt")) == b""
+    assert h5tx.head(store) == before + 1
     subprocess.run(["bash", "-c", "echo two >> %s" % mnt.p("t.txt")], check=True)
     assert read(mnt.p("t.txt")) == b"one\ntwo\n"
-    assert h5tx.head(store) == before + 3
+    assert h5tx.head(store) == before + 2
+    assert read(mnt.p("@%d" % (before + 1), "t.txt")) == b"one\n"
 
 
 def test_h5py_write_commits_on_close(store, mnt):
@@ -137,16 +137,22 @@ def test_reader_keeps_its_revision(store, mnt, tmp_path):
 
 
 def test_readers_do_not_see_uncommitted_writes(store, mnt):
+    """Other processes read the committed bytes and size; the writing
+    process reads its own writes, also through a second descriptor."""
     h5tx_cmd("import", "/etc/hostname", os.path.join(store, "u.txt"))
     committed = read("/etc/hostname")
+    other = [sys.executable, "-c",
+             "import os, sys; p = sys.argv[1]; sys.stdout.buffer.write(open(p, 'rb').read() + "
+             "b'|%d' % os.stat(p).st_size)", mnt.p("u.txt")]
     with open(mnt.p("u.txt"), "r+b") as w:
         w.seek(0)
         w.write(b"UNCOMMITTED" * 100)
         w.flush()
-        assert read(mnt.p("u.txt")) == committed
-        assert os.stat(mnt.p("u.txt")).st_size == len(committed)
+        assert subprocess.run(other, stdout=subprocess.PIPE, check=True).stdout == \
+            committed + b"|%d" % len(committed)
         w.seek(0)
         assert w.read(11) == b"UNCOMMITTED"  # the writer reads its own writes
+        assert read(mnt.p("u.txt")) == b"UNCOMMITTED" * 100  # through a second descriptor
     assert read(mnt.p("u.txt")) == b"UNCOMMITTED" * 100
 
 

@@ -1,0 +1,50 @@
+"""h5tx mount, memory (README, "Memory"): the daemon's anonymous memory
+stays within its bound while it serves large writes and reads - the dirty
+pages of each file being written up to `cache`, a read buffer per worker
+thread - and goes back down when a commit is done, however large it was."""
+import os
+
+import pytest
+
+from conftest import daemon_pids, read
+
+MIB = 1 << 20
+SLACK = 48 * MIB  # the daemon itself, its tables, threads' stacks and read buffers
+
+
+def anon(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no RssAnon for %d" % pid)
+
+
+def test_memory_stays_bounded(store, mounts):
+    cache = 16 * MIB
+    m = mounts(store, "--config", "cache=16M")
+    pids = daemon_pids(m.path)
+    assert len(pids) == 1
+    pid = pids[0]
+    with open("/proc/%d/maps" % pid) as f:
+        if "libasan" in f.read():
+            pytest.skip("the daemon runs under AddressSanitizer, whose allocator is not glibc's")
+    total, chunk = 256 * MIB, os.urandom(MIB)
+    peak = 0
+    with open(m.p("big.bin"), "wb") as f:
+        for i in range(total // MIB):
+            f.write(chunk[i % 997:] + chunk[:i % 997])  # no two pages alike
+            if i % 8 == 7:
+                peak = max(peak, anon(pid))
+        assert peak <= cache + SLACK, "writing: %d MiB anonymous" % (peak // MIB)
+    idle = anon(pid)
+    print("anonymous memory: %.1f MiB peak while writing 256 MiB, %.1f MiB after the commit"
+          % (peak / MIB, idle / MIB))
+    assert idle <= SLACK, "after the commit: %d MiB anonymous" % (idle // MIB)
+    for _ in range(2):
+        with open(m.p("big.bin"), "rb") as f:
+            while f.read(4 * MIB):
+                assert anon(pid) <= SLACK
+    assert os.path.getsize(m.p("big.bin")) == total
+    assert anon(pid) <= SLACK
+    assert read(m.p(".h5tx", "stats"))
