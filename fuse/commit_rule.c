@@ -18,18 +18,21 @@ int h5tx_fuse__w_commit(h5tx_fuse__fs *fs, node *n) {
   char *msg = h5tx_fuse__xprintf("mount: write %s", n->path);
   int rc = h5tx_writer_commit(ws->w, msg ? msg : "mount", &rev, &e);
   free(msg);
-  if (rc) {
+  if (rc && rc != H5TX_ESYNC) {
     ws->commit_failed = 1;
     h5tx_fuse__log(fs, "%s: commit failed: %s", n->path, e.msg[0] ? e.msg : h5tx_strerror(rc));
     return h5tx_fuse__to_errno(rc);
   }
+  /* H5TX_ESYNC: the revision landed (it is head) but its flush failed: it
+   * is committed like any other, and the caller still gets EIO. */
+  if (rc) h5tx_fuse__log(fs, "%s: %s", n->path, e.msg);
   ws->commit_failed = 0;
   h5tx_fuse__give_back_memory();
   atomic_store(&ws->committed, h5tx_writer_length(ws->w));
   atomic_store(&ws->new_file, 0);
   atomic_fetch_add(&fs->commits, 1);
   h5tx_fuse__notify_moved(fs, n->path);
-  return 0;
+  return rc ? EIO : 0;
 }
 
 /* Is a thread between an ESTALE for `name` and its retry? (fs->lock held) */

@@ -1,10 +1,15 @@
 /* fault_shim.c - an LD_PRELOAD library for fault tests: it makes chosen
  * fsync/fdatasync calls, or writes of LMDB's meta pages, on a store's
  * data.mdb fail with EIO, as a failing disk would. LMDB and libh5tx run
- * unchanged; a test arms it through h5tx_test_fault(), found with dlsym. */
+ * unchanged; a test arms it through h5tx_test_fault(), found with dlsym, or -
+ * for a process it does not run in, such as the mount's daemon - by making
+ * the file named by H5TX_FAULT_SYNC_WHILE exist: while it does, the
+ * fsync/fdatasync calls on data.mdb fail, after as many as the number the
+ * file holds (0 when empty) went through. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -36,8 +41,29 @@ static int is_data_mdb(int fd) {
   return strcmp(target + n - 9, "/data.mdb") == 0;
 }
 
+/* 1 if H5TX_FAULT_SYNC_WHILE names a file that exists now, and more syncs
+ * were seen since it appeared than the number it holds. */
+static int armed_by_file(int k) {
+  static int seen; /* syncs of data.mdb since the file appeared */
+  if (k != FAULT_SYNC) return 0;
+  const char *f = getenv("H5TX_FAULT_SYNC_WHILE");
+  FILE *fp = f && *f ? fopen(f, "r") : NULL;
+  if (!fp) {
+    seen = 0;
+    return 0;
+  }
+  int let_through = 0;
+  if (fscanf(fp, "%d", &let_through) != 1) let_through = 0;
+  fclose(fp);
+  return seen++ >= let_through;
+}
+
 /* 1 if this call of kind `k` on `fd` is to fail. */
 static int trip(int k, int fd) {
+  if (is_data_mdb(fd) && armed_by_file(k)) {
+    hits[k]++;
+    return 1;
+  }
   if (count[k] == 0 || !is_data_mdb(fd)) return 0;
   if (skip[k] > 0) {
     skip[k]--;

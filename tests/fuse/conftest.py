@@ -81,12 +81,13 @@ def _in_mountinfo(mnt):
 class Mount:
     """A mounted store: `path` is the mount point."""
 
-    def __init__(self, store, path, *args, foreground=False):
+    def __init__(self, store, path, *args, foreground=False, env=None):
         self.store, self.path, self.proc = str(store), str(path), None
         os.makedirs(self.path, exist_ok=True)
         if foreground:
             self.proc = subprocess.Popen([CLI, "mount", "-f", self.store, self.path] + list(args),
-                                         stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                         stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         env=None if env is None else dict(os.environ, **env))
             wait_for(lambda: os.path.ismount(self.path) or self.proc.poll() is not None,
                      "the mount at " + self.path)
             assert self.proc.poll() is None, self.proc.stderr.read().decode()
@@ -127,8 +128,8 @@ def mounts(tmp_path):
     whatever happened."""
     made = []
 
-    def make(store, *args, foreground=False, name="mnt"):
-        m = Mount(store, tmp_path / name, *args, foreground=foreground)
+    def make(store, *args, foreground=False, name="mnt", env=None):
+        m = Mount(store, tmp_path / name, *args, foreground=foreground, env=env)
         made.append(m)
         return m
 
