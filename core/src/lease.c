@@ -85,7 +85,7 @@ int h5tx_leases(h5tx_store *s, h5tx_lease_fn fn, void *arg, h5tx_error *err) {
   if (l.oom) {
     rc = h5tx__err(err, H5TX_ENOMEM, "store %s: out of memory listing leases", s->path);
   } else {
-    qsort(l.v, l.n, sizeof *l.v, by_name);
+    if (l.n) qsort(l.v, l.n, sizeof *l.v, by_name);
     for (size_t i = 0; i < l.n && rc == 0; i++)
       rc = fn(arg, &l.v[i]);
   }
