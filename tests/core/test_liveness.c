@@ -4,6 +4,8 @@
  *          between the steps of its claim: at most one gets it, and gc keeps
  *          every revision a successful claimer pinned;
  *   kill   a claimer killed at each step of its claim leaks no slot;
+ *   lease  two writers of one file, the first stopped or killed in the
+ *          middle of its claim of the lease;
  *   pidns  a reader and a writer in another PID namespace (with their own
  *          /proc, as in a container) look alive to gc and to other writers;
  *   gone   a snapshot whose pin was lost reads H5TX_EGONE, never old bytes;
@@ -17,6 +19,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -468,6 +471,73 @@ static void part_fork(void) {
   h5tx_store_close(s);
 }
 
+/* A writer of "f": says "writer 0" or "writer CODE MSG", then holds the
+ * lease until end of file. */
+static void hold_writer(int up, int down, h5tx_rev rev) {
+  (void)rev;
+  h5tx_error er = {0};
+  h5tx_store *s = open_store(store_path, 4096, 0);
+  h5tx_writer *w = NULL;
+  int rc = h5tx_writer_open(s, "f", NULL, &w, &er);
+  if (rc)
+    say(up, "writer %d %s\n", rc, er.msg);
+  else
+    say(up, "writer 0\n");
+  char line[16];
+  while (hear(down, line, sizeof line)) {
+  }
+  h5tx_writer_close(w);
+  h5tx_store_close(s);
+}
+
+/* Poll until `p` has written something or some OFD lock request is
+ * blocked (/proc/locks shows it with "->"); 0 if neither within 30 s. */
+static int answers_or_blocks(peer *p) {
+  for (int i = 0; i < 30000; i++) {
+    struct pollfd pf = {p->up, POLLIN, 0};
+    if (poll(&pf, 1, 0) == 1) return 1;
+    FILE *fp = fopen("/proc/locks", "re");
+    char line[256];
+    int blocked = 0;
+    while (fp && fgets(line, sizeof line, fp))
+      if (strstr(line, "-> OFDLCK")) blocked = 1;
+    if (fp) fclose(fp);
+    if (blocked) return 1;
+    poll(NULL, 0, 1);
+  }
+  return 0;
+}
+
+/* Two writers of one file, the first stopped in the middle of its claim:
+ * the second waits for it and is then refused by its pid; a claimer
+ * killed there leaves the lease free. */
+static void part_lease(void) {
+  peer a = spawn_peer(hold_writer, 0, "lease-claim");
+  wait_stopped(&a);
+  peer b = spawn_peer(hold_writer, 0, NULL);
+  /* Let B get as far as it can: it answers (no mutual exclusion), or it
+   * waits for A's lock (a blocked lock shows in /proc/locks). */
+  CHECK(answers_or_blocks(&b));
+  release(&a);
+  expect_line(&a, "writer 0");
+  char line[256], want[64];
+  REQUIRE(hear(b.up, line, sizeof line));
+  snprintf(want, sizeof want, "writer %d ", H5TX_EBUSY);
+  CHECK(strncmp(line, want, strlen(want)) == 0);
+  snprintf(want, sizeof want, "being written by pid %d on host", (int)a.pid);
+  if (!strstr(line, want)) fprintf(stderr, "got '%s', want '%s'\n", line, want);
+  CHECK(strstr(line, want) != NULL);
+  finish(&b, 0);
+  finish(&a, 0);
+
+  a = spawn_peer(hold_writer, 0, "lease-claim");
+  wait_stopped(&a);
+  finish(&a, 1);
+  b = spawn_peer(hold_writer, 0, NULL);
+  expect_line(&b, "writer 0");
+  finish(&b, 0);
+}
+
 static void part_sync(void) {
   h5tx_store_opts o;
   h5tx_store_opts_init(&o);
@@ -508,7 +578,7 @@ static test_paths fresh_store(void) {
 }
 
 int main(int argc, char **argv) {
-  static const char *const parts[] = {"race", "kill", "gone", "fork", "sync", "pidns"};
+  static const char *const parts[] = {"race", "kill", "lease", "gone", "fork", "sync", "pidns"};
   const char *only = argc > 1 ? argv[1] : NULL;
   signal(SIGPIPE, SIG_IGN);
   int rc = 0;
@@ -523,6 +593,7 @@ int main(int argc, char **argv) {
       part_kill("pin-claim");
       part_kill("pin-publish");
     }
+    if (strcmp(p, "lease") == 0) part_lease();
     if (strcmp(p, "gone") == 0) part_gone();
     if (strcmp(p, "fork") == 0) part_fork();
     if (strcmp(p, "sync") == 0) part_sync();
