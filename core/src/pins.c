@@ -89,6 +89,14 @@ static int lock_byte(int fd, off_t off, short type, int wait) {
   return rc;
 }
 
+/* The error of a lock that failed for another reason than being held
+ * (EAGAIN): a file system without OFD locks, no memory for locks. */
+static int lock_err(h5tx__pins *p, const char *what, h5tx_error *err) {
+  int e = errno;
+  return h5tx__err(err, h5tx__errno_code(e), "%s %s: locking a slot: %s", what, p->path,
+                   strerror(e));
+}
+
 /* 1 if a description other than p->probe_fd's holds the byte at `off`. An
  * error of F_OFD_GETLK counts as held: a slot is never taken for dead on a
  * failure. */
@@ -199,12 +207,19 @@ void h5tx__pins_close(h5tx__pins *p) {
   if (!p) return;
   pthread_mutex_lock(&table_lock);
   if (p->pid == getpid()) {
-    /* Slots still held (a snapshot or writer left open) are released with
-     * the description, when fd closes below. Clear their pins first. */
+    /* Slots still held (a snapshot or writer left open): released here, not
+     * by the close below, which releases nothing while a fork child still
+     * has a copy of the descriptor. */
     for (int k = 0; k < NREADERS; k++)
-      if (p->mine[k]) __atomic_store_n(&reader(p, k)->pin, 0, __ATOMIC_SEQ_CST);
+      if (p->mine[k]) {
+        __atomic_store_n(&reader(p, k)->pin, 0, __ATOMIC_SEQ_CST);
+        lock_byte(p->fd, reader_off(k), F_UNLCK, 0);
+      }
     for (int k = 0; k < NLEASES; k++)
-      if (p->mine[NREADERS + k]) __atomic_store_n(&lease(p, k)->hash, 0, __ATOMIC_SEQ_CST);
+      if (p->mine[NREADERS + k]) {
+        __atomic_store_n(&lease(p, k)->hash, 0, __ATOMIC_SEQ_CST);
+        lock_byte(p->fd, lease_off(k), F_UNLCK, 0);
+      }
   }
   pthread_mutex_unlock(&table_lock);
   if (p->map) munmap(p->map, TABLE_SIZE);
@@ -230,7 +245,12 @@ int h5tx__pin(h5tx__pins *p, h5tx_rev rev, int *out, h5tx_error *err) {
     int k = (int)((first + i) % NREADERS);
     if (p->mine[k]) continue;
     /* Claim: the kernel gives the lock to one description only. */
-    if (lock_byte(p->fd, reader_off(k), F_WRLCK, 0) != 0) continue;
+    if (lock_byte(p->fd, reader_off(k), F_WRLCK, 0) != 0) {
+      if (errno == EAGAIN) continue;
+      rc = lock_err(p, "reader table", err);
+      pthread_mutex_unlock(&table_lock);
+      return rc;
+    }
     p->mine[k] = 1;
     h5tx__test_stop("pin-claim");
     rslot *s = reader(p, k);
@@ -347,12 +367,16 @@ int h5tx__lease_claim(h5tx__pins *p, const char *name, uint64_t token, const cha
     rc = H5TX_EBUSY;
     goto unlock;
   }
-  rc = h5tx__err(err, H5TX_EBUSY, "lease table full: %d live writers (%s)", NLEASES, p->path);
   holder->pid = 0;
+  rc = H5TX_EBUSY; /* until a slot is ours */
   for (int k = 0; k < NLEASES; k++) {
     if (p->mine[NREADERS + k]) continue;
     /* Free or a dead holder's: ours if the kernel gives us its lock. */
-    if (lock_byte(p->fd, lease_off(k), F_WRLCK, 0) != 0) continue;
+    if (lock_byte(p->fd, lease_off(k), F_WRLCK, 0) != 0) {
+      if (errno == EAGAIN) continue;
+      rc = lock_err(p, "lease table", err);
+      break;
+    }
     p->mine[NREADERS + k] = 1;
     lslot *s = lease(p, k);
     __atomic_store_n(&s->hash, 0, __ATOMIC_SEQ_CST);
@@ -371,6 +395,8 @@ int h5tx__lease_claim(h5tx__pins *p, const char *name, uint64_t token, const cha
     rc = 0;
     break;
   }
+  if (rc == H5TX_EBUSY)
+    h5tx__err(err, H5TX_EBUSY, "lease table full: %d live writers (%s)", NLEASES, p->path);
 unlock:
   lock_byte(p->fd, LEASE_BYTE, F_UNLCK, 0);
 out:
