@@ -361,6 +361,11 @@ static void part_gone(void) {
   char text[64];
   OK(read_f(sn, text, sizeof text, &e));
   CHECK(strcmp(text, "one") == 0);
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.base = r1;
+  OK(h5tx_writer_open(s, "f", &wo, &w, &e));
   /* Lose every pin, as a bug or a stray writer of the table would. */
   char path[700];
   snprintf(path, sizeof path, "%s/readers", store_path);
@@ -383,6 +388,15 @@ static void part_gone(void) {
   hs.page_size = 4096;
   FAILS(h5tx_snap_read_stat(sn, "f", &hs, 0, text, 3, &e), H5TX_EGONE, want);
   h5tx_snap_close(sn);
+  /* A writer's base too. */
+  FAILS(h5tx_writer_read(w, 0, text, 3, &e), H5TX_EGONE, want);
+  h5tx_rev r;
+  FAILS(h5tx_writer_write(w, 3, "!", 1, &e), H5TX_EGONE, want); /* merges with the base */
+  char full[4096];
+  memset(full, 'x', sizeof full);
+  OK(h5tx_writer_write(w, 0, full, sizeof full, &e)); /* needs nothing of it */
+  FAILS(h5tx_writer_commit(w, NULL, &r, &e), H5TX_EGONE, want);
+  h5tx_writer_close(w);
   h5tx_store_close(s);
 }
 
