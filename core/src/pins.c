@@ -54,24 +54,31 @@ typedef struct lslot {
 } lslot;
 _Static_assert(sizeof(lslot) == LSLOT, "lease slot layout");
 
+/* One per store per process, shared by the process's store handles (as
+ * LMDB's environment is): one descriptor, whatever the number of handles. */
 struct h5tx__pins {
   uint8_t *map;
   char *path;
-  int fd;       /* the description whose locks are this process's slots */
-  int probe_fd; /* another description, for F_OFD_GETLK: a description
-                   never conflicts with its own locks */
-  pid_t pid;    /* the process that opened fd and probe_fd */
+  int fd;    /* the description whose locks are this process's slots */
+  pid_t pid; /* the process that opened fd */
+  dev_t dev; /* the file, to find it in the registry */
+  ino_t ino;
+  int refs;
+  struct h5tx__pins *next;
+  /* Slots this process holds: F_OFD_GETLK through fd does not report them
+   * (a description never conflicts with its own locks). */
   uint8_t mine[NREADERS + NLEASES];
 };
 
-/* One lock for every table of the process: it guards `mine`, and a claim
- * in one thread from a claim in another (their OFD locks are the same
- * owner's, so the kernel would not tell them apart). */
+/* One lock for every table of the process: it guards the registry and
+ * `mine`, and a claim in one thread from a claim in another (their OFD locks
+ * are the same owner's, so the kernel would not tell them apart). */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void before_fork(void) { pthread_mutex_lock(&table_lock); }
 static void after_fork(void) { pthread_mutex_unlock(&table_lock); }
 static void register_atfork(void) { pthread_atfork(before_fork, after_fork, after_fork); }
+static h5tx__pins *registry;
 
 static rslot *reader(h5tx__pins *p, int k) { return (rslot *)(p->map + HDR) + k; }
 static lslot *lease(h5tx__pins *p, int k) { return (lslot *)(p->map + LEASES_OFF) + k; }
@@ -97,43 +104,29 @@ static int lock_err(h5tx__pins *p, const char *what, h5tx_error *err) {
                    strerror(e));
 }
 
-/* 1 if a description other than p->probe_fd's holds the byte at `off`. An
- * error of F_OFD_GETLK counts as held: a slot is never taken for dead on a
- * failure. */
+/* 1 if another description than p->fd's holds the byte at `off` (ask
+ * `mine` about this process's). An error of F_OFD_GETLK counts as held: a
+ * slot is never taken for dead on a failure. */
 static int held(h5tx__pins *p, off_t off) {
   struct flock fl = {
       .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = 1, .l_pid = 0};
-  if (fcntl(p->probe_fd, F_OFD_GETLK, &fl) != 0) return 1;
+  if (fcntl(p->fd, F_OFD_GETLK, &fl) != 0) return 1;
   return fl.l_type != F_UNLCK;
 }
 
-static int open_fds(h5tx__pins *p, h5tx_error *err) {
-  p->fd = open(p->path, O_RDWR | O_CLOEXEC);
-  if (p->fd >= 0) p->probe_fd = open(p->path, O_RDONLY | O_CLOEXEC);
-  if (p->fd < 0 || p->probe_fd < 0) {
-    int e = errno;
-    if (p->fd >= 0) close(p->fd);
-    p->fd = p->probe_fd = -1;
-    return h5tx__err(err, h5tx__errno_code(e), "reader table %s: %s", p->path, strerror(e));
-  }
-  p->pid = getpid();
-  return 0;
-}
-
 /* In a fork child: forget the parent's slots (they stay the parent's: its
- * description keeps their locks) and open descriptions of our own. Called
- * with table_lock held. */
+ * copy of the descriptor keeps the description, and with it the locks)
+ * and open a description of our own; closing our copy of the parent's
+ * releases nothing. Called with table_lock held. */
 static int own(h5tx__pins *p, h5tx_error *err) {
   if (p->pid == getpid() && p->fd >= 0) return 0;
-  if (p->pid != getpid()) {
-    /* Closing our copies releases nothing: the parent's copies keep the
-     * descriptions, and with them the locks, open. */
-    if (p->fd >= 0) close(p->fd);
-    if (p->probe_fd >= 0) close(p->probe_fd);
-    p->fd = p->probe_fd = -1;
-    memset(p->mine, 0, sizeof p->mine);
-  }
-  return open_fds(p, err);
+  if (p->fd >= 0) close(p->fd);
+  memset(p->mine, 0, sizeof p->mine);
+  p->pid = getpid();
+  p->fd = open(p->path, O_RDWR | O_CLOEXEC);
+  if (p->fd < 0)
+    return h5tx__err(err, h5tx__errno_code(errno), "reader table %s: %s", p->path, strerror(errno));
+  return 0;
 }
 
 /* This process holds slot `k` (of all NREADERS + NLEASES) through `p`. */
@@ -148,19 +141,28 @@ int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err) {
     return h5tx__err(err, H5TX_ENOMEM, "store %s: out of memory", dir);
   }
   snprintf(p->path, pl, "%s/readers", dir);
-  p->fd = p->probe_fd = -1;
-  int fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  p->pid = getpid();
+  p->refs = 1;
+  p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  struct stat st;
+  if (p->fd < 0 || fstat(p->fd, &st) != 0) {
     int e = errno;
     h5tx__pins_close(p);
     return h5tx__err(err, h5tx__errno_code(e), "store %s: reader table: %s", dir, strerror(e));
   }
-  close(fd);
-  int rc = open_fds(p, err);
-  if (rc) {
-    h5tx__pins_close(p);
-    return rc;
-  }
+  p->dev = st.st_dev;
+  p->ino = st.st_ino;
+  /* This process has the table open already: share it. */
+  pthread_mutex_lock(&table_lock);
+  for (h5tx__pins *q = registry; q; q = q->next)
+    if (q->pid == p->pid && q->dev == p->dev && q->ino == p->ino) {
+      q->refs++;
+      pthread_mutex_unlock(&table_lock);
+      h5tx__pins_close(p);
+      *out = q;
+      return 0;
+    }
+  pthread_mutex_unlock(&table_lock);
   /* One process at a time checks and initialises the table. */
   if (lock_byte(p->fd, INIT_BYTE, F_WRLCK, 1) != 0) {
     int e = errno;
@@ -199,6 +201,12 @@ int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err) {
     h5tx__pins_close(p);
     return h5tx__err(err, h5tx__errno_code(e), "store %s: reader table: %s", dir, strerror(e));
   }
+  /* Another thread may have opened it meanwhile: two entries are correct
+   * too (two descriptions), just not as thrifty. */
+  pthread_mutex_lock(&table_lock);
+  p->next = registry;
+  registry = p;
+  pthread_mutex_unlock(&table_lock);
   *out = p;
   return 0;
 }
@@ -206,6 +214,15 @@ int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err) {
 void h5tx__pins_close(h5tx__pins *p) {
   if (!p) return;
   pthread_mutex_lock(&table_lock);
+  if (--p->refs > 0) {
+    pthread_mutex_unlock(&table_lock);
+    return;
+  }
+  for (h5tx__pins **q = &registry; *q; q = &(*q)->next)
+    if (*q == p) {
+      *q = p->next;
+      break;
+    }
   if (p->pid == getpid()) {
     /* Slots still held (a snapshot or writer left open): released here, not
      * by the close below, which releases nothing while a fork child still
@@ -224,7 +241,6 @@ void h5tx__pins_close(h5tx__pins *p) {
   pthread_mutex_unlock(&table_lock);
   if (p->map) munmap(p->map, TABLE_SIZE);
   if (p->fd >= 0) close(p->fd);
-  if (p->probe_fd >= 0) close(p->probe_fd);
   free(p->path);
   free(p);
 }
@@ -291,8 +307,8 @@ void h5tx__pins_scan(h5tx__pins *p, h5tx__pin_fn fn, void *arg) {
     rslot *s = reader(p, k);
     uint64_t pin = __atomic_load_n(&s->pin, __ATOMIC_SEQ_CST);
     if (!pin) continue;
-    /* Without a probe (it could not be opened) every pin counts. */
-    if (rc == 0 && !held(p, reader_off(k))) continue; /* a dead process's */
+    /* Without a description of our own (own() failed) every pin counts. */
+    if (rc == 0 && !is_mine(p, k) && !held(p, reader_off(k))) continue; /* a dead process's */
     fn(arg, __atomic_load_n(&s->pid, __ATOMIC_SEQ_CST), pin - 1,
        __atomic_load_n(&s->time_ns, __ATOMIC_SEQ_CST));
   }

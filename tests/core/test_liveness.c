@@ -8,6 +8,7 @@
  *          middle of its claim of the lease;
  *   pidns  a reader and a writer in another PID namespace (with their own
  *          /proc, as in a container) look alive to gc and to other writers;
+ *   handles store handles of one process share the table and a descriptor;
  *   gone   a snapshot whose pin was lost reads H5TX_EGONE, never old bytes;
  *   fork   a fork child that frees its parent's writer (with spilled pages),
  *          snapshot and store changes nothing of the parent's;
@@ -552,6 +553,47 @@ static void part_lease(void) {
   finish(&b, 0);
 }
 
+static int open_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 4096; fd++)
+    if (fcntl(fd, F_GETFD) != -1) n++;
+  return n;
+}
+
+/* Store handles of one process share the table: a pin taken through one
+ * counts for gc through another, a lease taken through one is refused
+ * through another, and a handle costs no descriptor of its own. */
+static void part_handles(void) {
+  h5tx_store *a = open_store(store_path, 4096, 0), *b = open_store(store_path, 4096, 0);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(a, r1, &sn, &e));
+  h5tx_gc_result res = gc_keep1(b);
+  CHECK(res.revisions_pinned == 1);
+  char text[64];
+  OK(read_f(sn, text, sizeof text, &e));
+  CHECK(strcmp(text, "one") == 0);
+  h5tx_writer *w, *w2 = NULL;
+  OK(h5tx_writer_open(a, "f", NULL, &w, &e));
+  char want[64];
+  snprintf(want, sizeof want, "being written by pid %d", (int)getpid());
+  FAILS(h5tx_writer_open(b, "f", NULL, &w2, &e), H5TX_EBUSY, want);
+  h5tx_writer_close(w);
+  OK(h5tx_writer_open(b, "f", NULL, &w2, &e));
+  h5tx_writer_close(w2);
+  int before = open_fds();
+  h5tx_store *more[50];
+  for (int i = 0; i < 50; i++)
+    more[i] = open_store(store_path, 4096, 0);
+  int grown = open_fds() - before;
+  if (grown) fprintf(stderr, "50 more store handles opened %d descriptors\n", grown);
+  CHECK(grown < 50);
+  for (int i = 0; i < 50; i++)
+    h5tx_store_close(more[i]);
+  h5tx_snap_close(sn);
+  h5tx_store_close(b);
+  h5tx_store_close(a);
+}
+
 static void part_sync(void) {
   h5tx_store_opts o;
   h5tx_store_opts_init(&o);
@@ -592,7 +634,8 @@ static test_paths fresh_store(void) {
 }
 
 int main(int argc, char **argv) {
-  static const char *const parts[] = {"race", "kill", "lease", "gone", "fork", "sync", "pidns"};
+  static const char *const parts[] = {"race", "kill", "lease", "handles",
+                                      "gone", "fork", "sync",  "pidns"};
   const char *only = argc > 1 ? argv[1] : NULL;
   signal(SIGPIPE, SIG_IGN);
   int rc = 0;
@@ -608,6 +651,7 @@ int main(int argc, char **argv) {
       part_kill("pin-publish");
     }
     if (strcmp(p, "lease") == 0) part_lease();
+    if (strcmp(p, "handles") == 0) part_handles();
     if (strcmp(p, "gone") == 0) part_gone();
     if (strcmp(p, "fork") == 0) part_fork();
     if (strcmp(p, "sync") == 0) part_sync();
