@@ -143,7 +143,7 @@ int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err) {
   snprintf(p->path, pl, "%s/readers", dir);
   p->pid = getpid();
   p->refs = 1;
-  p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666); /* less the umask */
   struct stat st;
   if (p->fd < 0 || fstat(p->fd, &st) != 0) {
     int e = errno;
