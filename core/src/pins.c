@@ -130,7 +130,14 @@ static int own(h5tx__pins *p, h5tx_error *err) {
 }
 
 /* This process holds slot `k` (of all NREADERS + NLEASES) through `p`. */
-static int is_mine(h5tx__pins *p, int k) { return p->pid == getpid() && p->mine[k]; }
+static int is_mine(h5tx__pins *p, int k) {
+  /* Atomic: scans read it without table_lock, beside a claim or a release
+   * in another thread (a claim sets it before it publishes the pin). */
+  return p->pid == getpid() && __atomic_load_n(&p->mine[k], __ATOMIC_SEQ_CST);
+}
+static void set_mine(h5tx__pins *p, int k, uint8_t v) {
+  __atomic_store_n(&p->mine[k], v, __ATOMIC_SEQ_CST);
+}
 
 int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err) {
   pthread_once(&atfork_once, register_atfork);
@@ -267,7 +274,7 @@ int h5tx__pin(h5tx__pins *p, h5tx_rev rev, int *out, h5tx_error *err) {
       pthread_mutex_unlock(&table_lock);
       return rc;
     }
-    p->mine[k] = 1;
+    set_mine(p, k, 1);
     h5tx__test_stop("pin-claim");
     rslot *s = reader(p, k);
     __atomic_store_n(&s->pid, (uint32_t)p->pid, __ATOMIC_SEQ_CST);
@@ -294,7 +301,7 @@ void h5tx__unpin(h5tx__pins *p, int k) {
   if (is_mine(p, k)) {
     __atomic_store_n(&reader(p, k)->pin, 0, __ATOMIC_SEQ_CST);
     lock_byte(p->fd, reader_off(k), F_UNLCK, 0);
-    p->mine[k] = 0;
+    set_mine(p, k, 0);
   }
   pthread_mutex_unlock(&table_lock);
 }
@@ -393,7 +400,7 @@ int h5tx__lease_claim(h5tx__pins *p, const char *name, uint64_t token, const cha
       rc = lock_err(p, "lease table", err);
       break;
     }
-    p->mine[NREADERS + k] = 1;
+    set_mine(p, NREADERS + k, 1);
     lslot *s = lease(p, k);
     __atomic_store_n(&s->hash, 0, __ATOMIC_SEQ_CST);
     h5tx__test_stop("lease-claim");
@@ -426,7 +433,7 @@ void h5tx__lease_release(h5tx__pins *p, int k, uint64_t token) {
   if (is_mine(p, NREADERS + k) && s->token == token) {
     __atomic_store_n(&s->hash, 0, __ATOMIC_SEQ_CST);
     lock_byte(p->fd, lease_off(k), F_UNLCK, 0);
-    p->mine[NREADERS + k] = 0;
+    set_mine(p, NREADERS + k, 0);
   }
   pthread_mutex_unlock(&table_lock);
 }
