@@ -17,6 +17,7 @@
  * hook and driven through pipes. */
 
 #include "check.h"
+#include "pipes.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -49,34 +50,6 @@ COUNTED(int, msync, (void *a, size_t n, int f), (a, n, f))
 
 /* ---- pipes ---------------------------------------------------------------------------------- */
 
-static void say(int fd, const char *fmt, ...) {
-  char line[256];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  REQUIRE(n > 0 && (size_t)n < sizeof line);
-  CHECK(write(fd, line, (size_t)n) == n);
-}
-
-/* One line without its newline; 0 at end of file. */
-static int hear(int fd, char *line, size_t cap) {
-  size_t n = 0;
-  for (;;) {
-    char c;
-    ssize_t r = read(fd, &c, 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      line[n] = 0;
-      return n > 0;
-    }
-    if (c == '\n') break;
-    if (n + 1 < cap) line[n++] = c;
-  }
-  line[n] = 0;
-  return 1;
-}
-
 typedef struct peer {
   pid_t pid;
   int up, down; /* the parent reads `up`, writes `down` */
@@ -88,16 +61,11 @@ typedef void (*peer_fn)(int up, int down, h5tx_rev rev);
 static peer spawn_peer(peer_fn fn, h5tx_rev rev, const char *stop) {
   int u[2], d[2];
   REQUIRE(pipe(u) == 0 && pipe(d) == 0);
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
+  pid_t pid = spawn();
   if (pid == 0) {
     /* Keep only our two pipe ends: another peer's would hold its pipe open. */
     for (int fd = 3; fd < 1024; fd++)
       if (fd != u[1] && fd != d[0]) close(fd);
-    check_failures = 0;
-    alarm(120); /* watchdog */
     if (stop) {
       char v[128];
       snprintf(v, sizeof v, "%s:%d:%d", stop, u[1], d[0]);
@@ -434,12 +402,8 @@ static void part_fork(void) {
     fill_page(page, i);
     OK(h5tx_writer_write(w, (uint64_t)i * 4096, page, sizeof page, &e));
   }
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
+  pid_t pid = spawn();
   if (pid == 0) {
-    check_failures = 0;
     /* The child may read, but not change, what it inherited. */
     OK(h5tx_writer_read(w, 4096, page, sizeof page, &e));
     CHECK(is_all(page, sizeof page, 'b'));
