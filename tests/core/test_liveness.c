@@ -12,7 +12,9 @@
  *   gone   a snapshot whose pin was lost reads H5TX_EGONE, never old bytes;
  *   fork   a fork child that frees its parent's writer (with spilled pages),
  *          snapshot and store changes nothing of the parent's;
- *   sync   taking and dropping a lease costs no flush.
+ *   sync   taking and dropping a lease costs no flush;
+ *   stress readers pin head and read it while commits and gc (keep the
+ *          last one) run: every read is exactly its revision (seeded).
  * Processes are stopped between steps with the library's H5TX_TEST_STOP
  * hook and driven through pipes. */
 
@@ -558,6 +560,93 @@ static void part_handles(void) {
   h5tx_store_close(a);
 }
 
+/* ---- stress: readers of head while commits and gc run ------------------------------------------
+ */
+
+#define STRESS_LEN 5000 /* two pages */
+#define STRESS_ROUNDS 300
+#define STRESS_READERS 3
+
+/* What "f" holds at revision r of the stress part. */
+static void stress_text(char *buf, h5tx_rev r) {
+  char tag[32];
+  int n = snprintf(tag, sizeof tag, "<rev %llu>", (unsigned long long)r);
+  for (int i = 0; i < STRESS_LEN; i++)
+    buf[i] = tag[i % n];
+}
+
+/* STRESS_ROUNDS times: pin head (once the stress commits began), read "f"
+ * twice with a random pause between: both reads must be exactly what that
+ * revision holds. Says "ok N" at the end. */
+static void stress_reader(int up, int down, h5tx_rev seed) {
+  (void)down;
+  uint64_t rng = seed;
+  h5tx_error er = {0};
+  h5tx_store *s = open_store(store_path, 4096, 0);
+  static char got[STRESS_LEN], want[STRESS_LEN];
+  int n = 0;
+  for (long i = 0; n < STRESS_ROUNDS && i < 10000000; i++) {
+    h5tx_snap *sn;
+    OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &er));
+    h5tx_rev r = h5tx_snap_rev(sn);
+    if (r <= r3) { /* before the stress commits */
+      h5tx_snap_close(sn);
+      continue;
+    }
+    stress_text(want, r);
+    for (int k = 0; k < 2; k++) {
+      OK(h5tx_snap_read(sn, "f", 0, got, STRESS_LEN, &er));
+      if (memcmp(got, want, STRESS_LEN) != 0)
+        fprintf(stderr, "revision %llu read wrong bytes\n", (unsigned long long)r);
+      CHECK(memcmp(got, want, STRESS_LEN) == 0);
+      for (uint64_t y = rng_below(&rng, 2000); y > 0; y--)
+        sched_yield();
+    }
+    h5tx_snap_close(sn);
+    n++;
+  }
+  h5tx_store_close(s);
+  say(up, "ok %d\n", n);
+}
+
+static void part_stress(void) {
+  uint64_t seed = test_seed("core_liveness stress");
+  peer rd[STRESS_READERS];
+  for (int i = 0; i < STRESS_READERS; i++)
+    rd[i] = spawn_peer(stress_reader, seed + (uint64_t)i, NULL);
+  h5tx_store *s = open_store(store_path, 4096, 0);
+  static char text[STRESS_LEN];
+  uint64_t rng = seed ^ 0x5eed;
+  int live = STRESS_READERS;
+  struct pollfd pf[STRESS_READERS];
+  for (int round = 0; live > 0 && round < 100000; round++) {
+    h5tx_rev head;
+    OK(h5tx_store_head(s, &head, &e));
+    stress_text(text, head + 1);
+    h5tx_writer *w;
+    OK(h5tx_writer_open(s, "f", NULL, &w, &e));
+    OK(h5tx_writer_write(w, 0, text, STRESS_LEN, &e));
+    h5tx_rev r;
+    OK(h5tx_writer_commit(w, NULL, &r, &e));
+    CHECK(r == head + 1);
+    h5tx_writer_close(w);
+    if (rng_below(&rng, 2)) gc_keep1(s);
+    live = 0;
+    for (int i = 0; i < STRESS_READERS; i++)
+      pf[i] = (struct pollfd){rd[i].up, POLLIN, 0};
+    poll(pf, STRESS_READERS, 0);
+    for (int i = 0; i < STRESS_READERS; i++)
+      if (!(pf[i].revents & (POLLIN | POLLHUP))) live++;
+  }
+  gc_keep1(s);
+  for (int i = 0; i < STRESS_READERS; i++) {
+    char line[64];
+    CHECK(hear(rd[i].up, line, sizeof line) && strncmp(line, "ok ", 3) == 0);
+    finish(&rd[i], 0);
+  }
+  h5tx_store_close(s);
+}
+
 static void part_sync(void) {
   h5tx_store_opts o;
   h5tx_store_opts_init(&o);
@@ -598,8 +687,8 @@ static test_paths fresh_store(void) {
 }
 
 int main(int argc, char **argv) {
-  static const char *const parts[] = {"race", "kill", "lease", "handles",
-                                      "gone", "fork", "sync",  "pidns"};
+  static const char *const parts[] = {"race", "kill", "lease",  "handles", "gone",
+                                      "fork", "sync", "stress", "pidns"};
   const char *only = argc > 1 ? argv[1] : NULL;
   signal(SIGPIPE, SIG_IGN);
   int rc = 0;
@@ -619,6 +708,7 @@ int main(int argc, char **argv) {
     if (strcmp(p, "gone") == 0) part_gone();
     if (strcmp(p, "fork") == 0) part_fork();
     if (strcmp(p, "sync") == 0) part_sync();
+    if (strcmp(p, "stress") == 0) part_stress();
     if (strcmp(p, "pidns") == 0) rc = part_pidns();
     remove_tree(tp.dir);
   }
