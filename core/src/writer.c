@@ -242,7 +242,9 @@ static int open_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   h5tx_rev head;
   int rc = h5tx__rev_check(s, t, a->pinned, &head, err);
   if (rc) return rc;
-  a->base = a->o->base == H5TX_HEAD ? head : a->o->base;
+  /* Pinned after the lease was taken: no commit of this file can follow it
+   * (a rename racing the lease shows as a conflict at commit). */
+  a->base = a->pinned;
   h5tx_stat st;
   rc = h5tx__stat(s, t, w->name, a->base, &st, err);
   if (rc == H5TX_ENOENT) {
@@ -320,17 +322,17 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   w->limit = s->dirty_limit;
 
   open_arg a = {w, opts, 0, 0, 0, 0, 0};
-  rc = h5tx__pin_rev(s, opts->base, &a.pinned, &w->slot, err);
-  if (rc) goto fail;
-  /* The lease: a slot of the live table, no index write (no flush). */
+  /* The lease first (a slot of the live table, no index write, no flush),
+   * then the base: pinned, so gc keeps it, and taken after the lease, so
+   * no commit of this file can come between the base and this writer. */
   if ((rc = h5tx__lease_take(s, w->name, w->token, &w->lease, err))) goto fail;
+  if ((rc = h5tx__pin_rev(s, opts->base, &a.pinned, &w->slot, err))) goto fail;
   h5tx__txn *t;
   if ((rc = h5tx__kv_read(s->kv, &t, err))) goto fail;
   rc = open_fn(t, &a, err);
   h5tx__kv_done(t);
   if (rc) goto fail;
   w->base = a.base;
-  if (w->slot >= 0) h5tx__pin_move(s->pins, w->slot, w->base);
   w->fid = a.fid;
   w->base_len = w->len = a.len;
   w->ps = a.ps;
