@@ -119,6 +119,11 @@ int cli_open(const char *path, int writable, h5tx_store **s);
 /** Resolve revision spec `spec` (NULL: head). 0, or the exit code (reported). */
 int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev);
 
+/** Open a snapshot at revision spec `spec` (NULL: head). Head is pinned
+ * before its number is read, so a gc running meanwhile cannot collect it
+ * in between. 0, or the exit code (reported). */
+int cli_snap(h5tx_store *s, const char *spec, h5tx_snap **snap);
+
 /** Same as cli_rev(), but a garbage-collected revision is accepted (for
  * commands that read only its commit record: log, show). */
 int cli_rev_record(h5tx_store *s, const char *spec, h5tx_rev *rev);

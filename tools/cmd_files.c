@@ -212,11 +212,10 @@ static int run_export(const cli_cmd *cmd, int argc, char **argv) {
   int fd = -1;
   cli_progress bar;
   int bar_on = 0;
-  if ((rc = cli_open(t.store, 0, &s))) goto out;
-  h5tx_rev rev;
-  if ((rc = cli_rev(s, t.rev, &rev))) goto out;
+  if ((rc = cli_open(t.store, 0, &s)) || (rc = cli_snap(s, t.rev, &snap))) goto out;
+  h5tx_rev rev = h5tx_snap_rev(snap);
   h5tx_stat st;
-  if (h5tx_snap_open(s, rev, &snap, &e) || h5tx_snap_stat(snap, t.name, &st, &e)) {
+  if (h5tx_snap_stat(snap, t.name, &st, &e)) {
     rc = cli_fail_h5(&e);
     goto out;
   }
@@ -397,12 +396,8 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
   h5tx_error e = {0, ""};
   entries es = {NULL, 0, 0, t.name};
   if ((rc = cli_open(t.store, 0, &s))) goto out;
-  h5tx_rev rev;
-  if ((rc = cli_rev(s, t.rev, &rev))) goto out;
-  if (h5tx_snap_open(s, rev, &snap, &e)) {
-    rc = cli_fail_h5(&e);
-    goto out;
-  }
+  if ((rc = cli_snap(s, t.rev, &snap))) goto out;
+  h5tx_rev rev = h5tx_snap_rev(snap);
   if ((rc = h5tx_snap_list(snap, t.name, collect, &es, &e))) {
     rc = cli_fail_rc(rc, &e);
     goto out;

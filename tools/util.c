@@ -204,6 +204,15 @@ int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev) {
   return 0;
 }
 
+int cli_snap(h5tx_store *s, const char *spec, h5tx_snap **snap) {
+  h5tx_rev rev = H5TX_HEAD;
+  int rc;
+  if (spec && strcmp(spec, "head") != 0 && (rc = cli_rev(s, spec, &rev))) return rc;
+  h5tx_error e = {0, ""};
+  if (h5tx_snap_open(s, rev, snap, &e)) return cli_fail_h5(&e);
+  return 0;
+}
+
 int cli_rev_record(h5tx_store *s, const char *spec, h5tx_rev *rev) {
   h5tx_error e = {0, ""};
   int rc = h5tx_rev_parse(s, spec ? spec : "head", rev, &e);

@@ -48,6 +48,7 @@ typedef struct H5FD_h5tx_t {
   haddr_t eoa;
   haddr_t eof;
   int fd;    /* a plain POSIX file; -1 for a file in a store */
+  pid_t pid; /* the process that opened it */
   dev_t dev; /* the plain file, or the store's directory */
   ino_t ino;
   /* File in a store: */
@@ -311,6 +312,7 @@ static H5FD_h5tx_t *new_file(void) {
     return NULL;
   }
   f->fd = -1;
+  f->pid = getpid();
   f->rev = H5TX_HEAD;
   return f;
 }
@@ -479,6 +481,9 @@ static H5FD_t *h5tx_open(const char *name, unsigned flags, hid_t fapl, haddr_t m
  * again. */
 static herr_t commit(H5FD_h5tx_t *f, const char *why) {
   if (!f->writer || !h5tx_writer_dirty(f->writer)) return 0;
+  /* A fork child (HDF5 closes every open file in a child that calls
+   * exit()): the writer is the parent's, the child commits nothing. */
+  if (f->pid != getpid()) return 0;
   if (f->shared->failed) {
     FAIL(H5E_WRITEERROR,
          "'%s' in store %s: not committed: an earlier write failed, so what HDF5 wrote is "
@@ -648,6 +653,12 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
          (unsigned long long)f->rev, f->store_path);
     return -1;
   }
+  /* A fork child: the writer is the parent's and must stay as the parent
+   * left it (its dirty pages, spill file, lease). The child's writes go
+   * nowhere: HDF5's closing flush in a child that calls exit() must succeed
+   * (a failed one crashes HDF5 1.10 at exit), and the child could never
+   * commit them anyway. */
+  if (f->pid != getpid()) return 0;
   h5tx_error e = {0};
   if (h5tx_writer_write(f->writer, addr, buf, size, &e) != 0) {
     f->shared->failed = 1;
@@ -671,6 +682,7 @@ static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
     return 0;
   }
   if (!f->writer || h5tx_writer_length(f->writer) == f->eoa) return 0;
+  if (f->pid != getpid()) return 0; /* a fork child: as in h5tx_write */
   h5tx_error e = {0};
   if (h5tx_writer_truncate(f->writer, f->eoa, &e) != 0) {
     f->shared->failed = 1;

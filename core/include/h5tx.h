@@ -14,7 +14,10 @@
  * - A store handle may be used by many threads at once; a snapshot, a file
  *   handle or a writer is used by one thread at a time.
  * - Handles never cross fork(): a child opens the store again. A handle
- *   used in a child process fails with H5TX_EFORK.
+ *   used in a child process fails with H5TX_EFORK. A child may close or
+ *   free the handles it inherited (HDF5 closes every open file in a child
+ *   that calls exit()): that releases nothing of its parent's (pins,
+ *   leases, spill files stay the parent's).
  *
  * Format and layout on disk: docs/FORMAT.md.
  */
@@ -150,9 +153,11 @@ typedef struct h5tx_snap h5tx_snap;
 
 /** Open a snapshot of the whole store at revision `rev` (or H5TX_HEAD).
  *
- * The snapshot pins its revision in the store's reader table, so garbage
- * collection keeps everything it can read until h5tx_snap_close(). It takes
- * no lock and holds no LMDB transaction between calls.
+ * The snapshot pins its revision in the store's live table, so garbage
+ * collection keeps everything it can read until h5tx_snap_close() or the
+ * process's death (decided by the kernel: the pin is an OFD lock). It holds
+ * no LMDB transaction between calls. Should its revision be collected all
+ * the same (a lost pin), every read returns H5TX_EGONE naming it.
  * @return 0, or
  *  - H5TX_ENOENT: `rev` is newer than head
  *  - H5TX_EGONE: `rev` was garbage-collected
@@ -226,8 +231,10 @@ H5TX_API void h5tx_writer_opts_init(h5tx_writer_opts *o);
 
 /** Open a writer on file `name`, taking its lease.
  *
- * A file has one writer at a time. The lease records pid, host and start
- * time; a lease whose holder is dead is taken over, a live one is refused.
+ * A file has one writer at a time. The lease is a slot of the store's live
+ * table, held as an OFD lock by the writer's process (no index transaction,
+ * no flush); when that process dies the kernel releases it and the next
+ * writer takes it over. A live holder is refused by pid and host.
  * Nothing written is visible to anyone else until h5tx_writer_commit().
  * @return 0, or
  *  - H5TX_EBUSY: a live process holds the lease (the message names pid,
@@ -290,7 +297,9 @@ H5TX_API int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *r
 H5TX_API void h5tx_writer_abort(h5tx_writer *w);
 
 /** Drop uncommitted changes, release the lease and free the writer. NULL is
- * allowed. */
+ * allowed. In a fork child (the writer was opened by its parent) it only
+ * frees the child's copy; write, truncate and commit fail there with
+ * H5TX_EFORK, reads work. */
 H5TX_API void h5tx_writer_close(h5tx_writer *w);
 
 /** Remove file `name` from head as one commit (the file stays readable at

@@ -4,7 +4,6 @@
 #include "store.h"
 
 #include "codec.h"
-#include "proc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -561,29 +560,6 @@ int h5tx_store_stats(h5tx_store *s, h5tx_stats *out, h5tx_error *err) {
   if (rc == 0 && s->pins) h5tx__pins_scan(s->pins, count_reader, &out->readers);
   files_free(&sa.files);
   return rc;
-}
-
-typedef struct lease_arg {
-  h5tx_lease_fn fn;
-  void *arg;
-} lease_arg;
-
-static int each_lease(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
-  lease_arg *la = arg;
-  h5tx__lease_rec l;
-  char name[H5TX_MAX_NAME + 1];
-  if (h5tx__lease_parse(v, &l) != 0 || k->n > H5TX_MAX_NAME) return 0;
-  memcpy(name, k->p, k->n);
-  name[k->n] = 0;
-  (void)err;
-  h5tx_lease out = {name, l.pid, l.host, l.time_ns,
-                    h5tx__proc_alive(l.pid, l.start, l.boot, l.host)};
-  return la->fn(la->arg, &out);
-}
-
-int h5tx_leases(h5tx_store *s, h5tx_lease_fn fn, void *arg, h5tx_error *err) {
-  lease_arg la = {fn, arg};
-  return scan(s, KV_LEASES, each_lease, &la, err);
 }
 
 typedef struct reader_arg {

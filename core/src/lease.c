@@ -1,74 +1,98 @@
-/* lease.c - one writer per file: leases recording pid, host and start time;
- * a dead holder's lease is taken over, a live one refused by name. */
+/* lease.c - one writer per file: a lease is a slot of the live table
+ * (pins.c) that the writer's process holds; a live holder is refused by pid
+ * and host, a dead holder's lease is taken over. Taking and dropping a lease
+ * touches no index transaction and flushes nothing. */
 #include "store.h"
 
 #include "proc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
-static int holder_busy(h5tx_store *s, const char *name, const h5tx__lease_rec *l, h5tx_error *err) {
+static int holder_busy(h5tx_store *s, const char *name, const h5tx__holder *h, h5tx_error *err) {
   char when[64] = "?";
-  time_t sec = (time_t)(l->time_ns / 1000000000u);
+  time_t sec = (time_t)(h->time_ns / 1000000000u);
   struct tm tm;
   if (gmtime_r(&sec, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
   return h5tx__err(err, H5TX_EBUSY,
                    "store %s: file '%s' is being written by pid %u on host %s since %s", s->path,
-                   name, l->pid, l->host, when);
+                   name, h->pid, h->host, when);
 }
 
-/* 0: no live lease of someone else; *mine: the lease is ours already. */
-static int inspect(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token, int *mine,
-                   h5tx_error *err) {
-  const h5tx__proc *me = h5tx__proc_self();
-  h5tx__val v;
-  *mine = 0;
-  int rc = h5tx__kv_get(t, KV_LEASES, name, strlen(name), &v, err);
-  if (rc == H5TX_ENOENT) return 0;
-  if (rc) return rc;
-  h5tx__lease_rec l;
-  if (h5tx__lease_parse(&v, &l) != 0) return 0; /* unreadable: treat as dead */
-  if (l.pid == me->pid && l.boot == me->boot && strcmp(l.host, me->host) == 0 &&
-      l.start == me->start) {
-    if (token && l.token == token) {
-      *mine = 1;
-      return 0;
+int h5tx__lease_take(h5tx_store *s, const char *name, uint64_t token, int *slot, h5tx_error *err) {
+  if (!s->pins)
+    return h5tx__err(err, H5TX_EROFS, "store %s: no reader table; cannot write '%s'", s->path,
+                     name);
+  h5tx__holder h;
+  int rc = h5tx__lease_claim(s->pins, name, token, h5tx__proc_self()->host, slot, &h, err);
+  if (rc == H5TX_EBUSY && h.pid) return holder_busy(s, name, &h, err);
+  return rc;
+}
+
+int h5tx__lease_check(h5tx_store *s, const char *name, h5tx_error *err) {
+  if (!s->pins) return 0;
+  h5tx__holder h;
+  int rc = h5tx__lease_find(s->pins, name, &h, err);
+  if (rc == H5TX_EBUSY) return holder_busy(s, name, &h, err);
+  return rc;
+}
+
+void h5tx__lease_drop(h5tx_store *s, int slot, uint64_t token) {
+  if (s->pins && slot >= 0) h5tx__lease_release(s->pins, slot, token);
+}
+
+/* ---- h5tx_leases: the table's leases in name order ---- */
+
+typedef struct lease_list {
+  h5tx_lease *v;
+  size_t n, cap;
+  int oom;
+} lease_list;
+
+static int collect(void *arg, const char *name, const h5tx__holder *h, int alive) {
+  lease_list *l = arg;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    h5tx_lease *v = realloc(l->v, cap * sizeof *v);
+    if (!v) {
+      l->oom = 1;
+      return 1;
     }
-    return holder_busy(s, name, &l, err); /* another writer in this process */
+    l->v = v;
+    l->cap = cap;
   }
-  if (h5tx__proc_alive(l.pid, l.start, l.boot, l.host)) return holder_busy(s, name, &l, err);
-  return 0; /* dead holder */
+  char *nm = strdup(name), *host = strdup(h->host);
+  if (!nm || !host) {
+    free(nm);
+    free(host);
+    l->oom = 1;
+    return 1;
+  }
+  l->v[l->n++] = (h5tx_lease){nm, h->pid, host, h->time_ns, alive};
+  return 0;
 }
 
-int h5tx__lease_check(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
-                      h5tx_error *err) {
-  int mine;
-  return inspect(s, t, name, token, &mine, err);
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const h5tx_lease *)a)->name, ((const h5tx_lease *)b)->name);
 }
 
-int h5tx__lease_take(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
-                     h5tx_error *err) {
-  int mine;
-  int rc = inspect(s, t, name, token, &mine, err);
-  if (rc || mine) return rc;
-  const h5tx__proc *me = h5tx__proc_self();
-  h5tx__lease_rec l = {.pid = me->pid,
-                       .start = me->start,
-                       .boot = me->boot,
-                       .time_ns = h5tx__now_ns(),
-                       .token = token};
-  snprintf(l.host, sizeof l.host, "%s", me->host);
-  uint8_t buf[40 + sizeof l.host];
-  size_t n = h5tx__lease_encode(buf, &l);
-  return h5tx__kv_put(t, KV_LEASES, name, strlen(name), buf, n, err);
-}
-
-int h5tx__lease_drop(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
-                     h5tx_error *err) {
-  int mine;
-  int rc = inspect(s, t, name, token, &mine, err);
-  if (rc == H5TX_EBUSY) return 0; /* someone else's now: leave it */
-  if (rc || !mine) return rc;
-  rc = h5tx__kv_del(t, KV_LEASES, name, strlen(name), err);
-  return rc == H5TX_ENOENT ? 0 : rc;
+int h5tx_leases(h5tx_store *s, h5tx_lease_fn fn, void *arg, h5tx_error *err) {
+  if (!s->pins) return 0;
+  lease_list l = {NULL, 0, 0, 0};
+  h5tx__leases_scan(s->pins, collect, &l);
+  int rc = 0;
+  if (l.oom) {
+    rc = h5tx__err(err, H5TX_ENOMEM, "store %s: out of memory listing leases", s->path);
+  } else {
+    if (l.n) qsort(l.v, l.n, sizeof *l.v, by_name);
+    for (size_t i = 0; i < l.n && rc == 0; i++)
+      rc = fn(arg, &l.v[i]);
+  }
+  for (size_t i = 0; i < l.n; i++) {
+    free((char *)l.v[i].name);
+    free((char *)l.v[i].host);
+  }
+  free(l.v);
+  return rc;
 }

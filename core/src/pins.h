@@ -1,6 +1,8 @@
-/* pins.h - the reader table: which revisions live snapshots read, shared by
- * every process through a small mapped file (docs/FORMAT.md, "The reader
- * table"). Garbage collection keeps every pinned revision. */
+/* pins.h - the live table: which revisions live snapshots read (pins) and
+ * which files live writers hold (leases), shared by every process through a
+ * small mapped file (docs/FORMAT.md, "The live table"). A slot's holder is
+ * alive iff it holds the OFD lock of the slot. Garbage collection keeps
+ * every pinned revision; one writer per file holds its lease. */
 #ifndef H5TX_PINS_H
 #define H5TX_PINS_H
 
@@ -10,19 +12,49 @@ typedef struct h5tx__pins h5tx__pins;
 
 /* Open or create `dir`/readers. */
 int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err);
+/* Close; slots still held are released. In a fork child, the parent's slots
+ * stay the parent's. */
 void h5tx__pins_close(h5tx__pins *p);
 
 /* Claim a slot and publish a pin on `rev`; returns the slot in *slot.
  * H5TX_EBUSY when every slot is held by a live process. */
 int h5tx__pin(h5tx__pins *p, h5tx_rev rev, int *slot, h5tx_error *err);
-/* Move the pin of `slot` to `rev`. */
+/* Move the pin of `slot` to `rev` (nothing unless this process claimed it). */
 void h5tx__pin_move(h5tx__pins *p, int slot, h5tx_rev rev);
-/* Release `slot`. */
+/* Release `slot` (nothing unless this process claimed it: a fork child
+ * never releases its parent's pins). */
 void h5tx__unpin(h5tx__pins *p, int slot);
 
-/* Call fn for every pin whose owner may be alive: owner pid, pinned
- * revision, and when it was pinned. */
+/* Call fn for every pin of a live holder: its pid (as its own PID namespace
+ * sees it), pinned revision, and when it was pinned. */
 typedef void (*h5tx__pin_fn)(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns);
 void h5tx__pins_scan(h5tx__pins *p, h5tx__pin_fn fn, void *arg);
+
+/* The holder of a lease, for messages and reports. */
+typedef struct h5tx__holder {
+  int slot;
+  uint32_t pid;
+  uint64_t token, time_ns;
+  char host[65];
+  int mine; /* held through this table handle, in this process */
+} h5tx__holder;
+
+/* H5TX_EBUSY (no message) with the holder in *h if a live writer holds the
+ * lease of `name`, 0 if none does. */
+int h5tx__lease_find(h5tx__pins *p, const char *name, h5tx__holder *h, h5tx_error *err);
+/* Claim the lease of `name` for writer `token` of this process (host named
+ * `host`): 0 and its slot in *slot; H5TX_EBUSY without a message and the
+ * holder in *h if a live writer holds it; H5TX_EBUSY with a message and
+ * h->pid 0 if the table is full. */
+int h5tx__lease_claim(h5tx__pins *p, const char *name, uint64_t token, const char *host, int *slot,
+                      h5tx__holder *h, h5tx_error *err);
+/* Release lease `slot` if this process claimed it for `token`. */
+void h5tx__lease_release(h5tx__pins *p, int slot, uint64_t token);
+
+/* Call fn for every lease recorded: file name, holder, alive (0: its holder
+ * died; the next claim takes it over). Stops at fn's first non-zero value,
+ * which it returns. */
+typedef int (*h5tx__lease_fn)(void *arg, const char *name, const h5tx__holder *h, int alive);
+int h5tx__leases_scan(h5tx__pins *p, h5tx__lease_fn fn, void *arg);
 
 #endif

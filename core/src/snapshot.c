@@ -151,11 +151,23 @@ void h5tx_snap_close(h5tx_snap *snap) {
   free(snap);
 }
 
+/* A read transaction in which the snapshot's revision is still readable: a
+ * revision gc collected (its pin lost) reads as H5TX_EGONE naming it, never
+ * as zeros or as an older page. The flag is set before any page goes, so
+ * checking it in the transaction that reads the pages is enough. */
+static int snap_txn(h5tx_snap *snap, h5tx__txn **t, h5tx_error *err) {
+  int rc = h5tx__kv_read(snap->s->kv, t, err);
+  if (rc) return rc;
+  h5tx_rev head;
+  if ((rc = h5tx__rev_check(snap->s, *t, snap->rev, &head, err))) h5tx__kv_done(*t);
+  return rc;
+}
+
 int h5tx_snap_stat(h5tx_snap *snap, const char *name, h5tx_stat *out, h5tx_error *err) {
   int rc = h5tx__check_name(name, err);
   if (rc) return rc;
   h5tx__txn *t;
-  if ((rc = h5tx__kv_read(snap->s->kv, &t, err))) return rc;
+  if ((rc = snap_txn(snap, &t, err))) return rc;
   rc = h5tx__stat(snap->s, t, name, snap->rev, out, err);
   h5tx__kv_done(t);
   return rc;
@@ -183,7 +195,7 @@ int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_stat *st, 
     snap->buf_size = ps;
   }
   h5tx__txn *t;
-  if ((rc = h5tx__kv_read(s->kv, &t, err))) return rc;
+  if ((rc = snap_txn(snap, &t, err))) return rc;
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err))) {
     h5tx__kv_done(t);
@@ -216,7 +228,7 @@ int h5tx_snap_list(h5tx_snap *snap, const char *prefix, h5tx_list_fn fn, void *a
   size_t plen = strlen(prefix);
   if (plen > H5TX_MAX_NAME) return 0;
   h5tx__txn *t;
-  int rc = h5tx__kv_read(s->kv, &t, err);
+  int rc = snap_txn(snap, &t, err);
   if (rc) return rc;
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, KV_NAMES, &c, err))) {

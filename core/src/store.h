@@ -64,15 +64,15 @@ h5tx_store *h5tx__snap_store(const h5tx_snap *snap);
  * store has no reader table). */
 int h5tx__pin_rev(h5tx_store *s, h5tx_rev rev, h5tx_rev *pinned, int *slot, h5tx_error *err);
 
-/* Leases (lease.c); all run inside a write transaction. */
+/* Leases (lease.c): slots of the live table, no index transaction. */
 
-/* Take the lease of `name` for writer `token`: H5TX_EBUSY naming the holder
- * when another live writer has it; a dead holder's lease is taken over. */
-int h5tx__lease_take(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
-                     h5tx_error *err);
-/* H5TX_EBUSY if a live writer other than `token` (0: anyone) holds `name`. */
-int h5tx__lease_check(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
-                      h5tx_error *err);
-/* Drop the lease of `name` if `token` holds it. */
-int h5tx__lease_drop(h5tx_store *s, h5tx__txn *t, const char *name, uint64_t token,
-                     h5tx_error *err);
+/* Take the lease of `name` for writer `token`; its slot goes to *slot.
+ * H5TX_EBUSY naming the holder (pid, host, since when) when another live
+ * writer has it, this process's others included; a dead holder's lease is
+ * taken over. */
+int h5tx__lease_take(h5tx_store *s, const char *name, uint64_t token, int *slot, h5tx_error *err);
+/* H5TX_EBUSY naming the holder if a live writer holds `name`. */
+int h5tx__lease_check(h5tx_store *s, const char *name, h5tx_error *err);
+/* Drop lease `slot` if writer `token` of this process holds it (a fork
+ * child never drops its parent's). */
+void h5tx__lease_drop(h5tx_store *s, int slot, uint64_t token);

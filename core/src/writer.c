@@ -26,7 +26,9 @@ struct h5tx_writer {
   h5tx_store *s;
   char *name;
   uint64_t token;
-  int slot; /* pin of the base revision, -1 if none */
+  pid_t pid; /* the process that opened it: a fork child only reads */
+  int slot;  /* pin of the base revision, -1 if none */
+  int lease; /* slot of the file's lease, -1 if none */
   h5tx_rev base;
   uint64_t fid; /* 0: the file does not exist at base, created at commit */
   uint32_t ps;
@@ -90,6 +92,17 @@ static int rehash(h5tx_writer *w, size_t cap) {
   return 0;
 }
 
+/* Opened by another process: this is a fork child, which must leave the
+ * parent's lease, pin and spill file alone. */
+static int forked(const h5tx_writer *w) { return w->pid != getpid(); }
+
+static int fork_err(h5tx_writer *w, h5tx_error *err) {
+  return h5tx__err(err, H5TX_EFORK,
+                   "store %s: file '%s': writer opened in process %d cannot change it in child %d "
+                   "after fork(); open a writer in the child",
+                   w->s->path, w->name, (int)w->pid, (int)getpid());
+}
+
 static void drop_all(h5tx_writer *w) {
   for (size_t i = 0; i < w->cap; i++)
     free(w->tab[i].page == NO_PAGE ? NULL : w->tab[i].mem);
@@ -97,8 +110,9 @@ static void drop_all(h5tx_writer *w) {
   w->tab = NULL;
   w->cap = w->n = 0;
   w->mem_bytes = 0;
-  /* Give the spill file's space back; it is reused from 0 either way. */
-  if (w->spill_fd >= 0 && w->spill_end) (void)!ftruncate(w->spill_fd, 0);
+  /* Give the spill file's space back; it is reused from 0 either way. A
+   * fork child shares the file with its parent: it keeps its hands off. */
+  if (w->spill_fd >= 0 && w->spill_end && !forked(w)) (void)!ftruncate(w->spill_fd, 0);
   w->spill_end = 0;
 }
 
@@ -166,7 +180,11 @@ static int txn_begin(h5tx_writer *w, h5tx_error *err) {
   if (w->rt) return 0;
   int rc = h5tx__kv_read(w->s->kv, &w->rt, err);
   if (rc) return rc;
-  if ((rc = h5tx__kv_cursor(w->rt, KV_PAGES, &w->rc, err))) {
+  /* The base is pinned; should the pin have been lost and the base
+   * collected, its pages read as H5TX_EGONE, never as zeros. */
+  h5tx_rev head;
+  if ((rc = h5tx__rev_check(w->s, w->rt, w->base, &head, err)) ||
+      (rc = h5tx__kv_cursor(w->rt, KV_PAGES, &w->rc, err))) {
     h5tx__kv_done(w->rt);
     w->rt = NULL;
   }
@@ -216,15 +234,17 @@ typedef struct open_arg {
   uint32_t ps;
 } open_arg;
 
+/* Runs in a read transaction, with the lease taken. */
 static int open_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   open_arg *a = arg;
   h5tx_writer *w = a->w;
   h5tx_store *s = w->s;
-  int rc = h5tx__lease_take(s, t, w->name, w->token, err);
-  if (rc) return rc;
   h5tx_rev head;
-  if ((rc = h5tx__rev_check(s, t, a->pinned, &head, err))) return rc;
-  a->base = a->o->base == H5TX_HEAD ? head : a->o->base;
+  int rc = h5tx__rev_check(s, t, a->pinned, &head, err);
+  if (rc) return rc;
+  /* Pinned after the lease was taken: no commit of this file can follow it
+   * (a rename racing the lease shows as a conflict at commit). */
+  a->base = a->pinned;
   h5tx_stat st;
   rc = h5tx__stat(s, t, w->name, a->base, &st, err);
   if (rc == H5TX_ENOENT) {
@@ -245,20 +265,17 @@ static int open_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   return 0;
 }
 
-typedef struct lease_arg {
-  h5tx_writer *w;
-} lease_arg;
-
-static int release_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
-  h5tx_writer *w = ((lease_arg *)arg)->w;
-  return h5tx__lease_drop(w->s, t, w->name, w->token, err);
-}
-
+/* Free `w`; the lease, the pin and the spill file's space go back unless
+ * this is a fork child (then they stay the parent's; closing the child's
+ * copy of the spill descriptor leaves the parent's file as it is). */
 static void writer_free(h5tx_writer *w) {
   txn_end(w);
   drop_all(w);
   if (w->spill_fd >= 0) close(w->spill_fd);
-  if (w->slot >= 0) h5tx__unpin(w->s->pins, w->slot);
+  if (!forked(w)) {
+    h5tx__lease_drop(w->s, w->lease, w->token);
+    if (w->slot >= 0) h5tx__unpin(w->s->pins, w->slot);
+  }
   free(w->scratch);
   free(w->scratch2);
   free(w->enc);
@@ -293,7 +310,9 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
     return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   }
   w->s = s;
+  w->pid = getpid();
   w->slot = -1;
+  w->lease = -1;
   w->spill_fd = -1;
   w->token = next_token();
   w->trunc_page = NO_PAGE;
@@ -303,12 +322,17 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   w->limit = s->dirty_limit;
 
   open_arg a = {w, opts, 0, 0, 0, 0, 0};
-  rc = h5tx__pin_rev(s, opts->base, &a.pinned, &w->slot, err);
-  if (rc) goto fail;
-  rc = h5tx__kv_write(s->kv, open_fn, &a, 0, err);
+  /* The lease first (a slot of the live table, no index write, no flush),
+   * then the base: pinned, so gc keeps it, and taken after the lease, so
+   * no commit of this file can come between the base and this writer. */
+  if ((rc = h5tx__lease_take(s, w->name, w->token, &w->lease, err))) goto fail;
+  if ((rc = h5tx__pin_rev(s, opts->base, &a.pinned, &w->slot, err))) goto fail;
+  h5tx__txn *t;
+  if ((rc = h5tx__kv_read(s->kv, &t, err))) goto fail;
+  rc = open_fn(t, &a, err);
+  h5tx__kv_done(t);
   if (rc) goto fail;
   w->base = a.base;
-  if (w->slot >= 0) h5tx__pin_move(s->pins, w->slot, w->base);
   w->fid = a.fid;
   w->base_len = w->len = a.len;
   w->ps = a.ps;
@@ -316,16 +340,13 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   if (!(w->scratch = malloc(w->ps)) || !(w->scratch2 = malloc(w->ps)) ||
       !(w->enc = malloc(h5tx__page_bound(w->ps)))) {
     rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-    goto fail_lease;
+    goto fail;
   }
   if (opts->truncate && w->len) {
-    if ((rc = h5tx_writer_truncate(w, 0, err))) goto fail_lease;
+    if ((rc = h5tx_writer_truncate(w, 0, err))) goto fail;
   }
   *out = w;
   return 0;
-fail_lease:;
-  lease_arg la = {w};
-  h5tx__kv_write(s->kv, release_fn, &la, 0, NULL);
 fail:
   writer_free(w);
   return rc;
@@ -333,8 +354,6 @@ fail:
 
 void h5tx_writer_close(h5tx_writer *w) {
   if (!w) return;
-  lease_arg la = {w};
-  h5tx__kv_write(w->s->kv, release_fn, &la, 0, NULL);
   writer_free(w);
 }
 
@@ -401,6 +420,7 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
 }
 
 int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len, h5tx_error *err) {
+  if (forked(w)) return fork_err(w, err);
   if (off + len < off)
     return h5tx__err(err, H5TX_ERANGE, "file '%s': write at %llu + %zu overflows", w->name,
                      (unsigned long long)off, len);
@@ -423,6 +443,7 @@ int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
 }
 
 int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err) {
+  if (forked(w)) return fork_err(w, err);
   w->changed = 1;
   if (length >= w->len) {
     w->len = length;
@@ -543,6 +564,8 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   int rc = h5tx__meta_get(t, "head", &head, err);
   if (rc)
     return rc == H5TX_ENOENT ? h5tx__err(err, H5TX_ECORRUPT, "store %s: no head", s->path) : rc;
+  /* Pages equal to the base's are not stored: the base must still be there. */
+  if ((rc = h5tx__rev_check(s, t, w->base, &head, err))) return rc;
   /* Conflict: has the name or the file moved on since base? */
   uint64_t fid_now = 0;
   h5tx_rev at = 0;
@@ -651,6 +674,7 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 }
 
 int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_error *err) {
+  if (forked(w)) return fork_err(w, err);
   if (!h5tx_writer_dirty(w)) { /* every change of length also marks it changed */
     if (rev) *rev = w->base;
     return 0;
@@ -724,8 +748,8 @@ static int mark_changed(h5tx__txn *t, uint64_t fid, h5tx_rev head, h5tx_rev rev,
 /* One commit that moves `from` to `to`, or removes it (to == NULL). */
 static int rename_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   rename_arg *a = arg;
-  int rc = h5tx__lease_check(a->s, t, a->from, 0, err);
-  if (!rc && a->to) rc = h5tx__lease_check(a->s, t, a->to, 0, err);
+  int rc = h5tx__lease_check(a->s, a->from, err);
+  if (!rc && a->to) rc = h5tx__lease_check(a->s, a->to, err);
   if (rc) return rc;
   h5tx_rev head;
   if ((rc = h5tx__meta_get(t, "head", &head, err))) return rc;

@@ -15,6 +15,7 @@
  *    process lives gc keeps its revision; once it is dead gc collects it.
  * Processes synchronise only through pipes and waitpid(). */
 #include "check.h"
+#include "pipes.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -138,35 +139,6 @@ static void check_version(h5tx_snap *snap, int i, uint64_t *r) {
 
 /* ---- pipes: one line per message ---------------------------------------- */
 
-static void say(int fd, const char *fmt, ...) {
-  char line[128];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  REQUIRE(n > 0 && (size_t)n < sizeof line);
-  /* Fails (SIGPIPE is ignored) only if the other side died: a failure. */
-  CHECK(write(fd, line, (size_t)n) == n);
-}
-
-/* Read one line (without its newline) into `line`; 0 at end of file. */
-static int hear(int fd, char *line, size_t cap) {
-  size_t n = 0;
-  for (;;) {
-    char c;
-    ssize_t r = read(fd, &c, 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      line[n] = 0;
-      return n > 0;
-    }
-    if (c == '\n') break;
-    if (n + 1 < cap) line[n++] = c;
-  }
-  line[n] = 0;
-  return 1;
-}
-
 /* Expect the line `want` on `fd`. */
 static void expect(int fd, const char *want) {
   char line[128];
@@ -175,18 +147,6 @@ static void expect(int fd, const char *want) {
     fprintf(stderr, "pid %d: expected '%s', got %s'%s'\n", (int)getpid(), want,
             got ? "" : "end of file ", line);
   CHECK(got && strcmp(line, want) == 0);
-}
-
-static pid_t spawn(void) {
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    check_failures = 0;
-    alarm(60); /* watchdog: a hung child dies and its parent sees it */
-  }
-  return pid;
 }
 
 /* Wait for `pid`; CHECK it exited with 0. */
