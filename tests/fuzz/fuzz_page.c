@@ -1,8 +1,9 @@
 /* fuzz_page.c - the page record decoder (h5tx__page_parse, then
  * h5tx__page_decode), as a store's index hands it bytes read from disk.
  * Input: byte 0 picks the page size (512 << (b % 6)) and whether to repair
- * the record checksum (bit 7), so that mutations reach the payload decoders
- * (zstd) instead of stopping at the checksum; bytes 1..24 are the key, the
+ * the record checksum (bit 7) and the content hash (bit 6), so that
+ * mutations reach the payload decoders (zstd) and their accepting paths
+ * instead of stopping at a checksum; bytes 1..24 are the key, the
  * rest is the record. Promises checked: no crash or sanitizer report; a
  * rejected record says why; an accepted one fills exactly page_size bytes,
  * and its bytes hash to the record's content hash unless it is a zero page. */
@@ -21,6 +22,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *rec = malloc(n ? n : 1); /* its own allocation: ASan sees overreads */
   if (!rec) abort();
   memcpy(rec, data + 1 + H5TX_PAGE_KEY, n);
+  if ((data[0] & 0x40) && n >= H5TX_PAGE_HDR) {
+    /* Repair the content hash too (of the payload as the writer would have
+     * hashed it), so that mutated payloads can also be accepted. */
+    uint8_t *tmp = malloc(page_size);
+    const char *ignored;
+    if (!tmp) abort();
+    if (rec[1] == H5TX_ENC_RAW && n - H5TX_PAGE_HDR == page_size)
+      h5tx__le64(rec + 8, h5tx__hash(rec + H5TX_PAGE_HDR, page_size));
+    if (rec[1] == H5TX_ENC_ZSTD && h5tx__zstd_decompress(tmp, page_size, rec + H5TX_PAGE_HDR,
+                                                         n - H5TX_PAGE_HDR, &ignored) == page_size)
+      h5tx__le64(rec + 8, h5tx__hash(tmp, page_size));
+    free(tmp);
+  }
   if (repair && n >= H5TX_PAGE_HDR) {
     /* The record checksum: key || header bytes 0..15 || payload (FORMAT.md). */
     h5tx__hasher h;

@@ -46,12 +46,13 @@ def zstd_rle(n, byte):
 
 
 def page():
-    # Byte 0: page size 512 << (b % 6); bit 7: the harness repairs the checksum.
+    # Byte 0: page size 512 << (b % 6); the harness repairs the checksum (bit 7)
+    # and the content hash (bit 6).
     key = page_key(1, 0, 1)
     write("page", "zero", bytes([0x80]) + key + page_rec(0, 512, 0, b""))
-    write("page", "raw", bytes([0x80]) + key + page_rec(1, 512, 0, bytes(range(256)) * 2))
+    write("page", "raw", bytes([0xc0]) + key + page_rec(1, 512, 0, bytes(range(256)) * 2))
     z = zstd_rle(1024, 0x41)
-    write("page", "zstd", bytes([0x81]) + key + page_rec(2, 1024, 0, z))
+    write("page", "zstd", bytes([0xc1]) + key + page_rec(2, 1024, 0, z))
     write("page", "badsum", bytes([0x00]) + key + page_rec(1, 512, 0, bytes(512)))
 
 
