@@ -76,6 +76,13 @@ static void options(const uint8_t *data, size_t size) {
   free(buf);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  fuzz_quiet_stderr();
+  return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   char *s = fuzz_cstr(data + 1, size - 1);
