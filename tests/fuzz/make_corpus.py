@@ -84,6 +84,14 @@ def target():
         write("target", "%02d" % i, bytes([want]) + s.encode())
 
 
+def vfd_name():
+    # Byte 0: the driver's config ("", store=lab.h5tx, store=...;rev=3, plain=no, rev=good).
+    for i, (cfg, s) in enumerate([
+            (0, "lab.h5tx/runs/r1.h5@42"), (1, "out/run1.h5"), (2, "/data/lab.h5tx/x.h5"),
+            (3, "/tmp/plain.h5"), (4, "lab.h5tx/x.h5@good")]):
+        write("vfd_name", "%02d" % i, bytes([cfg]) + s.encode())
+
+
 def cli_values():
     seeds = [b"\x00" + s for s in (b"0", b"42", b"18446744073709551615", b"18446744073709551616",
                                   b"007")]
@@ -101,4 +109,5 @@ if __name__ == "__main__":
     records()
     marker()
     target()
+    vfd_name()
     cli_values()
