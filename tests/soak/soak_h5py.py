@@ -10,13 +10,16 @@ Each grows dataset "log" by a random count of values value(i) and commits,
 forever: the driver writer by flushing; the mount writer by closing the file
 or by fsync of its descriptor (the mount's two commit points), at random.
 Before each commit it reports "about N" and after it "committed N" on
-stdout, one write(2) per line, before going on; N is the dataset's length.
+stdout, one write(2) per line, before going on; N is the dataset's length
+(which starts over from 0 before it outgrows MAX_VALUES).
 """
 import os
 import random
 import sys
 
 import numpy as np
+
+MAX_VALUES = 200000  # as soak_writer.c
 
 
 def value(start, stop):
@@ -35,6 +38,8 @@ def grow(f, rng):
     d = f["log"]
     n = d.shape[0]
     total = n + rng.randint(1, 20000)
+    if total > MAX_VALUES:  # start over, so rounds stay short
+        n, total = 0, total - n
     d.resize((total,))
     d[n:total] = value(n, total)
     return total

@@ -14,7 +14,8 @@
  *   "about K LEN HASH" before commit K, "committed K REV LEN HASH" after it
  *   (capi); "about N" before the flush that commits N values, "committed N"
  *   after it (vfd). A state is the file's whole content (LEN bytes whose
- *   hash is HASH), or the dataset's N values value(0..N-1).
+ *   hash is HASH), or the dataset's N values value(0..N-1); a dataset about
+ *   to outgrow MAX_VALUES starts over from 0.
  * Exit status: 0, 1 on a failed check or call (message on stderr). */
 #include "h5tx.h"
 
@@ -30,6 +31,7 @@
 
 #define MAX_LEN (1u << 20)
 #define MAX_WRITE (96u << 10)
+#define MAX_VALUES 200000 /* the HDF5 writers' dataset (soak_h5py.py too) */
 
 static int fail(const char *what, const h5tx_error *e) {
   fprintf(stderr, "soak_writer: %s: %s\n", what, e ? e->msg : "");
@@ -203,6 +205,10 @@ static int vfd(const char *store, const char *name, uint64_t seed) {
   static int64_t buf[20000];
   for (;;) {
     hsize_t add = 1 + rng_below(&seed, 20000), total = n + add;
+    if (total > MAX_VALUES) { /* start over, so rounds stay short */
+      n = 0;
+      total = add;
+    }
     for (hsize_t i = 0; i < add; i++)
       buf[i] = value(n + i);
     hsize_t off[1] = {n}, cnt[1] = {add};
