@@ -6,7 +6,10 @@
 #                 and filter tests, including unmodified 1.14 tools loading
 #                 the plugins;
 #  - build-asan/  with AddressSanitizer + UndefinedBehaviorSanitizer: the core
-#                 tests.
+#                 tests;
+#  - build-fuzz/  clang with libFuzzer, ASan and UBSan: each fuzzer for 20 s
+#                 on its corpus (tests/fuzz/run.sh).
+# The first run includes the short crash soak (ctest 'soak', 100 rounds).
 # Exits non-zero if any test (or any sanitizer) fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,5 +42,8 @@ echo "== core tests under ASan + UBSan =="
 export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j "$jobs" -L core) || status=1
+
+echo "== fuzzers (clang, libFuzzer + ASan + UBSan, 20 s each) =="
+bash tests/fuzz/run.sh 20 || status=1
 
 exit $status

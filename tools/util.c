@@ -244,6 +244,14 @@ uint64_t cli_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Does `s` begin with `shape`, where each 'd' stands for one digit? (sscanf's
+ * %2d alone would also take " 1" and "+1".) */
+static int has_shape(const char *s, const char *shape) {
+  for (; *shape; s++, shape++)
+    if (*shape == 'd' ? !(*s >= '0' && *s <= '9') : *s != *shape) return 0;
+  return 1;
+}
+
 int cli_parse_date(const char *s, uint64_t now_ns, uint64_t *out_ns) {
   size_t n = strlen(s);
   /* An age: digits and one unit. */
@@ -271,12 +279,15 @@ int cli_parse_date(const char *s, uint64_t now_ns, uint64_t *out_ns) {
   struct tm tm;
   memset(&tm, 0, sizeof tm);
   int len = 0;
-  if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &len) != 3 || len != 10)
+  if (!has_shape(s, "dddd-dd-dd") ||
+      sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &len) != 3 || len != 10)
     return -1;
   const char *p = s + len;
   if (*p == 'T' || *p == ' ') {
     int l2 = 0;
-    if (sscanf(p + 1, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &l2) != 3 || l2 != 8) {
+    if (!has_shape(p + 1, "dd:dd")) return -1;
+    if (!has_shape(p + 1, "dd:dd:dd") ||
+        sscanf(p + 1, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &l2) != 3 || l2 != 8) {
       l2 = 0;
       if (sscanf(p + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &l2) != 2 || l2 != 5) return -1;
     }
