@@ -1,5 +1,5 @@
 /* error.c - the one error type: codes, their names, and message helpers;
- * also the name rules every entry point checks. */
+ * also the name rules every entry point checks (docs/FORMAT.md, "Names"). */
 #include "internal.h"
 
 #include <errno.h>
@@ -56,7 +56,10 @@ int h5tx__check_name(const char *name, h5tx_error *err) {
   if (!name || !*name) return h5tx__err(err, H5TX_EINVAL, "empty file name");
   size_t n = strlen(name);
   if (n > H5TX_MAX_NAME)
-    return h5tx__err(err, H5TX_EINVAL, "file name longer than %d bytes", H5TX_MAX_NAME);
+    return h5tx__err(err, H5TX_EINVAL,
+                     "file name of %zu bytes is over the limit of %d bytes (the index keys "
+                     "names with 9 bytes of its own in LMDB's 511)",
+                     n, H5TX_MAX_NAME);
   if (name[0] == '/')
     return h5tx__err(err, H5TX_EINVAL, "file name '%s' is absolute; names in a store are relative",
                      name);
@@ -71,6 +74,33 @@ int h5tx__check_name(const char *name, h5tx_error *err) {
     if (!e) break;
     p = e + 1;
     if (!*p) return h5tx__err(err, H5TX_EINVAL, "file name '%s' ends in '/'", name);
+  }
+  return 0;
+}
+
+int h5tx__check_new_name(const char *name, h5tx_error *err) {
+  int rc = h5tx__check_name(name, err);
+  if (rc) return rc;
+  for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+    if (*c < 0x20 || *c == 0x7f)
+      return h5tx__err(err, H5TX_EINVAL,
+                       "file name contains control character 0x%02x at byte %zu; names may "
+                       "not hold control characters",
+                       *c, (size_t)((const char *)c - name));
+  if (strncmp(name, ".h5tx", 5) == 0 && (name[5] == 0 || name[5] == '/'))
+    return h5tx__err(err, H5TX_EINVAL,
+                     "file name '%s': '.h5tx' at the root is reserved for the mount's own files",
+                     name);
+  for (const char *p = name;;) {
+    const char *e = strchr(p, '/');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len > H5TX_MAX_PART)
+      return h5tx__err(err, H5TX_EINVAL,
+                       "file name '%s' has a part of %zu bytes; a part is at most %d bytes "
+                       "(a directory entry's limit)",
+                       name, len, H5TX_MAX_PART);
+    if (!e) break;
+    p = e + 1;
   }
   return 0;
 }

@@ -231,6 +231,13 @@ static int open_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
     if (!a->o->create)
       return h5tx__err(err, H5TX_ENOENT, "store %s: no file '%s' at revision %llu", s->path,
                        w->name, (unsigned long long)a->base);
+    /* A new name: the mount must be able to show it beside the files of
+     * the writer's base and of head (commit checks head again). */
+    if ((rc = h5tx__check_new_name(w->name, err)) ||
+        (rc = h5tx__name_clash(t, s->path, w->name, NULL, a->base, H5TX_EEXIST, err)) ||
+        (head != a->base &&
+         (rc = h5tx__name_clash(t, s->path, w->name, NULL, head, H5TX_EEXIST, err))))
+      return rc;
     a->fid = 0;
     a->len = 0;
     a->ps = a->o->page_size ? a->o->page_size : s->page_size;
@@ -565,6 +572,9 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   h5tx_rev rev = head + 1;
   uint64_t fid = w->fid;
   uint8_t k8[8];
+  /* A file created meanwhile at a directory above the name, or under it. */
+  if (!fid && (rc = h5tx__name_clash(t, s->path, w->name, NULL, head, H5TX_ECONFLICT, err)))
+    return rc;
   if (!fid) {
     if ((rc = h5tx__meta_get(t, "next_file_id", &fid, err))) return rc;
     if ((rc = h5tx__meta_put(t, "next_file_id", fid + 1, err))) return rc;
@@ -728,6 +738,8 @@ static int rename_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   if (rc) return rc;
   if (a->to && (rc = h5tx__name_lookup(t, a->to, head, &old_to, NULL, err)) && rc != H5TX_ENOENT)
     return rc;
+  if (a->to && (rc = h5tx__name_clash(t, a->s->path, a->to, a->from, head, H5TX_EEXIST, err)))
+    return rc;
   h5tx_rev rev = head + 1;
   if ((a->to && (rc = set_name(t, a->to, fid, rev, err))) ||
       (rc = set_name(t, a->from, 0, rev, err)) || (rc = mark_changed(t, fid, head, rev, err)))
@@ -741,7 +753,7 @@ static int rename_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 static int move(h5tx_store *s, const char *from, const char *to, const char *message, h5tx_rev *rev,
                 h5tx_error *err) {
   int rc = h5tx__check_name(from, err);
-  if (!rc && to) rc = h5tx__check_name(to, err);
+  if (!rc && to) rc = h5tx__check_new_name(to, err);
   if (rc) return rc;
   if (to && strcmp(from, to) == 0)
     return h5tx__err(err, H5TX_EINVAL, "store %s: cannot rename '%s' to itself", s->path, from);

@@ -77,6 +77,115 @@ static void test_names(h5tx_store *s) {
   FAILS(h5tx_writer_open(s, "ok.h5", &wo, &w, &e), H5TX_EINVAL, "page size 1000");
 }
 
+/* Create `name` (empty) in one commit: its return code. */
+static int create(h5tx_store *s, const char *name) {
+  h5tx_writer *w = NULL;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  int rc = h5tx_writer_open(s, name, &wo, &w, &e);
+  if (rc == 0) rc = h5tx_writer_commit(w, NULL, NULL, &e);
+  h5tx_writer_close(w);
+  return rc;
+}
+
+/* Names the mount cannot show are refused when they would be created
+ * (docs/FORMAT.md, "Names"): a file and a file under it as a directory, the
+ * root's .h5tx, control characters, parts over 255 bytes, names over the
+ * index's key limit (refused at open, with the limit in the message). */
+static void test_name_rules(const char *dir) {
+  char p[1024];
+  snprintf(p, sizeof p, "%s/names.h5tx", dir);
+  h5tx_store *s = open_store(p, 4096, 0);
+  h5tx_writer *w = NULL;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  /* Control characters would forge lines in `h5tx log` and ls. */
+  FAILS(h5tx_writer_open(s, "a\nrevision 99", &wo, &w, &e), H5TX_EINVAL, "control character");
+  FAILS(h5tx_writer_open(s, "tab\there", &wo, &w, &e), H5TX_EINVAL, "control character");
+  FAILS(h5tx_writer_open(s, "del\x7f", &wo, &w, &e), H5TX_EINVAL, "control character");
+  /* The mount's own directory at the root. */
+  FAILS(h5tx_writer_open(s, ".h5tx", &wo, &w, &e), H5TX_EINVAL, "'.h5tx'");
+  FAILS(h5tx_writer_open(s, ".h5tx/log", &wo, &w, &e), H5TX_EINVAL, "'.h5tx'");
+  OK(create(s, "deep/.h5tx"));
+  /* A part longer than a directory entry can be. */
+  char part[300];
+  memset(part, 'p', 256);
+  part[256] = 0;
+  FAILS(h5tx_writer_open(s, part, &wo, &w, &e), H5TX_EINVAL, "255");
+  part[255] = 0;
+  OK(create(s, part));
+  /* The longest name the index can key: 502 bytes, refused above before
+   * anything is written. */
+  char longname[1100];
+  size_t n = 0;
+  while (n < 1024) {
+    memset(longname + n, 'n', 99);
+    longname[n + 99] = '/';
+    n += 100;
+  }
+  longname[502] = 0;
+  longname[501] = 'z'; /* no trailing '/' */
+  OK(create(s, longname));
+  longname[502] = 'z';
+  longname[503] = 0;
+  FAILS(h5tx_writer_open(s, longname, &wo, &w, &e), H5TX_EINVAL, "limit of 502 bytes");
+  longname[1024] = 0;
+  for (size_t i = 501; i < 1024; i++)
+    longname[i] = i % 100 == 99 ? '/' : 'q';
+  longname[1023] = 'q';
+  FAILS(h5tx_writer_open(s, longname, &wo, &w, &e), H5TX_EINVAL, "limit of 502 bytes");
+  FAILS(h5tx_remove(s, longname, NULL, NULL, &e), H5TX_EINVAL, "limit of 502 bytes");
+
+  /* A file and a file under it as a directory cannot both exist. */
+  OK(create(s, "x"));
+  FAILS(h5tx_writer_open(s, "x/y", &wo, &w, &e), H5TX_EEXIST, "'x' is a file");
+  FAILS(h5tx_writer_open(s, "x/y/z", &wo, &w, &e), H5TX_EEXIST, "'x' is a file");
+  OK(create(s, "d/e/f"));
+  FAILS(h5tx_writer_open(s, "d", &wo, &w, &e), H5TX_EEXIST, "'d/e/f'");
+  FAILS(h5tx_writer_open(s, "d/e", &wo, &w, &e), H5TX_EEXIST, "'d/e/f'");
+  OK(create(s, "d/e2")); /* siblings are fine */
+  OK(create(s, "xy"));   /* and names that only share a prefix */
+  /* Renames obey the same rule; the renamed file itself is gone after. */
+  FAILS(h5tx_rename(s, "xy", "x/q", NULL, NULL, &e), H5TX_EEXIST, "'x' is a file");
+  FAILS(h5tx_rename(s, "xy", "d", NULL, NULL, &e), H5TX_EEXIST, "'d/e");
+  FAILS(h5tx_rename(s, "xy", "bad\nname", NULL, NULL, &e), H5TX_EINVAL, "control character");
+  OK(h5tx_rename(s, "d/e/f", "d/e", NULL, NULL, &e)); /* d/e/f leaves d/e free */
+  OK(h5tx_rename(s, "x", "x2/x", NULL, NULL, &e));
+  OK(create(s, "x/y")); /* x is gone: x/y may exist now */
+  /* Existing files open as before, with or without create. */
+  wo.create = 0;
+  OK(h5tx_writer_open(s, "x/y", &wo, &w, &e));
+  h5tx_writer_close(w);
+
+  /* Checked again at commit: a writer that opened `c` loses to one that
+   * committed `c/d` meanwhile, and the reverse. */
+  wo.create = 1;
+  h5tx_writer *wc, *wd;
+  OK(h5tx_writer_open(s, "c", &wo, &wc, &e));
+  OK(h5tx_writer_open(s, "c/d", &wo, &wd, &e));
+  OK(h5tx_writer_write(wc, 0, "c", 1, &e));
+  OK(h5tx_writer_write(wd, 0, "d", 1, &e));
+  OK(h5tx_writer_commit(wd, NULL, NULL, &e));
+  FAILS(h5tx_writer_commit(wc, NULL, NULL, &e), H5TX_ECONFLICT, "'c/d'");
+  h5tx_writer_close(wc);
+  h5tx_writer_close(wd);
+  OK(h5tx_writer_open(s, "k/l", &wo, &wd, &e));
+  OK(h5tx_writer_open(s, "k", &wo, &wc, &e));
+  OK(h5tx_writer_commit(wc, NULL, NULL, &e));
+  FAILS(h5tx_writer_commit(wd, NULL, NULL, &e), H5TX_ECONFLICT, "'k' is a file");
+  h5tx_writer_close(wc);
+  h5tx_writer_close(wd);
+  /* A writer based on an old revision is checked at its base too. */
+  h5tx_rev old;
+  OK(h5tx_store_head(s, &old, &e));
+  OK(create(s, "m/n"));
+  wo.base = old;
+  FAILS(h5tx_writer_open(s, "m", &wo, &w, &e), H5TX_EEXIST, "'m/n'");
+  h5tx_store_close(s);
+}
+
 /* Holes and bytes past the end read as zeros; partial pages merge. */
 static void test_reads(h5tx_store *s) {
   h5tx_writer *w;
@@ -340,6 +449,7 @@ int main(void) {
   test_paths tp = temp_paths();
   test_open_errors(tp.dir);
   test_newer_format(tp.dir);
+  test_name_rules(tp.dir);
   h5tx_store *s = open_store(tp.store, 4096, 0);
   /* Opening the same tp.store twice in one process shares one environment. */
   h5tx_store *s2;
