@@ -212,6 +212,42 @@ def test_import_interrupted_half_way_commits_nothing(tmp_path, store, sig):
     assert read(tmp_path / "o") == b"old" * 1000
 
 
+def test_import_refuses_names_the_mount_cannot_show(tmp_path, store):
+    """x beside x/y, .h5tx at the root, control characters: refused with the
+    reason, nothing committed."""
+    a = write(tmp_path / "a", b"a" * 100)
+    h5tx("import", a, "%s/x" % store)
+    h5tx("import", a, "%s/d/e" % store)
+    p = h5tx("import", a, "%s/x/y" % store, code=1)
+    assert "cannot create 'x/y': 'x' is a file" in p.err
+    p = h5tx("import", a, "%s/d" % store, code=1)
+    assert "cannot create 'd': file 'd/e'" in p.err
+    p = h5tx("import", a, "%s/.h5tx" % store, code=2)
+    assert "'.h5tx' at the root is reserved" in p.err
+    p = h5tx("import", a, "%s/new\nrevision 9" % store, code=2)
+    assert "control character 0x0a at byte 3" in p.err
+    assert head(store) == 2
+    assert [f["name"] for f in h5tx_json("ls", store)["files"]] == ["d/e", "x"]
+
+
+@pytest.mark.parametrize("length", [503, 511, 1024])
+def test_import_refuses_long_name_before_reading(tmp_path, store, length):
+    """A name the index cannot key is refused before a byte is read: the
+    import fails while its input is still open and empty."""
+    name = "/".join(["n" * 99] * 11)[:length]
+    r, w = os.pipe()
+    p = subprocess.Popen([CLI, "import", "-", "%s/%s" % (store, name)], stdin=r,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(r)
+    try:
+        out, err = p.communicate(timeout=30)
+    finally:
+        os.close(w)
+    assert p.returncode == 2
+    assert ("file name of %d bytes is over the limit of 502 bytes" % length) in err.decode()
+    assert head(store) == 0
+
+
 def test_import_from_fifo(tmp_path, store):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
