@@ -235,14 +235,21 @@ H5TX_API int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer
  * Same rules as h5tx_snap_read(). */
 H5TX_API int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_error *err);
 
+/** The largest length of a file, and so the end of every write: 2^63 - 1,
+ * what an off_t (and so the mount and HDF5) can hold. */
+#define H5TX_MAX_LENGTH ((uint64_t)INT64_MAX)
+
 /** Write `len` bytes at `off`, growing the file if needed.
- * @return 0, or H5TX_EIO (spill file), H5TX_ENOMEM, H5TX_ERANGE, and read
- *  errors of the base pages a partial page write merges with */
+ * @return 0, or H5TX_EIO (spill file), H5TX_ENOMEM, H5TX_ERANGE (the write
+ *  would end past H5TX_MAX_LENGTH; nothing is written), and read errors of
+ *  the base pages a partial page write merges with */
 H5TX_API int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
                                h5tx_error *err);
 
 /** Set the file's length. Bytes beyond a shrunk length are gone from every
- * later revision: growing the file again reads zeros there. */
+ * later revision: growing the file again reads zeros there.
+ * @return 0, or H5TX_ERANGE (`length` is over H5TX_MAX_LENGTH), and the
+ *  errors of h5tx_writer_write() */
 H5TX_API int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err);
 
 /** The length the writer sees. */

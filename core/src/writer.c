@@ -408,9 +408,12 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
 }
 
 int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len, h5tx_error *err) {
-  if (off + len < off)
-    return h5tx__err(err, H5TX_ERANGE, "file '%s': write at %llu + %zu overflows", w->name,
-                     (unsigned long long)off, len);
+  if (off > H5TX_MAX_LENGTH || len > H5TX_MAX_LENGTH - off)
+    return h5tx__err(err, H5TX_ERANGE,
+                     "store %s: file '%s': a write of %zu bytes at %llu would end past the "
+                     "largest length, %llu bytes",
+                     w->s->path, w->name, len, (unsigned long long)off,
+                     (unsigned long long)H5TX_MAX_LENGTH);
   const uint8_t *src = buf;
   int rc = 0;
   uint64_t end = off + len;
@@ -430,6 +433,10 @@ int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
 }
 
 int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err) {
+  if (length > H5TX_MAX_LENGTH)
+    return h5tx__err(err, H5TX_ERANGE,
+                     "store %s: file '%s': length %llu is over the largest, %llu bytes", w->s->path,
+                     w->name, (unsigned long long)length, (unsigned long long)H5TX_MAX_LENGTH);
   w->changed = 1;
   if (length >= w->len) {
     w->len = length;

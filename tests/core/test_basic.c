@@ -240,6 +240,43 @@ static void test_reads(h5tx_store *s) {
   h5tx_snap_close(sn);
 }
 
+/* Offsets and lengths past H5TX_MAX_LENGTH (2^63 - 1, what off_t can
+ * hold) are refused, never wrapped; the largest ones commit and read back. */
+static void test_huge_offsets(h5tx_store *s) {
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "huge.bin", &wo, &w, &e));
+  char buf[100];
+  memset(buf, 'h', sizeof buf);
+  FAILS(h5tx_writer_write(w, UINT64_MAX - 100, buf, 100, &e), H5TX_ERANGE, "huge.bin");
+  FAILS(h5tx_writer_write(w, UINT64_MAX - 100, buf, 100, &e), H5TX_ERANGE, "9223372036854775807");
+  FAILS(h5tx_writer_write(w, (uint64_t)INT64_MAX - 50, buf, 100, &e), H5TX_ERANGE, "huge.bin");
+  FAILS(h5tx_writer_write(w, UINT64_MAX, buf, 0, &e), H5TX_ERANGE, "huge.bin");
+  FAILS(h5tx_writer_truncate(w, UINT64_MAX - 5, &e), H5TX_ERANGE, "huge.bin");
+  FAILS(h5tx_writer_truncate(w, (uint64_t)INT64_MAX + 1, &e), H5TX_ERANGE, "huge.bin");
+  CHECK(h5tx_writer_length(w) == 0);
+  CHECK(h5tx_writer_dirty(w)); /* a new file, still empty */
+  /* The last bytes a file can hold. */
+  uint64_t off = (uint64_t)INT64_MAX - sizeof buf;
+  OK(h5tx_writer_write(w, off, buf, sizeof buf, &e));
+  CHECK(h5tx_writer_length(w) == (uint64_t)INT64_MAX);
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, NULL, &r, &e));
+  h5tx_writer_close(w);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, r, &sn, &e));
+  h5tx_stat st;
+  OK(h5tx_snap_stat(sn, "huge.bin", &st, &e));
+  CHECK(st.length == (uint64_t)INT64_MAX);
+  char got[100] = {0};
+  OK(h5tx_snap_read(sn, "huge.bin", off, got, sizeof got, &e));
+  CHECK(memcmp(got, buf, sizeof buf) == 0);
+  h5tx_snap_close(sn);
+  OK(h5tx_remove(s, "huge.bin", NULL, NULL, &e));
+}
+
 static int count_tag(void *arg, const char *name, h5tx_rev rev) {
   (void)rev;
   if (strcmp(name, "v1") == 0 || strcmp(name, "v2") == 0) ++*(int *)arg;
@@ -456,6 +493,7 @@ int main(void) {
   OK(h5tx_store_open(tp.store, NULL, &s2, &e));
   test_names(s);
   test_reads(s);
+  test_huge_offsets(s);
   test_tags(s);
   test_log(s);
   test_list_remove(s2);
