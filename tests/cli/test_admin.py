@@ -81,6 +81,23 @@ def test_gc_keep_since(tmp_path, store):
     assert collected(store) == [1, 2, 3]
 
 
+def test_gc_keep_last_huge_keeps_everything(tmp_path, store):
+    """--keep-last at the top of 64 bits keeps every revision: the newest N
+    of 3 revisions are all 3, never a count that wraps."""
+    content = history(tmp_path, store, 3)
+    for n in ("18446744073709551615", "18446744073709551614", "9223372036854775808"):
+        dry = h5tx_json("gc", store, "--keep-last", n, "--dry-run")
+        assert dry["collected"] == [] and dry["revisions_collected"] == 0, n
+        j = h5tx_json("gc", store, "--keep-last", n)
+        assert j["collected"] == [] and j["revisions_collected"] == 0, n
+        assert j["versions_freed"] == 0
+    p = h5tx("gc", store, "--keep-last", "18446744073709551615")
+    assert "kept: head 3; newest 18446744073709551615 (1-3)" in p.out
+    for r in (1, 2, 3):
+        h5tx("export", "%s/f@%d" % (store, r), tmp_path / "o")
+        assert read(tmp_path / "o") == content(r)
+
+
 def test_verify_clean(tmp_path, store):
     history(tmp_path, store, 3)
     p = h5tx("verify", store)
