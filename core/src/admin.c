@@ -16,31 +16,72 @@
 /* Called per record by scan(); non-zero stops the scan and is returned. */
 typedef int (*scan_fn)(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err);
 
-/* Visit every record of `table` in key order, BATCH records per read
- * transaction, resuming after the last key seen. */
+#define BATCH_BYTES (8u << 20)
+
+/* Records copied out of one read transaction. */
+typedef struct batch {
+  uint8_t *buf;
+  size_t used, cap;
+  struct {
+    size_t off, kn, vn;
+  } rec[BATCH];
+  int n;
+} batch;
+
+static int batch_add(batch *b, const h5tx__val *k, const h5tx__val *v) {
+  size_t need = b->used + k->n + v->n;
+  if (need > b->cap) {
+    size_t cap = b->cap ? b->cap : 1u << 16;
+    while (cap < need)
+      cap *= 2;
+    uint8_t *nb = realloc(b->buf, cap);
+    if (!nb) return -1;
+    b->buf = nb;
+    b->cap = cap;
+  }
+  memcpy(b->buf + b->used, k->p, k->n);
+  memcpy(b->buf + b->used + k->n, v->p, v->n);
+  b->rec[b->n].off = b->used;
+  b->rec[b->n].kn = k->n;
+  b->rec[b->n].vn = v->n;
+  b->n++;
+  b->used = need;
+  return 0;
+}
+
+/* Visit every record of `table` in key order: up to BATCH records (or
+ * BATCH_BYTES) are copied out of one short read transaction, which ends
+ * before `fn` sees them, so no transaction is held while a caller's
+ * callback runs; the next batch resumes after the last key seen. */
 static int scan(h5tx_store *s, int table, scan_fn fn, void *arg, h5tx_error *err) {
   uint8_t last[H5TX_NAME_KEY_MAX + 64];
   size_t lastn = 0;
-  int started = 0, rc = 0;
-  for (;;) {
+  int started = 0, rc = 0, end = 0;
+  batch *b = calloc(1, sizeof *b);
+  if (!b) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  while (!end && rc == 0) {
     h5tx__txn *t;
-    if ((rc = h5tx__kv_read(s->kv, &t, err))) return rc;
+    if ((rc = h5tx__kv_read(s->kv, &t, err))) break;
     h5tx__cur *c;
     if ((rc = h5tx__kv_cursor(t, table, &c, err))) {
       h5tx__kv_done(t);
-      return rc;
+      break;
     }
     h5tx__val k, v;
     rc = h5tx__kv_seek(c, started ? last : NULL, started ? lastn : 0, &k, &v, err);
     if (rc == 0 && started && k.n == lastn && memcmp(k.p, last, lastn) == 0)
       rc = h5tx__kv_next(c, &k, &v, err);
-    int n = 0;
-    for (; rc == 0 && n < BATCH; n++) {
+    b->n = 0;
+    b->used = 0;
+    while (rc == 0 && b->n < BATCH && b->used < BATCH_BYTES) {
       if (k.n > sizeof last) {
         rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: key of %zu bytes", s->path, k.n);
         break;
       }
-      if ((rc = fn(arg, &k, &v, err)) != 0) break;
+      if (batch_add(b, &k, &v)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
+      }
       memcpy(last, k.p, k.n);
       lastn = k.n;
       started = 1;
@@ -48,9 +89,19 @@ static int scan(h5tx_store *s, int table, scan_fn fn, void *arg, h5tx_error *err
     }
     h5tx__kv_cursor_close(c);
     h5tx__kv_done(t);
-    if (rc == H5TX_ENOENT) return 0;
-    if (rc) return rc;
+    if (rc == H5TX_ENOENT) {
+      rc = 0;
+      end = 1;
+    }
+    for (int i = 0; i < b->n && rc == 0; i++) {
+      h5tx__val rk = {b->buf + b->rec[i].off, b->rec[i].kn};
+      h5tx__val rv = {b->buf + b->rec[i].off + b->rec[i].kn, b->rec[i].vn};
+      rc = fn(arg, &rk, &rv, err);
+    }
   }
+  free(b->buf);
+  free(b);
+  return rc;
 }
 
 static int count_entries(h5tx_store *s, int table, uint64_t *n, h5tx_error *err) {
@@ -224,10 +275,16 @@ static int page_state_at(h5tx_store *s, h5tx__cur *c, const char *name, const h5
   return 0;
 }
 
+typedef struct diff_run {
+  uint64_t first, count, offset, length;
+} diff_run;
+
 int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff_fn fn, void *arg,
               h5tx_error *err) {
   int rc = h5tx__check_name(name, err);
   if (rc) return rc;
+  diff_run *runs = NULL;
+  size_t nruns = 0, cap = 0;
   h5tx__txn *t;
   if ((rc = h5tx__kv_read(s->kv, &t, err))) return rc;
   h5tx_rev head;
@@ -255,6 +312,7 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err))) goto out;
   uint64_t npages = (lmax + ps - 1) / ps, run = UINT64_MAX;
+  /* Runs are collected and handed out after the transaction ends. */
   for (uint64_t p = 0; p <= npages && rc == 0; p++) {
     int changed = 0;
     if (p < npages && !paged) {
@@ -275,13 +333,26 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
     if (changed && run == UINT64_MAX) run = p;
     if (!changed && run != UINT64_MAX) {
       uint64_t off = run * ps, end = p * ps < lmax ? p * ps : lmax;
-      rc = fn(arg, run, p - run, off, end - off);
+      if (nruns == cap) {
+        size_t nc = cap ? cap * 2 : 64;
+        diff_run *nv = realloc(runs, nc * sizeof *nv);
+        if (!nv) {
+          rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+          break;
+        }
+        runs = nv;
+        cap = nc;
+      }
+      runs[nruns++] = (diff_run){run, p - run, off, end - off};
       run = UINT64_MAX;
     }
   }
   h5tx__kv_cursor_close(c);
 out:
   h5tx__kv_done(t);
+  for (size_t i = 0; i < nruns && rc == 0; i++)
+    rc = fn(arg, runs[i].first, runs[i].count, runs[i].offset, runs[i].length);
+  free(runs);
   return rc;
 }
 
