@@ -369,10 +369,25 @@ typedef struct verify_arg {
   h5tx_progress_fn progress;
   void *parg;
   uint64_t total;
+  h5tx_rev now; /* the newest head seen (va.head: the pinned one) */
 } verify_arg;
+
+/* Records of revisions after the pinned head were added by commits that
+ * landed during the scan: not judged. A record newer than head as it is
+ * now is damage (a commit's records and head move together): 0 then, so
+ * the caller reports it. */
+static int after_pin(verify_arg *va, h5tx_rev rev) {
+  if (rev <= va->head) return 0;
+  if (rev > va->now) {
+    h5tx_rev h;
+    if (h5tx_store_head(va->s, &h, NULL) == 0 && h > va->now) va->now = h;
+  }
+  return rev <= va->now;
+}
 
 static int verify_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   verify_arg *va = arg;
+  if (k->n == H5TX_PAGE_KEY && after_pin(va, h5tx__key_rev(k))) return 0;
   va->out->page_versions++;
   va->out->bytes += v->n;
   if (va->progress && va->out->page_versions % 256 == 0)
@@ -396,7 +411,7 @@ static int verify_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_e
   if (rev > va->head)
     report(&va->files, &va->out->problems,
            "store %s: file '%s' page %llu revision %llu: newer than head %llu", va->s->path, name,
-           (unsigned long long)page, (unsigned long long)rev, (unsigned long long)va->head);
+           (unsigned long long)page, (unsigned long long)rev, (unsigned long long)va->now);
   h5tx__page_rec r;
   const char *why = NULL;
   if (h5tx__page_parse(k, v, &r, &why) != 0 ||
@@ -412,6 +427,7 @@ static int verify_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_e
 static int verify_name(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   (void)err;
   verify_arg *va = arg;
+  if (k->n >= 10 && after_pin(va, h5tx__key_rev(k))) return 0;
   va->out->records++;
   if (k->n < 10 || ((const uint8_t *)k->p)[k->n - 9] != 0 || v->n != 8) {
     report(&va->files, &va->out->problems, "store %s: names: malformed entry", va->s->path);
@@ -430,6 +446,7 @@ static int verify_name(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_e
 static int verify_length(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   (void)err;
   verify_arg *va = arg;
+  if (k->n == H5TX_LEN_KEY && after_pin(va, h5tx__key_rev(k))) return 0;
   va->out->records++;
   if (k->n != H5TX_LEN_KEY || v->n != 8) {
     report(&va->files, &va->out->problems, "store %s: lengths: malformed entry", va->s->path);
@@ -453,9 +470,10 @@ static int verify_commit(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx
   (void)err;
   commit_check *cc = arg;
   verify_arg *va = cc->va;
-  va->out->records++;
   h5tx__commit_rec c;
   h5tx_rev rev = k->n == 8 ? h5tx__get_be64(k->p) : 0;
+  if (after_pin(va, rev)) return 0;
+  va->out->records++;
   if (k->n != 8 || h5tx__commit_parse(v, &c) != 0) {
     report(&va->files, &va->out->problems, "store %s: commit record %llu malformed", va->s->path,
            (unsigned long long)rev);
@@ -482,8 +500,9 @@ static int verify_commit(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx
 static int verify_tag(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   (void)err;
   verify_arg *va = arg;
-  va->out->records++;
   h5tx_rev rev = v->n == 8 ? h5tx__get_le64(v->p) : 0;
+  if (after_pin(va, rev)) return 0; /* a tag set during the scan */
+  va->out->records++;
   if (v->n != 8 || rev > va->head)
     report(&va->files, &va->out->problems, "store %s: tag '%.*s' names revision %llu%s",
            va->s->path, (int)k->n, (const char *)k->p, (unsigned long long)rev,
@@ -500,8 +519,13 @@ int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progres
   va.files.problem = problem;
   va.files.arg = arg;
   va.files.store = s->path;
-  int rc = h5tx_store_head(s, &va.head, err);
-  if (rc == 0) rc = scan(s, KV_FILES, load_file, &va.files, err);
+  /* One revision, pinned so that gc keeps it while the scan runs; the
+   * files table is read after the pin, so it knows every file of it. */
+  h5tx_snap *pin = NULL;
+  int rc = h5tx_snap_open(s, H5TX_HEAD, &pin, err);
+  if (rc) return rc;
+  va.head = va.now = h5tx_snap_rev(pin);
+  rc = scan(s, KV_FILES, load_file, &va.files, err);
   if (rc) goto out;
   for (int i = 0; i < va.files.bad; i++)
     report(&va.files, &out->problems, "store %s: files: malformed file record", s->path);
@@ -525,6 +549,7 @@ int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progres
            (unsigned long long)va.head, (unsigned long long)cc.expect - 1);
   rc = scan(s, KV_TAGS, verify_tag, &va, err);
 out:
+  h5tx_snap_close(pin);
   free(va.buf);
   files_free(&va.files);
   return rc;
