@@ -326,7 +326,9 @@ typedef struct h5tx_commit {
 typedef int (*h5tx_log_fn)(void *arg, const h5tx_commit *c);
 
 /** Walk commits from revision `from` (or H5TX_HEAD) down to 1, newest
- * first, including collected ones (flagged).
+ * first, including collected ones (flagged). Each commit is read in its own
+ * short transaction, none is open while `fn` runs (a slow consumer such as
+ * `h5tx log | less` holds back nothing).
  * @return 0, the callback's value, H5TX_ECORRUPT, H5TX_EIO */
 H5TX_API int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error *err);
 
@@ -445,6 +447,11 @@ typedef struct h5tx_verify_result {
  * file's page size; check that every name, length, commit and tag record
  * parses and refers to what exists (commits 1..head, files, revisions).
  * Problems go to `problem` (may be NULL); the scan goes on after each.
+ * What is judged is the store as of head when the call starts, pinned
+ * (snapshot) until it returns so gc keeps it: records that commits landing
+ * during the scan add are skipped, unless they are newer than head even then.
+ * `problem` and `progress` run with no index transaction open, so they may
+ * take their time (or even commit).
  * @return 0 when the scan completed (problems or not: see out->problems),
  *  or H5TX_EIO / H5TX_ENOMEM when it could not */
 H5TX_API int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progress,
