@@ -197,6 +197,32 @@ static int write_all(int fd, const char *buf, size_t n) {
   return 0;
 }
 
+/* The store directory that output path `path` would land in, if any: the
+ * nearest directory above it (symlinks resolved) that holds a store marker
+ * or is named *.h5tx. Writing there would replace or litter a store (say,
+ * its data.mdb). Returns a malloc'd path, or NULL. */
+static char *store_around(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return NULL;
+  char *slash = strrchr(copy, '/');
+  const char *dir = slash ? (slash == copy ? "/" : (*slash = 0, copy)) : ".";
+  char *real = realpath(dir, NULL);
+  free(copy);
+  if (!real) return NULL; /* a missing directory: the export fails anyway */
+  for (;;) {
+    size_t n = strlen(real);
+    char marker[4200];
+    struct stat st;
+    snprintf(marker, sizeof marker, "%s/h5tx-store", real);
+    if (lstat(marker, &st) == 0 || (n > 5 && strcmp(real + n - 5, ".h5tx") == 0)) return real;
+    char *up = strrchr(real, '/');
+    if (!up || up == real) break;
+    *up = 0;
+  }
+  free(real);
+  return NULL;
+}
+
 static int run_export(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
   int rc = cli_parse(cmd, NULL, 2, 2, argc, argv, &a);
@@ -230,6 +256,15 @@ static int run_export(const cli_cmd *cmd, int argc, char **argv) {
     /* Through a symlink to what it names, as cp does: the link stays. */
     char *real = realpath(out, NULL);
     path = real ? real : strdup(out);
+  }
+  char *inside = to_stdout || !path ? NULL : store_around(path);
+  if (inside) {
+    cli_fail("%s is inside store %s; export writes plain files outside stores (to copy a file "
+             "within a store: h5tx export ... - | h5tx import - ...); nothing was written",
+             path, inside);
+    free(inside);
+    rc = CLI_USAGE;
+    goto out;
   }
   /* Only a regular file (or a new name) is replaced by rename; a device, a
    * FIFO or a socket (/dev/null, a pipe) is written into, never replaced. */
@@ -333,7 +368,7 @@ const cli_cmd cli_cmd_export = {
     "renamed when complete, so OUT never holds half a file. When OUT is a\n"
     "directory the file keeps the last part of its name; '-' writes to stdout;\n"
     "a symlink is written through; a device or FIFO is written into, never\n"
-    "replaced.\n"
+    "replaced. OUT inside a store directory is refused (exit 2).\n"
     "A progress bar is shown when stderr is a terminal.\n"};
 
 /* ---- ls ------------------------------------------------------------------ */

@@ -305,6 +305,32 @@ def test_export_failures_leave_no_file(tmp_path, store):
     assert read(out) == b"precious"
 
 
+def test_export_refuses_paths_inside_a_store(tmp_path, store):
+    """export never writes into a store directory: not over its database
+    (export s.h5tx/f s.h5tx/data.mdb replaced it, exit 0), not beside it,
+    not through a symlink, not into another store."""
+    data = os.urandom(100000)
+    h5tx("import", write(tmp_path / "a", data), "%s/f" % store)
+    before = {n: read(store / n) for n in ("data.mdb", "h5tx-store")}
+    listing = sorted(os.listdir(store))
+    other = tmp_path / "other.h5tx"
+    h5tx("init", other)
+    os.symlink(store / "data.mdb", tmp_path / "link")
+    os.symlink(store, tmp_path / "dirlink")
+    for out in (store / "data.mdb", store, store / "new.h5", tmp_path / "link",
+                tmp_path / "dirlink" / "x", other / "x"):
+        p = h5tx("export", "%s/f" % store, out, code=2)
+        assert "is inside store" in p.err, p.err
+        assert "nothing was written" in p.err
+    assert sorted(os.listdir(store)) == listing
+    assert {n: read(store / n) for n in before} == before
+    assert h5tx_json("verify", store)["ok"]
+    # Anywhere outside stores is fine.
+    (tmp_path / "plain").mkdir()
+    h5tx("export", "%s/f" % store, tmp_path / "plain")
+    assert read(tmp_path / "plain" / "f") == data
+
+
 def test_export_of_damaged_page_leaves_nothing(tmp_path):
     s = tmp_path / "raw.h5tx"
     h5tx("init", s, "--codec", "none", "--page-size", "4K")
