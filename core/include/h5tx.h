@@ -280,6 +280,22 @@ H5TX_API int h5tx_writer_dirty(const h5tx_writer *w);
 H5TX_API int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev,
                                 h5tx_error *err);
 
+/** Progress of a commit: `done` of `total` dirty pages handled (encoded and
+ * stored, or found unchanged). Return 0 to go on, or a positive value to
+ * stop the commit before its commit point: nothing is committed, the
+ * changes stay in the writer (the commit may be tried again), and the
+ * commit returns that value. Runs inside the commit's index write
+ * transaction, which other writers wait for: keep it short. */
+typedef int (*h5tx_commit_fn)(void *arg, uint64_t done, uint64_t total);
+
+/** h5tx_writer_commit() that reports its progress to `fn` (NULL: none)
+ * after each dirty page, and can be stopped by it (an interrupted import,
+ * say): the commit point is the end of the index transaction, after the
+ * last call. @return as h5tx_writer_commit(), or the value `fn` stopped
+ * the commit with (`err` then says where it stopped). */
+H5TX_API int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit_fn fn,
+                                         void *arg, h5tx_rev *rev, h5tx_error *err);
+
 /** Drop every change since the last commit. */
 H5TX_API void h5tx_writer_abort(h5tx_writer *w);
 

@@ -470,6 +470,8 @@ int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err) {
 typedef struct commit_arg {
   h5tx_writer *w;
   const char *msg;
+  h5tx_commit_fn progress;
+  void *parg;
   dpage **pages; /* dirty pages sorted by page number */
   size_t npages;
   /* results */
@@ -616,9 +618,16 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
     } else {
       same = h5tx__is_zero(data, w->ps);
     }
-    if (same) continue;
-    rc = put_page(t, w, fid, e->page, rev, data, h, &bytes, err);
-    pages++;
+    if (!same) {
+      rc = put_page(t, w, fid, e->page, rev, data, h, &bytes, err);
+      pages++;
+    }
+    int stop = rc == 0 && a->progress ? a->progress(a->parg, i + 1, a->npages) : 0;
+    if (stop)
+      rc = h5tx__err(err, stop,
+                     "store %s: file '%s': commit stopped by the caller after %zu of %zu pages; "
+                     "nothing was committed",
+                     s->path, w->name, i + 1, a->npages);
   }
   /* Tombstones: stored non-zero pages past a truncation that no dirty page
    * replaces, so that they read as zeros from this revision on. */
@@ -668,11 +677,16 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 }
 
 int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_error *err) {
+  return h5tx_writer_commit_progress(w, message, NULL, NULL, rev, err);
+}
+
+int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit_fn fn, void *arg,
+                                h5tx_rev *rev, h5tx_error *err) {
   if (!h5tx_writer_dirty(w)) { /* every change of length also marks it changed */
     if (rev) *rev = w->base;
     return 0;
   }
-  commit_arg a = {w, message, NULL, 0, 0, 0};
+  commit_arg a = {w, message, fn, arg, NULL, 0, 0, 0};
   if (w->n) {
     if (!(a.pages = malloc(w->n * sizeof *a.pages)))
       return h5tx__err(err, H5TX_ENOMEM, "out of memory");

@@ -277,6 +277,61 @@ static void test_huge_offsets(h5tx_store *s) {
   OK(h5tx_remove(s, "huge.bin", NULL, NULL, &e));
 }
 
+typedef struct commit_watch {
+  uint64_t calls, last_done, last_total;
+  uint64_t stop_at; /* 0: never stop */
+} commit_watch;
+
+static int watch_commit(void *arg, uint64_t done, uint64_t total) {
+  commit_watch *cw = arg;
+  cw->calls++;
+  if (done != cw->last_done + 1) cw->last_total = UINT64_MAX; /* one call per page, in order */
+  cw->last_done = done;
+  if (cw->last_total != UINT64_MAX) cw->last_total = total;
+  return cw->stop_at && done == cw->stop_at ? 7 : 0;
+}
+
+/* A commit reports each page it handles; its callback can stop it before
+ * the commit point: nothing is committed and the changes stay. */
+static void test_commit_progress(h5tx_store *s) {
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "progress.bin", &wo, &w, &e));
+  uint32_t ps = h5tx_writer_page_size(w);
+  uint8_t *buf = malloc(10 * (size_t)ps);
+  REQUIRE(buf);
+  for (size_t i = 0; i < 10 * (size_t)ps; i++)
+    buf[i] = (uint8_t)(i * 31 + i / ps);
+  OK(h5tx_writer_write(w, 0, buf, 10 * (size_t)ps, &e));
+  h5tx_rev head, r;
+  OK(h5tx_store_head(s, &head, &e));
+  commit_watch cw = {0, 0, 0, 5};
+  FAILS(h5tx_writer_commit_progress(w, NULL, watch_commit, &cw, &r, &e), 7, "after 5 of 10 pages");
+  CHECK(strstr(e.msg, "nothing was committed") != NULL);
+  CHECK(cw.calls == 5);
+  h5tx_rev now;
+  OK(h5tx_store_head(s, &now, &e));
+  CHECK(now == head);
+  CHECK(h5tx_writer_dirty(w) && h5tx_writer_length(w) == 10 * (uint64_t)ps);
+  cw = (commit_watch){0, 0, 0, 0};
+  OK(h5tx_writer_commit_progress(w, "progress", watch_commit, &cw, &r, &e));
+  CHECK(r == head + 1);
+  CHECK(cw.calls == 10 && cw.last_done == 10 && cw.last_total == 10);
+  h5tx_writer_close(w);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, r, &sn, &e));
+  uint8_t *got = malloc(10 * (size_t)ps);
+  REQUIRE(got);
+  OK(h5tx_snap_read(sn, "progress.bin", 0, got, 10 * (size_t)ps, &e));
+  CHECK(memcmp(got, buf, 10 * (size_t)ps) == 0);
+  h5tx_snap_close(sn);
+  free(got);
+  free(buf);
+  OK(h5tx_remove(s, "progress.bin", NULL, NULL, &e));
+}
+
 static int count_tag(void *arg, const char *name, h5tx_rev rev) {
   (void)rev;
   if (strcmp(name, "v1") == 0 || strcmp(name, "v2") == 0) ++*(int *)arg;
@@ -570,6 +625,7 @@ int main(void) {
   test_names(s);
   test_reads(s);
   test_huge_offsets(s);
+  test_commit_progress(s);
   test_tags(s);
   test_log(s);
   test_list_remove(s2);
