@@ -6,7 +6,6 @@ import os
 import signal
 import stat
 import subprocess
-import time
 
 import h5py
 import numpy as np
@@ -189,18 +188,22 @@ def test_import_refused_commits_nothing(tmp_path, store):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_import_interrupted_half_way_commits_nothing(tmp_path, store, sig):
-    """A FIFO delivers half a file, then the import is interrupted: no
+    """A FIFO delivers part of a file, then the import is interrupted (it
+    stops itself after its first chunk: test hook H5TX_TEST_STOP=read): no
     revision, the lease is released, the old content stays."""
     h5tx("import", write(tmp_path / "old", b"old" * 1000), "%s/f" % store)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    p = subprocess.Popen([CLI, "import", str(fifo), "%s/f" % store], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    env = dict(os.environ, H5TX_TEST_STOP="read")
+    p = subprocess.Popen([CLI, "import", str(fifo), "%s/f" % store], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with open(fifo, "wb") as w:
-        w.write(os.urandom(5 << 20))  # more than one chunk: some is written to the writer
+        w.write(os.urandom(4 << 20))  # one chunk: read in full, written to the writer
         w.flush()
-        time.sleep(0.3)
+        _, status = os.waitpid(p.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status)
         p.send_signal(sig)
+        p.send_signal(signal.SIGCONT)
         out, err = p.communicate(timeout=30)
     assert p.returncode == 1
     assert err.decode() == ("h5tx: import of %s into %s/f interrupted; nothing was imported\n"
@@ -246,6 +249,54 @@ def test_import_refuses_long_name_before_reading(tmp_path, store, length):
     assert p.returncode == 2
     assert ("file name of %d bytes is over the limit of 502 bytes" % length) in err.decode()
     assert head(store) == 0
+
+
+def run_stopped_at(point, argv):
+    """Run h5tx with the test hook H5TX_TEST_STOP=point: it stops itself
+    (SIGSTOP) at that point of its work. Returns the process, stopped."""
+    env = dict(os.environ, H5TX_TEST_STOP=point)
+    p = subprocess.Popen([CLI] + [str(a) for a in argv], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    _, status = os.waitpid(p.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), "h5tx did not reach %r: status %#x" % (point, status)
+    return p
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("point", ["read", "commit", "committed"])
+def test_import_interrupted_at_each_phase(tmp_path, store, sig, point):
+    """A signal while reading or while committing (before the commit point)
+    commits nothing and says so; one after the commit point reports the
+    revision that holds the whole import. The signal arrives exactly at the
+    phase: h5tx stops itself there (test hook), the signal is sent, then
+    SIGCONT delivers it."""
+    h5tx("import", write(tmp_path / "old", b"old" * 1000), "%s/f" % store)
+    data = b"".join(os.urandom(64) * 512 for _ in range(384))  # 12 MiB, compressible
+    src = write(tmp_path / "big", data)
+    p = run_stopped_at(point, ["import", src, "%s/f" % store])
+    os.kill(p.pid, sig)
+    os.kill(p.pid, signal.SIGCONT)
+    out, err = p.communicate(timeout=60)
+    out, err = out.decode(), err.decode()
+    st = h5tx_json("stats", store)
+    assert st["leases"] == []
+    if point == "committed":
+        assert p.returncode == 0, err
+        assert out == "imported %s as %s/f: 12 MiB, revision 2\n" % (src, store)
+        assert err == ("h5tx: interrupted after the commit point: revision 2 holds all of %s\n"
+                       % src)
+        assert st["head"] == 2
+        assert h5tx("export", "%s/f" % store, "-").stdout == data
+        return
+    assert p.returncode == 1 and out == ""
+    if point == "read":
+        assert err == ("h5tx: import of %s into %s/f interrupted; nothing was imported\n"
+                       % (src, store))
+    else:
+        assert err == ("h5tx: import of %s into %s/f interrupted while committing, before the "
+                       "commit point; nothing was imported\n" % (src, store))
+    assert st["head"] == 1
+    assert h5tx("export", "%s/f" % store, "-").stdout == b"old" * 1000
 
 
 def test_import_from_fifo(tmp_path, store):
