@@ -333,15 +333,9 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
     if (changed && run == UINT64_MAX) run = p;
     if (!changed && run != UINT64_MAX) {
       uint64_t off = run * ps, end = p * ps < lmax ? p * ps : lmax;
-      if (nruns == cap) {
-        size_t nc = cap ? cap * 2 : 64;
-        diff_run *nv = realloc(runs, nc * sizeof *nv);
-        if (!nv) {
-          rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-          break;
-        }
-        runs = nv;
-        cap = nc;
+      if (h5tx__grow(&runs, &cap, nruns, sizeof *runs, 64)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
       }
       runs[nruns++] = (diff_run){run, p - run, off, end - off};
       run = UINT64_MAX;

@@ -1,9 +1,11 @@
 /* error.c - the one error type: codes, their names, and message helpers;
- * also the name rules every entry point checks (docs/FORMAT.md, "Names"). */
+ * also the name rules every entry point checks (docs/FORMAT.md, "Names"),
+ * and small helpers every part of the core shares (growing arrays, time). */
 #include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 int h5tx__err(h5tx_error *err, int code, const char *fmt, ...) {
@@ -116,6 +118,18 @@ int h5tx__check_tag(const char *name, h5tx_error *err) {
     return h5tx__err(err, H5TX_EINVAL, "tag name '%s' is all digits and would read as a revision",
                      name);
   if (strcmp(name, "head") == 0) return h5tx__err(err, H5TX_EINVAL, "tag name 'head' is reserved");
+  return 0;
+}
+
+int h5tx__grow(void *pv, size_t *cap, size_t n, size_t size, size_t first) {
+  if (n < *cap) return 0;
+  size_t nc = *cap ? *cap * 2 : first;
+  while (nc <= n)
+    nc *= 2;
+  void *nv = realloc(*(void **)pv, nc * size);
+  if (!nv) return -1;
+  *(void **)pv = nv;
+  *cap = nc;
   return 0;
 }
 

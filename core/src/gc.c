@@ -226,15 +226,9 @@ static int ends_load(h5tx__txn *t, gc_arg *a, file_ends *fe, h5tx_error *err) {
     h5tx_rev r = h5tx__key_rev(&k);
     uint64_t fid = h5tx__get_le64(v.p);
     if (fid) {
-      if (fe->n == fe->cap) {
-        size_t cap = fe->cap ? fe->cap * 2 : 256;
-        file_end *nv = realloc(fe->v, cap * sizeof *nv);
-        if (!nv) {
-          rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-          break;
-        }
-        fe->v = nv;
-        fe->cap = cap;
+      if (h5tx__grow(&fe->v, &fe->cap, fe->n, sizeof *fe->v, 256)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
       }
       fe->v[fe->n++] = (file_end){fid, upper};
     }

@@ -166,15 +166,9 @@ int h5tx_tags(h5tx_store *s, h5tx_tag_fn fn, void *arg, h5tx_error *err) {
         rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed tag entry", s->path);
         break;
       }
-      if (n == cap) {
-        size_t nc = cap ? cap * 2 : 16;
-        tag *nv = realloc(v, nc * sizeof *nv);
-        if (!nv) {
-          rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-          break;
-        }
-        v = nv;
-        cap = nc;
+      if (h5tx__grow(&v, &cap, n, sizeof *v, 16)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
       }
       memcpy(v[n].name, k.p, k.n);
       v[n].name[k.n] = 0;

@@ -84,6 +84,11 @@ int h5tx__check_new_name(const char *name, h5tx_error *err);
 /* 0 if `name` is a valid tag name, else H5TX_EINVAL. */
 int h5tx__check_tag(const char *name, h5tx_error *err);
 
+/* Make room in the array `*pv` (capacity `*cap` elements of `size` bytes)
+ * for element index `n`, doubling it from `first`. 0, or -1 (out of
+ * memory; the array is unchanged). */
+int h5tx__grow(void *pv, size_t *cap, size_t n, size_t size, size_t first);
+
 /* Wall clock in ns since the epoch. */
 uint64_t h5tx__now_ns(void);
 
