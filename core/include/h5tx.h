@@ -188,7 +188,8 @@ H5TX_API int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_s
 typedef int (*h5tx_list_fn)(void *arg, const char *name, const h5tx_stat *st);
 
 /** List the files of a snapshot whose names start with `prefix` (NULL or ""
- * for all), in byte order of their names.
+ * for all), in byte order of their names. Names are read in batches of
+ * short transactions; none is open while `fn` runs.
  * @return 0, the callback's non-zero value, or H5TX_EIO / H5TX_ECORRUPT */
 H5TX_API int h5tx_snap_list(h5tx_snap *snap, const char *prefix, h5tx_list_fn fn, void *arg,
                             h5tx_error *err);
