@@ -59,8 +59,8 @@ int h5tx__check_name(const char *name, h5tx_error *err) {
   size_t n = strlen(name);
   if (n > H5TX_MAX_NAME)
     return h5tx__err(err, H5TX_EINVAL,
-                     "file name of %zu bytes is over the limit of %d bytes (the index keys "
-                     "names with 9 bytes of its own in LMDB's 511)",
+                     "file name of %zu bytes is over the limit of %d bytes (the longest name "
+                     "the store's index can key)",
                      n, H5TX_MAX_NAME);
   if (name[0] == '/')
     return h5tx__err(err, H5TX_EINVAL, "file name '%s' is absolute; names in a store are relative",
