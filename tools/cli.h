@@ -166,4 +166,12 @@ extern volatile sig_atomic_t cli_interrupted;
  * long operation can stop cleanly and leave nothing half-done. */
 void cli_catch_signals(void);
 
+/** Test hook: when $H5TX_TEST_STOP equals `point`, the process stops
+ * itself (SIGSTOP) there, so a test can wait for the stop (waitpid with
+ * WUNTRACED), send a signal and SIGCONT, and so deliver it at exactly that
+ * point without sleeping. Points: "read" (import, after its first chunk),
+ * "commit" (import, inside the commit, after its first page), "committed"
+ * (import, right after the commit point). */
+void cli_test_stop(const char *point);
+
 #endif /* H5TX_CLI_H */

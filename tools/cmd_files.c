@@ -43,6 +43,21 @@ static ssize_t read_full(int fd, char *buf, size_t cap, int *eof) {
   return (ssize_t)got;
 }
 
+/* The commit of an import: its progress, in bytes of dirty pages, and the
+ * place where an interruption stops it (before the commit point). */
+typedef struct import_commit {
+  cli_progress *bar;
+  uint32_t ps;
+} import_commit;
+
+static int on_commit(void *arg, uint64_t done, uint64_t total) {
+  import_commit *ic = arg;
+  if (done == 1) cli_test_stop("commit");
+  if (cli_interrupted) return 1; /* h5tx_writer_commit_progress returns it */
+  cli_progress_update(ic->bar, done * ic->ps, total * ic->ps);
+  return 0;
+}
+
 static int run_import(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
   int rc = cli_parse(cmd, import_opts, 2, 2, argc, argv, &a);
@@ -128,6 +143,7 @@ static int run_import(const cli_cmd *cmd, int argc, char **argv) {
     }
     off += (uint64_t)n;
     cli_progress_update(&bar, off, 0);
+    if (off == (uint64_t)n && n > 0) cli_test_stop("read");
   }
   cli_progress_end(&bar);
   bar_on = 0;
@@ -139,16 +155,27 @@ static int run_import(const cli_cmd *cmd, int argc, char **argv) {
   char msg[4200];
   snprintf(msg, sizeof msg, "import %s", src);
   h5tx_rev rev;
-  /* The commit compresses and writes every page: no progress to report
-   * from inside it, so show that it runs. */
-  cli_progress_busy(&bar, "import: committing");
-  rc = h5tx_writer_commit(w, a.set[IM_MESSAGE] ? a.val[IM_MESSAGE] : msg, &rev, &e);
+  /* The commit compresses and stores every page: its own bar, which an
+   * interruption stops before the commit point. */
+  import_commit ic = {&bar, ps};
+  cli_progress_start(&bar, "import: commit", 0, 1);
+  bar_on = 1;
+  rc = h5tx_writer_commit_progress(w, a.set[IM_MESSAGE] ? a.val[IM_MESSAGE] : msg, on_commit, &ic,
+                                   &rev, &e);
   cli_progress_end(&bar);
+  bar_on = 0;
+  if (rc == 1) {
+    rc = cli_fail("import of %s into %s/%s interrupted while committing, before the commit "
+                  "point; nothing was imported",
+                  src, t.store, t.name);
+    goto out;
+  }
   if (rc) {
     cli_fail_h5(&e);
     rc = cli_fail("nothing was imported");
     goto out;
   }
+  cli_test_stop("committed");
   char b[32];
   if (rev == base)
     printf("%s/%s already holds the bytes of %s: nothing to commit (revision %llu)\n", t.store,
@@ -156,6 +183,10 @@ static int run_import(const cli_cmd *cmd, int argc, char **argv) {
   else
     printf("imported %s as %s/%s: %s, revision %llu\n", src, t.store, t.name, cli_bytes(b, off),
            (unsigned long long)rev);
+  /* Past the commit point an interruption changes nothing: say so. */
+  if (cli_interrupted && rev != base)
+    cli_fail("interrupted after the commit point: revision %llu holds all of %s",
+             (unsigned long long)rev, src);
   rc = CLI_OK;
 out:
   if (bar_on) cli_progress_end(&bar);
@@ -173,16 +204,19 @@ const cli_cmd cli_cmd_import = {
     "copy a file into a store, byte for byte, as one commit",
     "Copies FILE (an HDF5 file or any other; '-' reads stdin) into the store as\n"
     "file NAME, replacing what NAME held, in one commit. Nothing is committed\n"
-    "unless the whole file was read: a read error or an interruption (Ctrl-C)\n"
-    "leaves the store as it was. Importing identical bytes again makes no\n"
-    "revision. The store must exist (h5tx init).\n\n"
+    "unless the whole file was read: a read error or an interruption (Ctrl-C,\n"
+    "SIGTERM, SIGHUP) while reading or committing leaves the store as it was\n"
+    "(exit 1). An interruption after the commit point, which cannot be undone,\n"
+    "is reported with the revision that holds the import (exit 0). Importing\n"
+    "identical bytes again makes no revision. The store must exist (h5tx init).\n\n"
     "Options:\n"
     "  -m, --message MSG    commit message (default: \"import FILE\")\n"
     "  --page-size SIZE     page size if NAME is new: a power of two, 512 to 16M\n"
     "                       (64K, 1M; default: the store's)\n"
     "  --codec CODEC        none, zstd or zstd:LEVEL (default: the store's)\n"
     "  --durability MODE    sync (durable on return) or nosync\n"
-    "A progress bar with throughput and ETA is shown when stderr is a terminal.\n"};
+    "A progress bar with throughput and ETA is shown when stderr is a terminal,\n"
+    "for reading FILE and then for the commit.\n"};
 
 /* ---- export -------------------------------------------------------------- */
 
@@ -195,6 +229,32 @@ static int write_all(int fd, const char *buf, size_t n) {
     n -= (size_t)k;
   }
   return 0;
+}
+
+/* The store directory that output path `path` would land in, if any: the
+ * nearest directory above it (symlinks resolved) that holds a store marker
+ * or is named *.h5tx. Writing there would replace or litter a store (say,
+ * its data.mdb). Returns a malloc'd path, or NULL. */
+static char *store_around(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return NULL;
+  char *slash = strrchr(copy, '/');
+  const char *dir = slash ? (slash == copy ? "/" : (*slash = 0, copy)) : ".";
+  char *real = realpath(dir, NULL);
+  free(copy);
+  if (!real) return NULL; /* a missing directory: the export fails anyway */
+  for (;;) {
+    size_t n = strlen(real);
+    char marker[4200];
+    struct stat st;
+    snprintf(marker, sizeof marker, "%s/h5tx-store", real);
+    if (lstat(marker, &st) == 0 || (n > 5 && strcmp(real + n - 5, ".h5tx") == 0)) return real;
+    char *up = strrchr(real, '/');
+    if (!up || up == real) break;
+    *up = 0;
+  }
+  free(real);
+  return NULL;
 }
 
 static int run_export(const cli_cmd *cmd, int argc, char **argv) {
@@ -229,6 +289,15 @@ static int run_export(const cli_cmd *cmd, int argc, char **argv) {
     /* Through a symlink to what it names, as cp does: the link stays. */
     char *real = realpath(out, NULL);
     path = real ? real : strdup(out);
+  }
+  char *inside = to_stdout || !path ? NULL : store_around(path);
+  if (inside) {
+    cli_fail("%s is inside store %s; export writes plain files outside stores (to copy a file "
+             "within a store: h5tx export ... - | h5tx import - ...); nothing was written",
+             path, inside);
+    free(inside);
+    rc = CLI_USAGE;
+    goto out;
   }
   /* Only a regular file (or a new name) is replaced by rename; a device, a
    * FIFO or a socket (/dev/null, a pipe) is written into, never replaced. */
@@ -332,7 +401,7 @@ const cli_cmd cli_cmd_export = {
     "renamed when complete, so OUT never holds half a file. When OUT is a\n"
     "directory the file keeps the last part of its name; '-' writes to stdout;\n"
     "a symlink is written through; a device or FIFO is written into, never\n"
-    "replaced.\n"
+    "replaced. OUT inside a store directory is refused (exit 2).\n"
     "A progress bar is shown when stderr is a terminal.\n"};
 
 /* ---- ls ------------------------------------------------------------------ */

@@ -220,7 +220,7 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
       tagged |= tg.v[i].rev == r;
     for (size_t i = 0; i < pn.n; i++)
       read |= pn.v[i].rev == r;
-    int kept = r == head || r + go.keep_last > head ||
+    int kept = r == head || head - r < go.keep_last || /* r + N could wrap */
                (go.keep_since_ns && before.v[r - 1].time_ns >= go.keep_since_ns) || tagged;
     if (!kept && read) pinned[npinned++] = r;
     if (go.dry_run ? !kept && !read : after.v[r - 1].collected) gone[ngone++] = r;

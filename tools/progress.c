@@ -119,7 +119,8 @@ void cli_progress_update(cli_progress *p, uint64_t done, uint64_t total) {
   pthread_mutex_lock(&p->lock);
   p->done = done;
   if (total) p->total = total;
-  if (now_s() - p->last >= 0.1) draw(p);
+  /* The end is always drawn: a short phase shows that it completed. */
+  if (now_s() - p->last >= 0.1 || (p->total && done >= p->total)) draw(p);
   pthread_mutex_unlock(&p->lock);
 }
 

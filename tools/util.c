@@ -377,3 +377,8 @@ void cli_catch_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
 }
+
+void cli_test_stop(const char *point) {
+  const char *want = getenv("H5TX_TEST_STOP");
+  if (want && strcmp(want, point) == 0) raise(SIGSTOP);
+}

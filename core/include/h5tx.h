@@ -204,7 +204,8 @@ H5TX_API int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_s
 typedef int (*h5tx_list_fn)(void *arg, const char *name, const h5tx_stat *st);
 
 /** List the files of a snapshot whose names start with `prefix` (NULL or ""
- * for all), in byte order of their names.
+ * for all), in byte order of their names. Names are read in batches of
+ * short transactions; none is open while `fn` runs.
  * @return 0, the callback's non-zero value, or H5TX_EIO / H5TX_ECORRUPT */
 H5TX_API int h5tx_snap_list(h5tx_snap *snap, const char *prefix, h5tx_list_fn fn, void *arg,
                             h5tx_error *err);
@@ -253,14 +254,21 @@ H5TX_API int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer
  * Same rules as h5tx_snap_read(). */
 H5TX_API int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_error *err);
 
+/** The largest length of a file, and so the end of every write: 2^63 - 1,
+ * what an off_t (and so the mount and HDF5) can hold. */
+#define H5TX_MAX_LENGTH ((uint64_t)INT64_MAX)
+
 /** Write `len` bytes at `off`, growing the file if needed.
- * @return 0, or H5TX_EIO (spill file), H5TX_ENOMEM, H5TX_ERANGE, and read
- *  errors of the base pages a partial page write merges with */
+ * @return 0, or H5TX_EIO (spill file), H5TX_ENOMEM, H5TX_ERANGE (the write
+ *  would end past H5TX_MAX_LENGTH; nothing is written), and read errors of
+ *  the base pages a partial page write merges with */
 H5TX_API int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
                                h5tx_error *err);
 
 /** Set the file's length. Bytes beyond a shrunk length are gone from every
- * later revision: growing the file again reads zeros there. */
+ * later revision: growing the file again reads zeros there.
+ * @return 0, or H5TX_ERANGE (`length` is over H5TX_MAX_LENGTH), and the
+ *  errors of h5tx_writer_write() */
 H5TX_API int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err);
 
 /** The length the writer sees. */
@@ -292,6 +300,22 @@ H5TX_API int h5tx_writer_dirty(const h5tx_writer *w);
  *  - H5TX_EIO (nothing was committed), H5TX_ENOMEM, H5TX_EFORK */
 H5TX_API int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev,
                                 h5tx_error *err);
+
+/** Progress of a commit: `done` of `total` dirty pages handled (encoded and
+ * stored, or found unchanged). Return 0 to go on, or a positive value to
+ * stop the commit before its commit point: nothing is committed, the
+ * changes stay in the writer (the commit may be tried again), and the
+ * commit returns that value. Runs inside the commit's index write
+ * transaction, which other writers wait for: keep it short. */
+typedef int (*h5tx_commit_fn)(void *arg, uint64_t done, uint64_t total);
+
+/** h5tx_writer_commit() that reports its progress to `fn` (NULL: none)
+ * after each dirty page, and can be stopped by it (an interrupted import,
+ * say): the commit point is the end of the index transaction, after the
+ * last call. @return as h5tx_writer_commit(), or the value `fn` stopped
+ * the commit with (`err` then says where it stopped). */
+H5TX_API int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit_fn fn,
+                                         void *arg, h5tx_rev *rev, h5tx_error *err);
 
 /** Drop every change since the last commit. */
 H5TX_API void h5tx_writer_abort(h5tx_writer *w);
@@ -341,7 +365,9 @@ typedef struct h5tx_commit {
 typedef int (*h5tx_log_fn)(void *arg, const h5tx_commit *c);
 
 /** Walk commits from revision `from` (or H5TX_HEAD) down to 1, newest
- * first, including collected ones (flagged).
+ * first, including collected ones (flagged). Each commit is read in its own
+ * short transaction, none is open while `fn` runs (a slow consumer such as
+ * `h5tx log | less` holds back nothing).
  * @return 0, the callback's value, H5TX_ECORRUPT, H5TX_EIO */
 H5TX_API int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error *err);
 
@@ -460,6 +486,11 @@ typedef struct h5tx_verify_result {
  * file's page size; check that every name, length, commit and tag record
  * parses and refers to what exists (commits 1..head, files, revisions).
  * Problems go to `problem` (may be NULL); the scan goes on after each.
+ * What is judged is the store as of head when the call starts, pinned
+ * (snapshot) until it returns so gc keeps it: records that commits landing
+ * during the scan add are skipped, unless they are newer than head even then.
+ * `problem` and `progress` run with no index transaction open, so they may
+ * take their time (or even commit).
  * @return 0 when the scan completed (problems or not: see out->problems),
  *  or H5TX_EIO / H5TX_ENOMEM when it could not */
 H5TX_API int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progress,

@@ -15,31 +15,72 @@
 /* Called per record by scan(); non-zero stops the scan and is returned. */
 typedef int (*scan_fn)(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err);
 
-/* Visit every record of `table` in key order, BATCH records per read
- * transaction, resuming after the last key seen. */
+#define BATCH_BYTES (8u << 20)
+
+/* Records copied out of one read transaction. */
+typedef struct batch {
+  uint8_t *buf;
+  size_t used, cap;
+  struct {
+    size_t off, kn, vn;
+  } rec[BATCH];
+  int n;
+} batch;
+
+static int batch_add(batch *b, const h5tx__val *k, const h5tx__val *v) {
+  size_t need = b->used + k->n + v->n;
+  if (need > b->cap) {
+    size_t cap = b->cap ? b->cap : 1u << 16;
+    while (cap < need)
+      cap *= 2;
+    uint8_t *nb = realloc(b->buf, cap);
+    if (!nb) return -1;
+    b->buf = nb;
+    b->cap = cap;
+  }
+  memcpy(b->buf + b->used, k->p, k->n);
+  memcpy(b->buf + b->used + k->n, v->p, v->n);
+  b->rec[b->n].off = b->used;
+  b->rec[b->n].kn = k->n;
+  b->rec[b->n].vn = v->n;
+  b->n++;
+  b->used = need;
+  return 0;
+}
+
+/* Visit every record of `table` in key order: up to BATCH records (or
+ * BATCH_BYTES) are copied out of one short read transaction, which ends
+ * before `fn` sees them, so no transaction is held while a caller's
+ * callback runs; the next batch resumes after the last key seen. */
 static int scan(h5tx_store *s, int table, scan_fn fn, void *arg, h5tx_error *err) {
   uint8_t last[H5TX_NAME_KEY_MAX + 64];
   size_t lastn = 0;
-  int started = 0, rc = 0;
-  for (;;) {
+  int started = 0, rc = 0, end = 0;
+  batch *b = calloc(1, sizeof *b);
+  if (!b) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  while (!end && rc == 0) {
     h5tx__txn *t;
-    if ((rc = h5tx__kv_read(s->kv, &t, err))) return rc;
+    if ((rc = h5tx__kv_read(s->kv, &t, err))) break;
     h5tx__cur *c;
     if ((rc = h5tx__kv_cursor(t, table, &c, err))) {
       h5tx__kv_done(t);
-      return rc;
+      break;
     }
     h5tx__val k, v;
     rc = h5tx__kv_seek(c, started ? last : NULL, started ? lastn : 0, &k, &v, err);
     if (rc == 0 && started && k.n == lastn && memcmp(k.p, last, lastn) == 0)
       rc = h5tx__kv_next(c, &k, &v, err);
-    int n = 0;
-    for (; rc == 0 && n < BATCH; n++) {
+    b->n = 0;
+    b->used = 0;
+    while (rc == 0 && b->n < BATCH && b->used < BATCH_BYTES) {
       if (k.n > sizeof last) {
         rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: key of %zu bytes", s->path, k.n);
         break;
       }
-      if ((rc = fn(arg, &k, &v, err)) != 0) break;
+      if (batch_add(b, &k, &v)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
+      }
       memcpy(last, k.p, k.n);
       lastn = k.n;
       started = 1;
@@ -47,9 +88,19 @@ static int scan(h5tx_store *s, int table, scan_fn fn, void *arg, h5tx_error *err
     }
     h5tx__kv_cursor_close(c);
     h5tx__kv_done(t);
-    if (rc == H5TX_ENOENT) return 0;
-    if (rc) return rc;
+    if (rc == H5TX_ENOENT) {
+      rc = 0;
+      end = 1;
+    }
+    for (int i = 0; i < b->n && rc == 0; i++) {
+      h5tx__val rk = {b->buf + b->rec[i].off, b->rec[i].kn};
+      h5tx__val rv = {b->buf + b->rec[i].off + b->rec[i].kn, b->rec[i].vn};
+      rc = fn(arg, &rk, &rv, err);
+    }
   }
+  free(b->buf);
+  free(b);
+  return rc;
 }
 
 static int count_entries(h5tx_store *s, int table, uint64_t *n, h5tx_error *err) {
@@ -223,10 +274,16 @@ static int page_state_at(h5tx_store *s, h5tx__cur *c, const char *name, const h5
   return 0;
 }
 
+typedef struct diff_run {
+  uint64_t first, count, offset, length;
+} diff_run;
+
 int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff_fn fn, void *arg,
               h5tx_error *err) {
   int rc = h5tx__check_name(name, err);
   if (rc) return rc;
+  diff_run *runs = NULL;
+  size_t nruns = 0, cap = 0;
   h5tx__txn *t;
   if ((rc = h5tx__kv_read(s->kv, &t, err))) return rc;
   h5tx_rev head;
@@ -254,6 +311,7 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err))) goto out;
   uint64_t npages = (lmax + ps - 1) / ps, run = UINT64_MAX;
+  /* Runs are collected and handed out after the transaction ends. */
   for (uint64_t p = 0; p <= npages && rc == 0; p++) {
     int changed = 0;
     if (p < npages && !paged) {
@@ -274,13 +332,20 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
     if (changed && run == UINT64_MAX) run = p;
     if (!changed && run != UINT64_MAX) {
       uint64_t off = run * ps, end = p * ps < lmax ? p * ps : lmax;
-      rc = fn(arg, run, p - run, off, end - off);
+      if (h5tx__grow(&runs, &cap, nruns, sizeof *runs, 64)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
+      }
+      runs[nruns++] = (diff_run){run, p - run, off, end - off};
       run = UINT64_MAX;
     }
   }
   h5tx__kv_cursor_close(c);
 out:
   h5tx__kv_done(t);
+  for (size_t i = 0; i < nruns && rc == 0; i++)
+    rc = fn(arg, runs[i].first, runs[i].count, runs[i].offset, runs[i].length);
+  free(runs);
   return rc;
 }
 
@@ -297,10 +362,25 @@ typedef struct verify_arg {
   h5tx_progress_fn progress;
   void *parg;
   uint64_t total;
+  h5tx_rev now; /* the newest head seen (va.head: the pinned one) */
 } verify_arg;
+
+/* Records of revisions after the pinned head were added by commits that
+ * landed during the scan: not judged. A record newer than head as it is
+ * now is damage (a commit's records and head move together): 0 then, so
+ * the caller reports it. */
+static int after_pin(verify_arg *va, h5tx_rev rev) {
+  if (rev <= va->head) return 0;
+  if (rev > va->now) {
+    h5tx_rev h;
+    if (h5tx_store_head(va->s, &h, NULL) == 0 && h > va->now) va->now = h;
+  }
+  return rev <= va->now;
+}
 
 static int verify_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   verify_arg *va = arg;
+  if (k->n == H5TX_PAGE_KEY && after_pin(va, h5tx__key_rev(k))) return 0;
   va->out->page_versions++;
   va->out->bytes += v->n;
   if (va->progress && va->out->page_versions % 256 == 0)
@@ -324,7 +404,7 @@ static int verify_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_e
   if (rev > va->head)
     report(&va->files, &va->out->problems,
            "store %s: file '%s' page %llu revision %llu: newer than head %llu", va->s->path, name,
-           (unsigned long long)page, (unsigned long long)rev, (unsigned long long)va->head);
+           (unsigned long long)page, (unsigned long long)rev, (unsigned long long)va->now);
   h5tx__page_rec r;
   const char *why = NULL;
   if (h5tx__page_parse(k, v, &r, &why) != 0 ||
@@ -340,6 +420,7 @@ static int verify_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_e
 static int verify_name(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   (void)err;
   verify_arg *va = arg;
+  if (k->n >= 10 && after_pin(va, h5tx__key_rev(k))) return 0;
   va->out->records++;
   if (k->n < 10 || ((const uint8_t *)k->p)[k->n - 9] != 0 || v->n != 8) {
     report(&va->files, &va->out->problems, "store %s: names: malformed entry", va->s->path);
@@ -358,6 +439,7 @@ static int verify_name(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_e
 static int verify_length(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   (void)err;
   verify_arg *va = arg;
+  if (k->n == H5TX_LEN_KEY && after_pin(va, h5tx__key_rev(k))) return 0;
   va->out->records++;
   if (k->n != H5TX_LEN_KEY || v->n != 8) {
     report(&va->files, &va->out->problems, "store %s: lengths: malformed entry", va->s->path);
@@ -381,9 +463,10 @@ static int verify_commit(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx
   (void)err;
   commit_check *cc = arg;
   verify_arg *va = cc->va;
-  va->out->records++;
   h5tx__commit_rec c;
   h5tx_rev rev = k->n == 8 ? h5tx__get_be64(k->p) : 0;
+  if (after_pin(va, rev)) return 0;
+  va->out->records++;
   if (k->n != 8 || h5tx__commit_parse(v, &c) != 0) {
     report(&va->files, &va->out->problems, "store %s: commit record %llu malformed", va->s->path,
            (unsigned long long)rev);
@@ -410,8 +493,9 @@ static int verify_commit(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx
 static int verify_tag(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   (void)err;
   verify_arg *va = arg;
-  va->out->records++;
   h5tx_rev rev = v->n == 8 ? h5tx__get_le64(v->p) : 0;
+  if (after_pin(va, rev)) return 0; /* a tag set during the scan */
+  va->out->records++;
   if (v->n != 8 || rev > va->head)
     report(&va->files, &va->out->problems, "store %s: tag '%.*s' names revision %llu%s",
            va->s->path, (int)k->n, (const char *)k->p, (unsigned long long)rev,
@@ -428,8 +512,13 @@ int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progres
   va.files.problem = problem;
   va.files.arg = arg;
   va.files.store = s->path;
-  int rc = h5tx_store_head(s, &va.head, err);
-  if (rc == 0) rc = scan(s, KV_FILES, load_file, &va.files, err);
+  /* One revision, pinned so that gc keeps it while the scan runs; the
+   * files table is read after the pin, so it knows every file of it. */
+  h5tx_snap *pin = NULL;
+  int rc = h5tx_snap_open(s, H5TX_HEAD, &pin, err);
+  if (rc) return rc;
+  va.head = va.now = h5tx_snap_rev(pin);
+  rc = scan(s, KV_FILES, load_file, &va.files, err);
   if (rc) goto out;
   for (int i = 0; i < va.files.bad; i++)
     report(&va.files, &out->problems, "store %s: files: malformed file record", s->path);
@@ -453,6 +542,7 @@ int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progres
            (unsigned long long)va.head, (unsigned long long)cc.expect - 1);
   rc = scan(s, KV_TAGS, verify_tag, &va, err);
 out:
+  h5tx_snap_close(pin);
   free(va.buf);
   files_free(&va.files);
   return rc;

@@ -1,10 +1,12 @@
 /* error.c - the one error type: codes, their names, and message helpers;
- * also the name rules every entry point checks. */
+ * also the name rules every entry point checks (docs/FORMAT.md, "Names"),
+ * and small helpers every part of the core shares (growing arrays, time). */
 #include "internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <time.h>
 
 int h5tx__err(h5tx_error *err, int code, const char *fmt, ...) {
@@ -71,7 +73,10 @@ int h5tx__check_name(const char *name, h5tx_error *err) {
   if (!name || !*name) return h5tx__err(err, H5TX_EINVAL, "empty file name");
   size_t n = strlen(name);
   if (n > H5TX_MAX_NAME)
-    return h5tx__err(err, H5TX_EINVAL, "file name longer than %d bytes", H5TX_MAX_NAME);
+    return h5tx__err(err, H5TX_EINVAL,
+                     "file name of %zu bytes is over the limit of %d bytes (the longest name "
+                     "the store's index can key)",
+                     n, H5TX_MAX_NAME);
   if (name[0] == '/')
     return h5tx__err(err, H5TX_EINVAL, "file name '%s' is absolute; names in a store are relative",
                      name);
@@ -90,6 +95,33 @@ int h5tx__check_name(const char *name, h5tx_error *err) {
   return 0;
 }
 
+int h5tx__check_new_name(const char *name, h5tx_error *err) {
+  int rc = h5tx__check_name(name, err);
+  if (rc) return rc;
+  for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+    if (*c < 0x20 || *c == 0x7f)
+      return h5tx__err(err, H5TX_EINVAL,
+                       "file name contains control character 0x%02x at byte %zu; names may "
+                       "not hold control characters",
+                       *c, (size_t)((const char *)c - name));
+  if (strncmp(name, ".h5tx", 5) == 0 && (name[5] == 0 || name[5] == '/'))
+    return h5tx__err(err, H5TX_EINVAL,
+                     "file name '%s': '.h5tx' at the root is reserved for the mount's own files",
+                     name);
+  for (const char *p = name;;) {
+    const char *e = strchr(p, '/');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len > H5TX_MAX_PART)
+      return h5tx__err(err, H5TX_EINVAL,
+                       "file name '%s' has a part of %zu bytes; a part is at most %d bytes "
+                       "(a directory entry's limit)",
+                       name, len, H5TX_MAX_PART);
+    if (!e) break;
+    p = e + 1;
+  }
+  return 0;
+}
+
 int h5tx__check_tag(const char *name, h5tx_error *err) {
   if (!name || !*name) return h5tx__err(err, H5TX_EINVAL, "empty tag name");
   size_t n = strlen(name);
@@ -101,6 +133,18 @@ int h5tx__check_tag(const char *name, h5tx_error *err) {
     return h5tx__err(err, H5TX_EINVAL, "tag name '%s' is all digits and would read as a revision",
                      name);
   if (strcmp(name, "head") == 0) return h5tx__err(err, H5TX_EINVAL, "tag name 'head' is reserved");
+  return 0;
+}
+
+int h5tx__grow(void *pv, size_t *cap, size_t n, size_t size, size_t first) {
+  if (n < *cap) return 0;
+  size_t nc = *cap ? *cap * 2 : first;
+  while (nc <= n)
+    nc *= 2;
+  void *nv = realloc(*(void **)pv, nc * size);
+  if (!nv) return -1;
+  *(void **)pv = nv;
+  *cap = nc;
   return 0;
 }
 

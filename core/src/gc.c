@@ -142,7 +142,9 @@ static int choose(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit_rec *c
   choose_arg *ca = arg;
   gc_arg *a = ca->a;
   uint64_t keep_last = a->o->keep_last;
-  int keep = r == ca->head || keep_last == 0 || r + keep_last > ca->head ||
+  /* The newest keep_last revisions: head - r < keep_last (r + keep_last
+   * could wrap for a huge count and keep nothing). */
+  int keep = r >= ca->head || keep_last == 0 || ca->head - r < keep_last ||
              (a->o->keep_since_ns && cr->time_ns >= a->o->keep_since_ns) || revset_has(&a->tags, r);
   int pinned = !keep && revset_has(&a->pins.set, r);
   if (pinned) a->res.revisions_pinned++;
@@ -178,10 +180,90 @@ static int phase1(h5tx__txn *t, void *arg, h5tx_error *err) {
   return each_live_commit(a, t, choose, &ca, err);
 }
 
+/* When each file stopped being named: a file is readable from its creation
+ * until the first revision at which no name means it (its removal, or the
+ * removal or replacement of the name it was last renamed to); UINT64_MAX
+ * while a name at head still means it. A file with no names entry at all
+ * is read by no revision. Built from the names table before it is swept. */
+typedef struct file_end {
+  uint64_t fid;
+  h5tx_rev end;
+} file_end;
+
+typedef struct file_ends {
+  file_end *v;
+  size_t n, cap;
+} file_ends;
+
+static int cmp_end(const void *a, const void *b) {
+  const file_end *x = a, *y = b;
+  if (x->fid != y->fid) return x->fid < y->fid ? -1 : 1;
+  return x->end < y->end ? 1 : x->end > y->end ? -1 : 0; /* latest end first */
+}
+
+static int ends_load(h5tx__txn *t, gc_arg *a, file_ends *fe, h5tx_error *err) {
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, KV_NAMES, &c, err);
+  if (rc) return rc;
+  const uint8_t *prev = NULL;
+  size_t prev_len = 0;
+  h5tx_rev upper = UINT64_MAX;
+  uint8_t name[H5TX_NAME_KEY_MAX];
+  h5tx__val k, v;
+  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+    if (k.n < 9 || k.n > sizeof name || v.n != 8) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed names entry in gc", a->s->path);
+      break;
+    }
+    /* Entries of one name sort together, newest first: each holds from its
+     * revision up to the next newer one's. */
+    if (!prev || prev_len != k.n - 8 || memcmp(prev, k.p, prev_len) != 0) {
+      memcpy(name, k.p, k.n - 8);
+      prev = name;
+      prev_len = k.n - 8;
+      upper = UINT64_MAX;
+    }
+    h5tx_rev r = h5tx__key_rev(&k);
+    uint64_t fid = h5tx__get_le64(v.p);
+    if (fid) {
+      if (h5tx__grow(&fe->v, &fe->cap, fe->n, sizeof *fe->v, 256)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
+      }
+      fe->v[fe->n++] = (file_end){fid, upper};
+    }
+    upper = r;
+  }
+  h5tx__kv_cursor_close(c);
+  if (rc != H5TX_ENOENT) return rc;
+  /* One entry per file: its latest end. */
+  if (fe->n) qsort(fe->v, fe->n, sizeof *fe->v, cmp_end);
+  size_t j = 0;
+  for (size_t i = 0; i < fe->n; i++)
+    if (j == 0 || fe->v[j - 1].fid != fe->v[i].fid) fe->v[j++] = fe->v[i];
+  fe->n = j;
+  return 0;
+}
+
+/* The revision from which file `fid` is named no more (0: never named). */
+static h5tx_rev ends_get(const file_ends *fe, uint64_t fid) {
+  size_t lo = 0, hi = fe->n;
+  while (lo < hi) {
+    size_t m = (lo + hi) / 2;
+    if (fe->v[m].fid < fid)
+      lo = m + 1;
+    else
+      hi = m;
+  }
+  return lo < fe->n && fe->v[lo].fid == fid ? fe->v[lo].end : 0;
+}
+
 /* Drop versions of one table no kept revision reads. `group` is the length
- * of the key prefix that names one page / file / name (0: key length - 8). */
-static int sweep(h5tx__txn *t, int table, size_t group, const revset *kept, int dry,
-                 int count_pages, gc_arg *a, h5tx_error *err) {
+ * of the key prefix that names one page / file / name (0: key length - 8).
+ * With `ends`, keys start with a file id, and no version is read at or
+ * after the revision its file stopped being named. */
+static int sweep(h5tx__txn *t, int table, size_t group, const revset *kept, const file_ends *ends,
+                 int dry, int count_pages, gc_arg *a, h5tx_error *err) {
   h5tx__cur *c;
   int rc = h5tx__kv_cursor(t, table, &c, err);
   if (rc) return rc;
@@ -202,7 +284,8 @@ static int sweep(h5tx__txn *t, int table, size_t group, const revset *kept, int 
       memcpy(prev, k.p, g);
       prev_len = g;
       have_prev = 1;
-      upper = UINT64_MAX; /* the newest version of a group: live to the end */
+      /* The newest version of a group: live until its file's end. */
+      upper = ends ? ends_get(ends, h5tx__get_be64(k.p)) : UINT64_MAX;
     }
     int keep = revset_any(kept, r, upper);
     upper = r;
@@ -250,6 +333,7 @@ static int phase2(h5tx__txn *t, void *arg, h5tx_error *err) {
   int dry = a->o->dry_run;
   a->res.versions_freed = a->res.bytes_freed = 0;
   sort_arg sa = {a, {0}, {0}, 0};
+  file_ends ends = {0};
   int rc = each_live_commit(a, t, sort_rev, &sa, err);
   if (rc) goto out;
   /* Revisions a pin spared become readable again. */
@@ -257,9 +341,11 @@ static int phase2(h5tx__txn *t, void *arg, h5tx_error *err) {
     if ((rc = set_flags(t, sa.spared.v[i], 0, H5TX_COMMIT_COLLECTING, err))) goto out;
   if (sa.collected == 0) goto out; /* nothing becomes unreadable: nothing to free */
   /* kept is ascending already (keys are big-endian revisions). */
-  if ((rc = sweep(t, KV_PAGES, 16, &sa.kept, dry, 1, a, err))) goto out;
-  if ((rc = sweep(t, KV_LENGTHS, 8, &sa.kept, dry, 0, a, err))) goto out;
-  if ((rc = sweep(t, KV_NAMES, 0, &sa.kept, dry, 0, a, err))) goto out;
+  /* Before the names sweep changes what they say. */
+  if ((rc = ends_load(t, a, &ends, err))) goto out;
+  if ((rc = sweep(t, KV_PAGES, 16, &sa.kept, &ends, dry, 1, a, err))) goto out;
+  if ((rc = sweep(t, KV_LENGTHS, 8, &sa.kept, &ends, dry, 0, a, err))) goto out;
+  if ((rc = sweep(t, KV_NAMES, 0, &sa.kept, NULL, dry, 0, a, err))) goto out;
   for (size_t i = 0; i < a->doomed.n && !dry; i++)
     if ((rc = set_flags(t, a->doomed.v[i], H5TX_COMMIT_COLLECTED, H5TX_COMMIT_COLLECTING, err)))
       goto out;
@@ -267,6 +353,7 @@ out:
   a->res.revisions_collected = sa.collected;
   free(sa.kept.v);
   free(sa.spared.v);
+  free(ends.v);
   return rc;
 }
 

@@ -36,29 +36,40 @@ static void free_names(char **names) {
   free(names);
 }
 
-int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error *err) {
-  h5tx__txn *t;
-  int rc = h5tx__kv_read(s->kv, &t, err);
-  if (rc) return rc;
-  h5tx_rev head;
-  if ((rc = h5tx__meta_get(t, "head", &head, err))) goto out;
-  if (from == H5TX_HEAD || from > head) from = head;
-  for (h5tx_rev r = from; r >= 1 && rc == 0; r--) {
-    uint8_t k[8];
-    h5tx__be64(k, r);
-    h5tx__val v;
-    h5tx__commit_rec c;
-    rc = h5tx__kv_get(t, KV_COMMITS, k, 8, &v, err);
-    if (rc == H5TX_ENOENT || (rc == 0 && h5tx__commit_parse(&v, &c) != 0)) {
-      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: commit record %llu missing or malformed",
+/* Read commit `r` in `t` and copy what h5tx_log hands out: host, message
+ * and file names (freed by the caller, also on failure). */
+static int load_commit(h5tx_store *s, h5tx__txn *t, h5tx_rev r, h5tx__commit_rec *c, char **host,
+                       char **msg, char ***names, h5tx_error *err) {
+  uint8_t k[8];
+  h5tx__be64(k, r);
+  h5tx__val v;
+  int rc = h5tx__kv_get(t, KV_COMMITS, k, 8, &v, err);
+  if (rc == H5TX_ENOENT || (rc == 0 && h5tx__commit_parse(&v, c) != 0))
+    return h5tx__err(err, H5TX_ECORRUPT, "store %s: commit record %llu missing or malformed",
                      s->path, (unsigned long long)r);
-      break;
-    }
-    if (rc) break;
-    char **names = NULL;
-    char *host = strndup(c.host, c.host_len), *msg = strndup(c.msg, c.msg_len);
-    rc = commit_files(t, &c, &names, err);
-    if (rc == 0 && (!host || !msg)) rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  if (rc) return rc;
+  *host = strndup(c->host, c->host_len);
+  *msg = strndup(c->msg, c->msg_len);
+  if ((rc = commit_files(t, c, names, err))) return rc;
+  if (!*host || !*msg) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  return 0;
+}
+
+int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error *err) {
+  h5tx_rev head;
+  int rc = h5tx_store_head(s, &head, err);
+  if (rc) return rc;
+  if (from == H5TX_HEAD || from > head) from = head;
+  /* One short read transaction per commit, ended before the callback: a
+   * caller may take its time (`h5tx log | less`), and a transaction held
+   * meanwhile would keep LMDB from reusing any page freed since. */
+  for (h5tx_rev r = from; r >= 1 && rc == 0; r--) {
+    h5tx__txn *t;
+    if ((rc = h5tx__kv_read(s->kv, &t, err))) break;
+    h5tx__commit_rec c;
+    char *host = NULL, *msg = NULL, **names = NULL;
+    rc = load_commit(s, t, r, &c, &host, &msg, &names, err);
+    h5tx__kv_done(t); /* c's pointers into the index die here; copies stay */
     if (rc == 0) {
       h5tx_commit info = {r,
                           c.parent,
@@ -77,8 +88,6 @@ int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error
     free(msg);
     free_names(names);
   }
-out:
-  h5tx__kv_done(t);
   return rc;
 }
 
@@ -138,26 +147,41 @@ int h5tx_tag_get(h5tx_store *s, const char *name, h5tx_rev *rev, h5tx_error *err
 }
 
 int h5tx_tags(h5tx_store *s, h5tx_tag_fn fn, void *arg, h5tx_error *err) {
+  /* Copied out first: the callback runs with no transaction open. */
+  typedef struct tag {
+    char name[H5TX_MAX_TAG + 1];
+    h5tx_rev rev;
+  } tag;
+  tag *v = NULL;
+  size_t n = 0, cap = 0;
   h5tx__txn *t;
   int rc = h5tx__kv_read(s->kv, &t, err);
   if (rc) return rc;
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, KV_TAGS, &c, err)) == 0) {
-    h5tx__val k, v;
-    char name[H5TX_MAX_TAG + 1];
-    for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
-      if (k.n > H5TX_MAX_TAG || v.n != 8) {
+    h5tx__val k, vv;
+    for (rc = h5tx__kv_seek(c, NULL, 0, &k, &vv, err); rc == 0;
+         rc = h5tx__kv_next(c, &k, &vv, err)) {
+      if (k.n > H5TX_MAX_TAG || vv.n != 8) {
         rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed tag entry", s->path);
         break;
       }
-      memcpy(name, k.p, k.n);
-      name[k.n] = 0;
-      if ((rc = fn(arg, name, h5tx__get_le64(v.p))) != 0) break;
+      if (h5tx__grow(&v, &cap, n, sizeof *v, 16)) {
+        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        break;
+      }
+      memcpy(v[n].name, k.p, k.n);
+      v[n].name[k.n] = 0;
+      v[n].rev = h5tx__get_le64(vv.p);
+      n++;
     }
     if (rc == H5TX_ENOENT) rc = 0;
     h5tx__kv_cursor_close(c);
   }
   h5tx__kv_done(t);
+  for (size_t i = 0; i < n && rc == 0; i++)
+    rc = fn(arg, v[i].name, v[i].rev);
+  free(v);
   return rc;
 }
 

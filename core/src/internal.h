@@ -63,18 +63,33 @@ static inline void h5tx__le16(uint8_t *p, uint16_t v) {
 }
 static inline uint16_t h5tx__get_le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-#define H5TX_MAX_NAME 1024
+/* The longest file name: LMDB keys are at most 511 bytes and the names
+ * table keys a name with 9 bytes of its own (a 00 and the revision); the
+ * leases table keys the bare name. */
+#define H5TX_MAX_NAME 502
+/* The longest part of a name: a directory entry's (NAME_MAX), so the mount
+ * can show it. */
+#define H5TX_MAX_PART 255
 #define H5TX_MAX_TAG 255
 
-/* 0 if `name` is a valid file name in a store (docs/FORMAT.md), else
- * H5TX_EINVAL with a message saying why. */
+/* 0 if `name` is a valid file name to look up in a store (docs/FORMAT.md),
+ * else H5TX_EINVAL with a message saying why. */
 int h5tx__check_name(const char *name, h5tx_error *err);
+
+/* 0 if a file may be created under `name`: h5tx__check_name() and, so the
+ * mount can show it, no control characters, not '.h5tx' at the root, no
+ * part over H5TX_MAX_PART bytes. Else H5TX_EINVAL. */
+int h5tx__check_new_name(const char *name, h5tx_error *err);
 
 /* 0 if `name` is a valid tag name, else H5TX_EINVAL. */
 int h5tx__check_tag(const char *name, h5tx_error *err);
 
 /* What kind of file st_mode `mode` describes ("a FIFO"), for messages. */
 const char *h5tx__file_kind(unsigned mode);
+/* Make room in the array `*pv` (capacity `*cap` elements of `size` bytes)
+ * for element index `n`, doubling it from `first`. 0, or -1 (out of
+ * memory; the array is unchanged). */
+int h5tx__grow(void *pv, size_t *cap, size_t n, size_t size, size_t first);
 
 /* Wall clock in ns since the epoch. */
 uint64_t h5tx__now_ns(void);

@@ -266,6 +266,71 @@ int h5tx__name_lookup(h5tx__txn *t, const char *name, h5tx_rev rev, uint64_t *fi
   return rc;
 }
 
+/* Is `name` a live file at `rev`, and not `except`? 1, 0 or an error. */
+static int live_at(h5tx__txn *t, const char *name, const char *except, h5tx_rev rev, h5tx_rev *at,
+                   h5tx_error *err) {
+  if (except && strcmp(name, except) == 0) return 0;
+  uint64_t fid = 0;
+  int rc = h5tx__name_lookup(t, name, rev, &fid, at, err);
+  if (rc == H5TX_ENOENT) return 0;
+  return rc ? rc : fid != 0;
+}
+
+int h5tx__name_clash(h5tx__txn *t, const char *store, const char *name, const char *except,
+                     h5tx_rev rev, int code, h5tx_error *err) {
+  char other[H5TX_MAX_NAME + 2];
+  size_t n = strlen(name);
+  h5tx_rev at = 0;
+  int rc;
+  /* A file at one of the directories above `name`. */
+  for (size_t i = 0; i < n; i++) {
+    if (name[i] != '/') continue;
+    memcpy(other, name, i);
+    other[i] = 0;
+    if ((rc = live_at(t, other, except, rev, &at, err)) < 0) return rc;
+    if (rc)
+      return h5tx__err(err, code,
+                       "store %s: cannot create '%s': '%s' is a file (since revision %llu), so "
+                       "it cannot also be a directory",
+                       store, name, other, (unsigned long long)at);
+  }
+  /* A file under `name` as a directory: the names "name/..." sort together. */
+  h5tx__cur *c;
+  if ((rc = h5tx__kv_cursor(t, KV_NAMES, &c, err))) return rc;
+  uint8_t key[H5TX_NAME_KEY_MAX];
+  memcpy(key, name, n);
+  key[n] = '/';
+  h5tx__val k, v;
+  rc = h5tx__kv_seek(c, key, n + 1, &k, &v, err);
+  while (rc == 0) {
+    if (k.n < 9 || k.n - 9 > H5TX_MAX_NAME) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed names key", store);
+      break;
+    }
+    size_t on = k.n - 9;
+    if (on <= n || memcmp(k.p, name, n) != 0 || ((const char *)k.p)[n] != '/') {
+      rc = H5TX_ENOENT;
+      break;
+    }
+    memcpy(other, k.p, on);
+    other[on] = 0;
+    if ((rc = live_at(t, other, except, rev, &at, err)) < 0) break;
+    if (rc) {
+      rc = h5tx__err(err, code,
+                     "store %s: cannot create '%s': file '%s' (since revision %llu) has it as a "
+                     "directory, so it cannot also be a file",
+                     store, name, other, (unsigned long long)at);
+      break;
+    }
+    /* Past every entry of `other`: other || 01 sorts after them. */
+    memcpy(key, other, on);
+    key[on] = 1;
+    rc = h5tx__kv_seek(c, key, on + 1, &k, &v, err);
+  }
+  h5tx__kv_cursor_close(c);
+  return rc == H5TX_ENOENT ? 0 : rc;
+}
+
 int h5tx__length_lookup(h5tx__txn *t, uint64_t fid, h5tx_rev rev, uint64_t *len, h5tx_rev *at,
                         h5tx_error *err) {
   uint8_t key[H5TX_LEN_KEY];

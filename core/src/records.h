@@ -96,6 +96,12 @@ int h5tx__meta_put(h5tx__txn *t, const char *word, uint64_t v, h5tx_error *err);
  * H5TX_ENOENT when the name has no entry at or below rev. */
 int h5tx__name_lookup(h5tx__txn *t, const char *name, h5tx_rev rev, uint64_t *fid, h5tx_rev *at,
                       h5tx_error *err);
+/* 0 if a file `name` can exist at `rev` beside the files there (other than
+ * `except`, NULL for none): no file is a directory above it ('x' for 'x/y')
+ * and no file lies under it ('x/y' for 'x'), as the mount could not show
+ * both. Else `code` with a message naming the file in the way. */
+int h5tx__name_clash(h5tx__txn *t, const char *store, const char *name, const char *except,
+                     h5tx_rev rev, int code, h5tx_error *err);
 /* Newest `lengths` entry of file `fid` at or below `rev`: length and its
  * revision. H5TX_ENOENT if none. */
 int h5tx__length_lookup(h5tx__txn *t, uint64_t fid, h5tx_rev rev, uint64_t *len, h5tx_rev *at,

@@ -221,50 +221,79 @@ int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_stat *st, 
   return rc;
 }
 
+/* One file found by h5tx_snap_list, kept until its callback runs. */
+typedef struct listed {
+  char name[H5TX_MAX_NAME + 1];
+  h5tx_stat st;
+} listed;
+
+#define LIST_BATCH 256
+
 int h5tx_snap_list(h5tx_snap *snap, const char *prefix, h5tx_list_fn fn, void *arg,
                    h5tx_error *err) {
   h5tx_store *s = snap->s;
   if (!prefix) prefix = "";
   size_t plen = strlen(prefix);
   if (plen > H5TX_MAX_NAME) return 0;
-  h5tx__txn *t;
-  int rc = snap_txn(snap, &t, err);
-  if (rc) return rc;
-  h5tx__cur *c;
-  if ((rc = h5tx__kv_cursor(t, KV_NAMES, &c, err))) {
-    h5tx__kv_done(t);
-    return rc;
-  }
-  char name[H5TX_MAX_NAME + 2];
-  uint8_t key[H5TX_NAME_KEY_MAX];
-  h5tx__val k, v;
-  rc = h5tx__kv_seek(c, prefix, plen, &k, &v, err);
-  while (rc == 0) {
-    if (k.n < 9 || k.n - 9 > H5TX_MAX_NAME) {
-      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed names key", s->path);
+  listed *batch = malloc(LIST_BATCH * sizeof *batch);
+  if (!batch) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  /* Where the next batch starts: the prefix, then past the last name seen.
+   * The snapshot's revision is pinned, so what it lists cannot change
+   * between batches; each batch is read in its own short transaction and
+   * handed to `fn` after it ended. */
+  uint8_t from[H5TX_NAME_KEY_MAX];
+  size_t fromn = plen;
+  memcpy(from, prefix, plen);
+  int rc = 0, end = 0;
+  while (!end && rc == 0) {
+    h5tx__txn *t;
+    if ((rc = snap_txn(snap, &t, err))) break;
+    h5tx__cur *c;
+    if ((rc = h5tx__kv_cursor(t, KV_NAMES, &c, err))) {
+      h5tx__kv_done(t);
       break;
     }
-    size_t nlen = k.n - 9;
-    if (nlen < plen || memcmp(k.p, prefix, plen) != 0) break;
-    memcpy(name, k.p, nlen);
-    name[nlen] = 0;
-    /* The newest entry of this name at or below the snapshot's revision. */
-    size_t kl = h5tx__name_key(key, name, nlen, snap->rev);
-    rc = h5tx__kv_seek(c, key, kl, &k, &v, err);
-    if (rc) break;
-    if (k.n == kl && memcmp(k.p, key, nlen + 1) == 0 && v.n == 8 && h5tx__get_le64(v.p) != 0) {
-      h5tx_stat st;
-      rc = h5tx__stat(s, t, name, snap->rev, &st, err);
+    int n = 0;
+    char name[H5TX_MAX_NAME + 2];
+    uint8_t key[H5TX_NAME_KEY_MAX];
+    h5tx__val k, v;
+    rc = h5tx__kv_seek(c, from, fromn, &k, &v, err);
+    while (rc == 0 && n < LIST_BATCH) {
+      if (k.n < 9 || k.n - 9 > H5TX_MAX_NAME) {
+        rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed names key", s->path);
+        break;
+      }
+      size_t nlen = k.n - 9;
+      if (nlen < plen || memcmp(k.p, prefix, plen) != 0) {
+        rc = H5TX_ENOENT;
+        break;
+      }
+      memcpy(name, k.p, nlen);
+      name[nlen] = 0;
+      /* The newest entry of this name at or below the snapshot's revision. */
+      size_t kl = h5tx__name_key(key, name, nlen, snap->rev);
+      rc = h5tx__kv_seek(c, key, kl, &k, &v, err);
       if (rc) break;
-      if ((rc = fn(arg, name, &st)) != 0) break;
+      if (k.n == kl && memcmp(k.p, key, nlen + 1) == 0 && v.n == 8 && h5tx__get_le64(v.p) != 0) {
+        if ((rc = h5tx__stat(s, t, name, snap->rev, &batch[n].st, err))) break;
+        memcpy(batch[n].name, name, nlen + 1);
+        n++;
+      }
+      /* Skip every other entry of this name: name || 01 sorts after them. */
+      memcpy(from, name, nlen);
+      from[nlen] = 1;
+      fromn = nlen + 1;
+      rc = h5tx__kv_seek(c, from, fromn, &k, &v, err);
     }
-    /* Skip every other entry of this name: name || 01 sorts after them. */
-    memcpy(key, name, nlen);
-    key[nlen] = 1;
-    rc = h5tx__kv_seek(c, key, nlen + 1, &k, &v, err);
+    h5tx__kv_cursor_close(c);
+    h5tx__kv_done(t);
+    if (rc == H5TX_ENOENT) {
+      rc = 0;
+      end = 1;
+    }
+    for (int i = 0; i < n && rc == 0; i++)
+      rc = fn(arg, batch[i].name, &batch[i].st);
   }
-  if (rc == H5TX_ENOENT) rc = 0;
-  h5tx__kv_cursor_close(c);
-  h5tx__kv_done(t);
+  free(batch);
   return rc;
 }

@@ -251,6 +251,13 @@ static int open_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
     if (!a->o->create)
       return h5tx__err(err, H5TX_ENOENT, "store %s: no file '%s' at revision %llu", s->path,
                        w->name, (unsigned long long)a->base);
+    /* A new name: the mount must be able to show it beside the files of
+     * the writer's base and of head (commit checks head again). */
+    if ((rc = h5tx__check_new_name(w->name, err)) ||
+        (rc = h5tx__name_clash(t, s->path, w->name, NULL, a->base, H5TX_EEXIST, err)) ||
+        (head != a->base &&
+         (rc = h5tx__name_clash(t, s->path, w->name, NULL, head, H5TX_EEXIST, err))))
+      return rc;
     a->fid = 0;
     a->len = 0;
     a->ps = a->o->page_size ? a->o->page_size : s->page_size;
@@ -421,9 +428,12 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
 
 int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len, h5tx_error *err) {
   if (forked(w)) return fork_err(w, err);
-  if (off + len < off)
-    return h5tx__err(err, H5TX_ERANGE, "file '%s': write at %llu + %zu overflows", w->name,
-                     (unsigned long long)off, len);
+  if (off > H5TX_MAX_LENGTH || len > H5TX_MAX_LENGTH - off)
+    return h5tx__err(err, H5TX_ERANGE,
+                     "store %s: file '%s': a write of %zu bytes at %llu would end past the "
+                     "largest length, %llu bytes",
+                     w->s->path, w->name, len, (unsigned long long)off,
+                     (unsigned long long)H5TX_MAX_LENGTH);
   const uint8_t *src = buf;
   int rc = 0;
   uint64_t end = off + len;
@@ -444,6 +454,10 @@ int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
 
 int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err) {
   if (forked(w)) return fork_err(w, err);
+  if (length > H5TX_MAX_LENGTH)
+    return h5tx__err(err, H5TX_ERANGE,
+                     "store %s: file '%s': length %llu is over the largest, %llu bytes", w->s->path,
+                     w->name, (unsigned long long)length, (unsigned long long)H5TX_MAX_LENGTH);
   w->changed = 1;
   if (length >= w->len) {
     w->len = length;
@@ -477,6 +491,8 @@ int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err) {
 typedef struct commit_arg {
   h5tx_writer *w;
   const char *msg;
+  h5tx_commit_fn progress;
+  void *parg;
   dpage **pages; /* dirty pages sorted by page number */
   size_t npages;
   /* results */
@@ -588,6 +604,9 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   h5tx_rev rev = head + 1;
   uint64_t fid = w->fid;
   uint8_t k8[8];
+  /* A file created meanwhile at a directory above the name, or under it. */
+  if (!fid && (rc = h5tx__name_clash(t, s->path, w->name, NULL, head, H5TX_ECONFLICT, err)))
+    return rc;
   if (!fid) {
     if ((rc = h5tx__meta_get(t, "next_file_id", &fid, err))) return rc;
     if ((rc = h5tx__meta_put(t, "next_file_id", fid + 1, err))) return rc;
@@ -622,9 +641,16 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
     } else {
       same = h5tx__is_zero(data, w->ps);
     }
-    if (same) continue;
-    rc = put_page(t, w, fid, e->page, rev, data, h, &bytes, err);
-    pages++;
+    if (!same) {
+      rc = put_page(t, w, fid, e->page, rev, data, h, &bytes, err);
+      pages++;
+    }
+    int stop = rc == 0 && a->progress ? a->progress(a->parg, i + 1, a->npages) : 0;
+    if (stop)
+      rc = h5tx__err(err, stop,
+                     "store %s: file '%s': commit stopped by the caller after %zu of %zu pages; "
+                     "nothing was committed",
+                     s->path, w->name, i + 1, a->npages);
   }
   /* Tombstones: stored non-zero pages past a truncation that no dirty page
    * replaces, so that they read as zeros from this revision on. */
@@ -674,12 +700,17 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 }
 
 int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_error *err) {
+  return h5tx_writer_commit_progress(w, message, NULL, NULL, rev, err);
+}
+
+int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit_fn fn, void *arg,
+                                h5tx_rev *rev, h5tx_error *err) {
   if (forked(w)) return fork_err(w, err);
   if (!h5tx_writer_dirty(w)) { /* every change of length also marks it changed */
     if (rev) *rev = w->base;
     return 0;
   }
-  commit_arg a = {w, message, NULL, 0, 0, 0};
+  commit_arg a = {w, message, fn, arg, NULL, 0, 0, 0};
   if (w->n) {
     if (!(a.pages = malloc(w->n * sizeof *a.pages)))
       return h5tx__err(err, H5TX_ENOMEM, "out of memory");
@@ -761,6 +792,8 @@ static int rename_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   if (rc) return rc;
   if (a->to && (rc = h5tx__name_lookup(t, a->to, head, &old_to, NULL, err)) && rc != H5TX_ENOENT)
     return rc;
+  if (a->to && (rc = h5tx__name_clash(t, a->s->path, a->to, a->from, head, H5TX_EEXIST, err)))
+    return rc;
   h5tx_rev rev = head + 1;
   if ((a->to && (rc = set_name(t, a->to, fid, rev, err))) ||
       (rc = set_name(t, a->from, 0, rev, err)) || (rc = mark_changed(t, fid, head, rev, err)))
@@ -774,7 +807,7 @@ static int rename_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 static int move(h5tx_store *s, const char *from, const char *to, const char *message, h5tx_rev *rev,
                 h5tx_error *err) {
   int rc = h5tx__check_name(from, err);
-  if (!rc && to) rc = h5tx__check_name(to, err);
+  if (!rc && to) rc = h5tx__check_new_name(to, err);
   if (rc) return rc;
   if (to && strcmp(from, to) == 0)
     return h5tx__err(err, H5TX_EINVAL, "store %s: cannot rename '%s' to itself", s->path, from);

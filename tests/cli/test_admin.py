@@ -2,6 +2,7 @@
 what a live reader reads), verify (finds an injected corruption and names
 it), stats (sizes, compression, readers, leases)."""
 import os
+import threading
 
 from conftest import Holder, flip, h5tx, h5tx_json, read, write
 
@@ -81,6 +82,23 @@ def test_gc_keep_since(tmp_path, store):
     assert collected(store) == [1, 2, 3]
 
 
+def test_gc_keep_last_huge_keeps_everything(tmp_path, store):
+    """--keep-last at the top of 64 bits keeps every revision: the newest N
+    of 3 revisions are all 3, never a count that wraps."""
+    content = history(tmp_path, store, 3)
+    for n in ("18446744073709551615", "18446744073709551614", "9223372036854775808"):
+        dry = h5tx_json("gc", store, "--keep-last", n, "--dry-run")
+        assert dry["collected"] == [] and dry["revisions_collected"] == 0, n
+        j = h5tx_json("gc", store, "--keep-last", n)
+        assert j["collected"] == [] and j["revisions_collected"] == 0, n
+        assert j["versions_freed"] == 0
+    p = h5tx("gc", store, "--keep-last", "18446744073709551615")
+    assert "kept: head 3; newest 18446744073709551615 (1-3)" in p.out
+    for r in (1, 2, 3):
+        h5tx("export", "%s/f@%d" % (store, r), tmp_path / "o")
+        assert read(tmp_path / "o") == content(r)
+
+
 def test_verify_clean(tmp_path, store):
     history(tmp_path, store, 3)
     p = h5tx("verify", store)
@@ -88,6 +106,43 @@ def test_verify_clean(tmp_path, store):
     j = h5tx_json("verify", store)
     assert j["ok"] and j["problems"] == [] and j["problem_count"] == 0
     assert j["page_versions"] > 0 and j["bytes"] > 0 and j["records"] > 0
+
+
+def test_verify_while_commits_land(tmp_path, store):
+    """verify judges the revision that was head when it started; commits
+    landing meanwhile (and gc) are no damage. Before, a third of these runs
+    said "head is N but commits end at N+1"."""
+    # Enough pages that a verify lasts while several commits land.
+    h5tx("import", write(tmp_path / "big", os.urandom(32 << 20)), "%s/big" % store)
+    stop = threading.Event()
+    made, failed = [], []
+
+    def writer():
+        i = 0
+        try:
+            while not stop.is_set():
+                i += 1
+                src = write(tmp_path / ("w%d" % (i % 2)), os.urandom(70000))
+                h5tx("import", src, "%s/w%d" % (store, i % 5), "--durability", "nosync")
+                if i % 7 == 0:
+                    h5tx("gc", store, "--keep-last", 3)
+                made.append(i)
+        except BaseException as e:  # reported by the main thread
+            failed.append(e)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        runs = 0
+        while (runs < 15 or len(made) < 15) and not failed:
+            p = h5tx("verify", store, code=None)
+            assert p.returncode == 0 and p.out.endswith(": no problems\n"), p.out + p.err
+            runs += 1
+    finally:
+        stop.set()
+        t.join()
+    assert not failed, failed[0]
+    assert len(made) >= 15
 
 
 def test_verify_finds_damage(tmp_path):

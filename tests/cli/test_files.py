@@ -6,7 +6,6 @@ import os
 import signal
 import stat
 import subprocess
-import time
 
 import h5py
 import numpy as np
@@ -189,18 +188,22 @@ def test_import_refused_commits_nothing(tmp_path, store):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_import_interrupted_half_way_commits_nothing(tmp_path, store, sig):
-    """A FIFO delivers half a file, then the import is interrupted: no
+    """A FIFO delivers part of a file, then the import is interrupted (it
+    stops itself after its first chunk: test hook H5TX_TEST_STOP=read): no
     revision, the lease is released, the old content stays."""
     h5tx("import", write(tmp_path / "old", b"old" * 1000), "%s/f" % store)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    p = subprocess.Popen([CLI, "import", str(fifo), "%s/f" % store], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    env = dict(os.environ, H5TX_TEST_STOP="read")
+    p = subprocess.Popen([CLI, "import", str(fifo), "%s/f" % store], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with open(fifo, "wb") as w:
-        w.write(os.urandom(5 << 20))  # more than one chunk: some is written to the writer
+        w.write(os.urandom(4 << 20))  # one chunk: read in full, written to the writer
         w.flush()
-        time.sleep(0.3)
+        _, status = os.waitpid(p.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status)
         p.send_signal(sig)
+        p.send_signal(signal.SIGCONT)
         out, err = p.communicate(timeout=30)
     assert p.returncode == 1
     assert err.decode() == ("h5tx: import of %s into %s/f interrupted; nothing was imported\n"
@@ -210,6 +213,90 @@ def test_import_interrupted_half_way_commits_nothing(tmp_path, store, sig):
     assert st["head"] == 1 and st["leases"] == []
     h5tx("export", "%s/f" % store, tmp_path / "o")
     assert read(tmp_path / "o") == b"old" * 1000
+
+
+def test_import_refuses_names_the_mount_cannot_show(tmp_path, store):
+    """x beside x/y, .h5tx at the root, control characters: refused with the
+    reason, nothing committed."""
+    a = write(tmp_path / "a", b"a" * 100)
+    h5tx("import", a, "%s/x" % store)
+    h5tx("import", a, "%s/d/e" % store)
+    p = h5tx("import", a, "%s/x/y" % store, code=1)
+    assert "cannot create 'x/y': 'x' is a file" in p.err
+    p = h5tx("import", a, "%s/d" % store, code=1)
+    assert "cannot create 'd': file 'd/e'" in p.err
+    p = h5tx("import", a, "%s/.h5tx" % store, code=2)
+    assert "'.h5tx' at the root is reserved" in p.err
+    p = h5tx("import", a, "%s/new\nrevision 9" % store, code=2)
+    assert "control character 0x0a at byte 3" in p.err
+    assert head(store) == 2
+    assert [f["name"] for f in h5tx_json("ls", store)["files"]] == ["d/e", "x"]
+
+
+@pytest.mark.parametrize("length", [503, 511, 1024])
+def test_import_refuses_long_name_before_reading(tmp_path, store, length):
+    """A name the index cannot key is refused before a byte is read: the
+    import fails while its input is still open and empty."""
+    name = "/".join(["n" * 99] * 11)[:length]
+    r, w = os.pipe()
+    p = subprocess.Popen([CLI, "import", "-", "%s/%s" % (store, name)], stdin=r,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(r)
+    try:
+        out, err = p.communicate(timeout=30)
+    finally:
+        os.close(w)
+    assert p.returncode == 2
+    assert ("file name of %d bytes is over the limit of 502 bytes" % length) in err.decode()
+    assert head(store) == 0
+
+
+def run_stopped_at(point, argv):
+    """Run h5tx with the test hook H5TX_TEST_STOP=point: it stops itself
+    (SIGSTOP) at that point of its work. Returns the process, stopped."""
+    env = dict(os.environ, H5TX_TEST_STOP=point)
+    p = subprocess.Popen([CLI] + [str(a) for a in argv], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    _, status = os.waitpid(p.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), "h5tx did not reach %r: status %#x" % (point, status)
+    return p
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("point", ["read", "commit", "committed"])
+def test_import_interrupted_at_each_phase(tmp_path, store, sig, point):
+    """A signal while reading or while committing (before the commit point)
+    commits nothing and says so; one after the commit point reports the
+    revision that holds the whole import. The signal arrives exactly at the
+    phase: h5tx stops itself there (test hook), the signal is sent, then
+    SIGCONT delivers it."""
+    h5tx("import", write(tmp_path / "old", b"old" * 1000), "%s/f" % store)
+    data = b"".join(os.urandom(64) * 512 for _ in range(384))  # 12 MiB, compressible
+    src = write(tmp_path / "big", data)
+    p = run_stopped_at(point, ["import", src, "%s/f" % store])
+    os.kill(p.pid, sig)
+    os.kill(p.pid, signal.SIGCONT)
+    out, err = p.communicate(timeout=60)
+    out, err = out.decode(), err.decode()
+    st = h5tx_json("stats", store)
+    assert st["leases"] == []
+    if point == "committed":
+        assert p.returncode == 0, err
+        assert out == "imported %s as %s/f: 12 MiB, revision 2\n" % (src, store)
+        assert err == ("h5tx: interrupted after the commit point: revision 2 holds all of %s\n"
+                       % src)
+        assert st["head"] == 2
+        assert h5tx("export", "%s/f" % store, "-").stdout == data
+        return
+    assert p.returncode == 1 and out == ""
+    if point == "read":
+        assert err == ("h5tx: import of %s into %s/f interrupted; nothing was imported\n"
+                       % (src, store))
+    else:
+        assert err == ("h5tx: import of %s into %s/f interrupted while committing, before the "
+                       "commit point; nothing was imported\n" % (src, store))
+    assert st["head"] == 1
+    assert h5tx("export", "%s/f" % store, "-").stdout == b"old" * 1000
 
 
 def test_import_from_fifo(tmp_path, store):
@@ -267,6 +354,32 @@ def test_export_failures_leave_no_file(tmp_path, store):
     write(out, b"precious")
     h5tx("export", "%s/f@7" % store, out, code=1)
     assert read(out) == b"precious"
+
+
+def test_export_refuses_paths_inside_a_store(tmp_path, store):
+    """export never writes into a store directory: not over its database
+    (export s.h5tx/f s.h5tx/data.mdb replaced it, exit 0), not beside it,
+    not through a symlink, not into another store."""
+    data = os.urandom(100000)
+    h5tx("import", write(tmp_path / "a", data), "%s/f" % store)
+    before = {n: read(store / n) for n in ("data.mdb", "h5tx-store")}
+    listing = sorted(os.listdir(store))
+    other = tmp_path / "other.h5tx"
+    h5tx("init", other)
+    os.symlink(store / "data.mdb", tmp_path / "link")
+    os.symlink(store, tmp_path / "dirlink")
+    for out in (store / "data.mdb", store, store / "new.h5", tmp_path / "link",
+                tmp_path / "dirlink" / "x", other / "x"):
+        p = h5tx("export", "%s/f" % store, out, code=2)
+        assert "is inside store" in p.err, p.err
+        assert "nothing was written" in p.err
+    assert sorted(os.listdir(store)) == listing
+    assert {n: read(store / n) for n in before} == before
+    assert h5tx_json("verify", store)["ok"]
+    # Anywhere outside stores is fine.
+    (tmp_path / "plain").mkdir()
+    h5tx("export", "%s/f" % store, tmp_path / "plain")
+    assert read(tmp_path / "plain" / "f") == data
 
 
 def test_export_of_damaged_page_leaves_nothing(tmp_path):

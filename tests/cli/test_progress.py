@@ -35,6 +35,10 @@ def test_progress_on_a_terminal(tmp_path, store):
     assert "\rimport [" in term and "%" in term and "/s" in term and "ETA" in term
     assert "16 MiB" in term  # the total
     assert term.endswith("\r\x1b[K")  # erased at the end
+    # The commit has a bar of its own, in bytes of pages stored, to 100 %
+    # (it was a spinner for most of a large import).
+    commit = term[term.index("\rimport: commit ["):]
+    assert "ETA" in commit and " 100%" in commit and "/ 16 MiB" in commit
     rc, out, term = run_on_pty("export", "%s/big" % store, tmp_path / "out")
     assert rc == 0 and "\rexport [" in term and "ETA" in term
     rc, out, term = run_on_pty("verify", store)

@@ -77,6 +77,115 @@ static void test_names(h5tx_store *s) {
   FAILS(h5tx_writer_open(s, "ok.h5", &wo, &w, &e), H5TX_EINVAL, "page size 1000");
 }
 
+/* Create `name` (empty) in one commit: its return code. */
+static int create(h5tx_store *s, const char *name) {
+  h5tx_writer *w = NULL;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  int rc = h5tx_writer_open(s, name, &wo, &w, &e);
+  if (rc == 0) rc = h5tx_writer_commit(w, NULL, NULL, &e);
+  h5tx_writer_close(w);
+  return rc;
+}
+
+/* Names the mount cannot show are refused when they would be created
+ * (docs/FORMAT.md, "Names"): a file and a file under it as a directory, the
+ * root's .h5tx, control characters, parts over 255 bytes, names over the
+ * index's key limit (refused at open, with the limit in the message). */
+static void test_name_rules(const char *dir) {
+  char p[1024];
+  snprintf(p, sizeof p, "%s/names.h5tx", dir);
+  h5tx_store *s = open_store(p, 4096, 0);
+  h5tx_writer *w = NULL;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  /* Control characters would forge lines in `h5tx log` and ls. */
+  FAILS(h5tx_writer_open(s, "a\nrevision 99", &wo, &w, &e), H5TX_EINVAL, "control character");
+  FAILS(h5tx_writer_open(s, "tab\there", &wo, &w, &e), H5TX_EINVAL, "control character");
+  FAILS(h5tx_writer_open(s, "del\x7f", &wo, &w, &e), H5TX_EINVAL, "control character");
+  /* The mount's own directory at the root. */
+  FAILS(h5tx_writer_open(s, ".h5tx", &wo, &w, &e), H5TX_EINVAL, "'.h5tx'");
+  FAILS(h5tx_writer_open(s, ".h5tx/log", &wo, &w, &e), H5TX_EINVAL, "'.h5tx'");
+  OK(create(s, "deep/.h5tx"));
+  /* A part longer than a directory entry can be. */
+  char part[300];
+  memset(part, 'p', 256);
+  part[256] = 0;
+  FAILS(h5tx_writer_open(s, part, &wo, &w, &e), H5TX_EINVAL, "255");
+  part[255] = 0;
+  OK(create(s, part));
+  /* The longest name the index can key: 502 bytes, refused above before
+   * anything is written. */
+  char longname[1100];
+  size_t n = 0;
+  while (n < 1024) {
+    memset(longname + n, 'n', 99);
+    longname[n + 99] = '/';
+    n += 100;
+  }
+  longname[502] = 0;
+  longname[501] = 'z'; /* no trailing '/' */
+  OK(create(s, longname));
+  longname[502] = 'z';
+  longname[503] = 0;
+  FAILS(h5tx_writer_open(s, longname, &wo, &w, &e), H5TX_EINVAL, "limit of 502 bytes");
+  longname[1024] = 0;
+  for (size_t i = 501; i < 1024; i++)
+    longname[i] = i % 100 == 99 ? '/' : 'q';
+  longname[1023] = 'q';
+  FAILS(h5tx_writer_open(s, longname, &wo, &w, &e), H5TX_EINVAL, "limit of 502 bytes");
+  FAILS(h5tx_remove(s, longname, NULL, NULL, &e), H5TX_EINVAL, "limit of 502 bytes");
+
+  /* A file and a file under it as a directory cannot both exist. */
+  OK(create(s, "x"));
+  FAILS(h5tx_writer_open(s, "x/y", &wo, &w, &e), H5TX_EEXIST, "'x' is a file");
+  FAILS(h5tx_writer_open(s, "x/y/z", &wo, &w, &e), H5TX_EEXIST, "'x' is a file");
+  OK(create(s, "d/e/f"));
+  FAILS(h5tx_writer_open(s, "d", &wo, &w, &e), H5TX_EEXIST, "'d/e/f'");
+  FAILS(h5tx_writer_open(s, "d/e", &wo, &w, &e), H5TX_EEXIST, "'d/e/f'");
+  OK(create(s, "d/e2")); /* siblings are fine */
+  OK(create(s, "xy"));   /* and names that only share a prefix */
+  /* Renames obey the same rule; the renamed file itself is gone after. */
+  FAILS(h5tx_rename(s, "xy", "x/q", NULL, NULL, &e), H5TX_EEXIST, "'x' is a file");
+  FAILS(h5tx_rename(s, "xy", "d", NULL, NULL, &e), H5TX_EEXIST, "'d/e");
+  FAILS(h5tx_rename(s, "xy", "bad\nname", NULL, NULL, &e), H5TX_EINVAL, "control character");
+  OK(h5tx_rename(s, "d/e/f", "d/e", NULL, NULL, &e)); /* d/e/f leaves d/e free */
+  OK(h5tx_rename(s, "x", "x2/x", NULL, NULL, &e));
+  OK(create(s, "x/y")); /* x is gone: x/y may exist now */
+  /* Existing files open as before, with or without create. */
+  wo.create = 0;
+  OK(h5tx_writer_open(s, "x/y", &wo, &w, &e));
+  h5tx_writer_close(w);
+
+  /* Checked again at commit: a writer that opened `c` loses to one that
+   * committed `c/d` meanwhile, and the reverse. */
+  wo.create = 1;
+  h5tx_writer *wc, *wd;
+  OK(h5tx_writer_open(s, "c", &wo, &wc, &e));
+  OK(h5tx_writer_open(s, "c/d", &wo, &wd, &e));
+  OK(h5tx_writer_write(wc, 0, "c", 1, &e));
+  OK(h5tx_writer_write(wd, 0, "d", 1, &e));
+  OK(h5tx_writer_commit(wd, NULL, NULL, &e));
+  FAILS(h5tx_writer_commit(wc, NULL, NULL, &e), H5TX_ECONFLICT, "'c/d'");
+  h5tx_writer_close(wc);
+  h5tx_writer_close(wd);
+  OK(h5tx_writer_open(s, "k/l", &wo, &wd, &e));
+  OK(h5tx_writer_open(s, "k", &wo, &wc, &e));
+  OK(h5tx_writer_commit(wc, NULL, NULL, &e));
+  FAILS(h5tx_writer_commit(wd, NULL, NULL, &e), H5TX_ECONFLICT, "'k' is a file");
+  h5tx_writer_close(wc);
+  h5tx_writer_close(wd);
+  /* A writer based on an old revision is checked at its base too. */
+  h5tx_rev old;
+  OK(h5tx_store_head(s, &old, &e));
+  OK(create(s, "m/n"));
+  wo.base = old;
+  FAILS(h5tx_writer_open(s, "m", &wo, &w, &e), H5TX_EEXIST, "'m/n'");
+  h5tx_store_close(s);
+}
+
 /* Holes and bytes past the end read as zeros; partial pages merge. */
 static void test_reads(h5tx_store *s) {
   h5tx_writer *w;
@@ -129,6 +238,98 @@ static void test_reads(h5tx_store *s) {
   CHECK(u.page_versions == 2);
   free(buf);
   h5tx_snap_close(sn);
+}
+
+/* Offsets and lengths past H5TX_MAX_LENGTH (2^63 - 1, what off_t can
+ * hold) are refused, never wrapped; the largest ones commit and read back. */
+static void test_huge_offsets(h5tx_store *s) {
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "huge.bin", &wo, &w, &e));
+  char buf[100];
+  memset(buf, 'h', sizeof buf);
+  FAILS(h5tx_writer_write(w, UINT64_MAX - 100, buf, 100, &e), H5TX_ERANGE, "huge.bin");
+  FAILS(h5tx_writer_write(w, UINT64_MAX - 100, buf, 100, &e), H5TX_ERANGE, "9223372036854775807");
+  FAILS(h5tx_writer_write(w, (uint64_t)INT64_MAX - 50, buf, 100, &e), H5TX_ERANGE, "huge.bin");
+  FAILS(h5tx_writer_write(w, UINT64_MAX, buf, 0, &e), H5TX_ERANGE, "huge.bin");
+  FAILS(h5tx_writer_truncate(w, UINT64_MAX - 5, &e), H5TX_ERANGE, "huge.bin");
+  FAILS(h5tx_writer_truncate(w, (uint64_t)INT64_MAX + 1, &e), H5TX_ERANGE, "huge.bin");
+  CHECK(h5tx_writer_length(w) == 0);
+  CHECK(h5tx_writer_dirty(w)); /* a new file, still empty */
+  /* The last bytes a file can hold. */
+  uint64_t off = (uint64_t)INT64_MAX - sizeof buf;
+  OK(h5tx_writer_write(w, off, buf, sizeof buf, &e));
+  CHECK(h5tx_writer_length(w) == (uint64_t)INT64_MAX);
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, NULL, &r, &e));
+  h5tx_writer_close(w);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, r, &sn, &e));
+  h5tx_stat st;
+  OK(h5tx_snap_stat(sn, "huge.bin", &st, &e));
+  CHECK(st.length == (uint64_t)INT64_MAX);
+  char got[100] = {0};
+  OK(h5tx_snap_read(sn, "huge.bin", off, got, sizeof got, &e));
+  CHECK(memcmp(got, buf, sizeof buf) == 0);
+  h5tx_snap_close(sn);
+  OK(h5tx_remove(s, "huge.bin", NULL, NULL, &e));
+}
+
+typedef struct commit_watch {
+  uint64_t calls, last_done, last_total;
+  uint64_t stop_at; /* 0: never stop */
+} commit_watch;
+
+static int watch_commit(void *arg, uint64_t done, uint64_t total) {
+  commit_watch *cw = arg;
+  cw->calls++;
+  if (done != cw->last_done + 1) cw->last_total = UINT64_MAX; /* one call per page, in order */
+  cw->last_done = done;
+  if (cw->last_total != UINT64_MAX) cw->last_total = total;
+  return cw->stop_at && done == cw->stop_at ? 7 : 0;
+}
+
+/* A commit reports each page it handles; its callback can stop it before
+ * the commit point: nothing is committed and the changes stay. */
+static void test_commit_progress(h5tx_store *s) {
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "progress.bin", &wo, &w, &e));
+  uint32_t ps = h5tx_writer_page_size(w);
+  uint8_t *buf = malloc(10 * (size_t)ps);
+  REQUIRE(buf);
+  for (size_t i = 0; i < 10 * (size_t)ps; i++)
+    buf[i] = (uint8_t)(i * 31 + i / ps);
+  OK(h5tx_writer_write(w, 0, buf, 10 * (size_t)ps, &e));
+  h5tx_rev head, r;
+  OK(h5tx_store_head(s, &head, &e));
+  commit_watch cw = {0, 0, 0, 5};
+  FAILS(h5tx_writer_commit_progress(w, NULL, watch_commit, &cw, &r, &e), 7, "after 5 of 10 pages");
+  CHECK(strstr(e.msg, "nothing was committed") != NULL);
+  CHECK(cw.calls == 5);
+  h5tx_rev now;
+  OK(h5tx_store_head(s, &now, &e));
+  CHECK(now == head);
+  CHECK(h5tx_writer_dirty(w) && h5tx_writer_length(w) == 10 * (uint64_t)ps);
+  cw = (commit_watch){0, 0, 0, 0};
+  OK(h5tx_writer_commit_progress(w, "progress", watch_commit, &cw, &r, &e));
+  CHECK(r == head + 1);
+  CHECK(cw.calls == 10 && cw.last_done == 10 && cw.last_total == 10);
+  h5tx_writer_close(w);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, r, &sn, &e));
+  uint8_t *got = malloc(10 * (size_t)ps);
+  REQUIRE(got);
+  OK(h5tx_snap_read(sn, "progress.bin", 0, got, 10 * (size_t)ps, &e));
+  CHECK(memcmp(got, buf, 10 * (size_t)ps) == 0);
+  h5tx_snap_close(sn);
+  free(got);
+  free(buf);
+  OK(h5tx_remove(s, "progress.bin", NULL, NULL, &e));
 }
 
 static int count_tag(void *arg, const char *name, h5tx_rev rev) {
@@ -190,6 +391,123 @@ static void test_log(h5tx_store *s) {
   CHECK(ls.ok);
   CHECK((h5tx_rev)ls.n == head);
   CHECK(ls.last == 1);
+}
+
+/* Rewrite all 512 pages of `f` (512 bytes each: records that fit LMDB's
+ * leaf pages, whose space is reused one page at a time) with fresh bytes,
+ * `n` times, one commit each. */
+static void rewrite(h5tx_store *s, int n, uint64_t *rng) {
+  static uint8_t page[512];
+  for (int k = 0; k < n; k++) {
+    h5tx_writer *w;
+    h5tx_writer_opts wo;
+    h5tx_writer_opts_init(&wo);
+    wo.create = 1;
+    OK(h5tx_writer_open(s, "f", &wo, &w, &e));
+    for (int p = 0; p < 512; p++) {
+      for (size_t i = 0; i < sizeof page; i += 8) {
+        uint64_t x = rng_next(rng);
+        memcpy(page + i, &x, 8);
+      }
+      OK(h5tx_writer_write(w, (uint64_t)p * sizeof page, page, sizeof page, &e));
+    }
+    OK(h5tx_writer_commit(w, NULL, NULL, &e));
+    h5tx_writer_close(w);
+  }
+}
+
+static uint64_t data_file(h5tx_store *s) {
+  h5tx_usage u;
+  OK(h5tx_store_usage(s, &u, &e));
+  return u.file_bytes;
+}
+
+typedef struct slow_reader {
+  h5tx_store *s;
+  uint64_t rng;
+  int calls;
+} slow_reader;
+
+/* A log consumer that works between entries (as `h5tx log | less` waits
+ * for its reader): 20 rewrites during its first callback. */
+static int slow_log_cb(void *arg, const h5tx_commit *c) {
+  (void)c;
+  slow_reader *sr = arg;
+  if (sr->calls++ == 0) rewrite(sr->s, 20, &sr->rng);
+  return 0;
+}
+
+typedef struct slow_lister {
+  slow_reader *sr;
+  int n, in_order;
+} slow_lister;
+
+static int slow_list_cb(void *arg, const char *name, const h5tx_stat *st) {
+  (void)st;
+  slow_lister *sl = arg;
+  char want[32];
+  snprintf(want, sizeof want, "l/%03d", sl->n);
+  if (strcmp(name, want) != 0) sl->in_order = 0;
+  if (sl->n++ == 0) {
+    rewrite(sl->sr->s, 20, &sl->sr->rng);
+    OK(create(sl->sr->s, "l/new")); /* after the snapshot: not listed */
+  }
+  return 0;
+}
+
+/* h5tx_log holds no index read transaction while its callback runs, so
+ * commits made meanwhile reuse the index pages they free: the data file
+ * grows about as much as when nobody reads the log (held back, it grew
+ * about 5 times as much here: 67 MB against 14 MB). */
+static void test_log_holds_no_transaction(const char *dir) {
+  char p[1024];
+  snprintf(p, sizeof p, "%s/log.h5tx", dir);
+  h5tx_store_opts o;
+  h5tx_store_opts_init(&o);
+  o.create = 1;
+  o.page_size = 512;
+  o.codec = H5TX_CODEC_NONE;
+  o.durability = H5TX_NOSYNC;
+  h5tx_store *s;
+  OK(h5tx_store_open(p, &o, &s, &e));
+  slow_reader sr = {s, 42, 0};
+  rewrite(s, 40, &sr.rng); /* to a steady state */
+  uint64_t s1 = data_file(s);
+  rewrite(s, 20, &sr.rng);
+  uint64_t s2 = data_file(s);
+  OK(h5tx_log(s, H5TX_HEAD, slow_log_cb, &sr, &e));
+  uint64_t s3 = data_file(s);
+  CHECK(sr.calls == 60); /* the log started at head 60 */
+  if (s3 - s2 > 2 * (s2 - s1) + (1u << 20)) {
+    fprintf(stderr, "data file grew %llu bytes during the log, %llu without it\n",
+            (unsigned long long)(s3 - s2), (unsigned long long)(s2 - s1));
+    CHECK(0);
+  }
+  /* Listing too: 600 files, more than one batch, listed once each in name
+   * order, while the first callback commits (nothing new is listed: the
+   * snapshot is pinned) without being held back. */
+  for (int i = 0; i < 600; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "l/%03d", i);
+    OK(create(s, name));
+  }
+  rewrite(s, 20, &sr.rng);
+  uint64_t s4 = data_file(s);
+  rewrite(s, 20, &sr.rng);
+  uint64_t s5 = data_file(s);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
+  slow_lister sl = {&sr, 0, 1};
+  OK(h5tx_snap_list(sn, "l/", slow_list_cb, &sl, &e));
+  h5tx_snap_close(sn);
+  uint64_t s6 = data_file(s);
+  CHECK(sl.n == 600 && sl.in_order);
+  if (s6 - s5 > 2 * (s5 - s4) + (1u << 20)) {
+    fprintf(stderr, "data file grew %llu bytes during the listing, %llu without it\n",
+            (unsigned long long)(s6 - s5), (unsigned long long)(s5 - s4));
+    CHECK(0);
+  }
+  h5tx_store_close(s);
 }
 
 typedef struct list_state {
@@ -340,12 +658,16 @@ int main(void) {
   test_paths tp = temp_paths();
   test_open_errors(tp.dir);
   test_newer_format(tp.dir);
+  test_name_rules(tp.dir);
+  test_log_holds_no_transaction(tp.dir);
   h5tx_store *s = open_store(tp.store, 4096, 0);
   /* Opening the same tp.store twice in one process shares one environment. */
   h5tx_store *s2;
   OK(h5tx_store_open(tp.store, NULL, &s2, &e));
   test_names(s);
   test_reads(s);
+  test_huge_offsets(s);
+  test_commit_progress(s);
   test_tags(s);
   test_log(s);
   test_list_remove(s2);

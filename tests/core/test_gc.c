@@ -38,6 +38,110 @@ static void check_rev(h5tx_store *s, h5tx_rev r, int readable) {
   h5tx_snap_close(sn);
 }
 
+/* Write `npages` pages of byte `fill` to `name` (created) in one commit. */
+static h5tx_rev fill_file(h5tx_store *s, const char *name, int npages, int fill) {
+  static uint8_t page[PS];
+  memset(page, fill, sizeof page);
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, name, &wo, &w, &e));
+  for (int p = 0; p < npages; p++)
+    OK(h5tx_writer_write(w, (uint64_t)p * PS, page, PS, &e));
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, NULL, &r, &e));
+  h5tx_writer_close(w);
+  return r;
+}
+
+static uint64_t page_versions(h5tx_store *s) {
+  h5tx_usage u;
+  OK(h5tx_store_usage(s, &u, &e));
+  return u.page_versions;
+}
+
+/* The page versions of a removed file are freed once no kept revision
+ * reads them; a renamed file keeps its pages; a tag or a pin on a revision
+ * from before the removal keeps them. */
+static void test_removed_files(const char *dir) {
+  char p[700];
+  snprintf(p, sizeof p, "%s/removed.h5tx", dir);
+  h5tx_store *s = open_store(p, PS, 0);
+  fill_file(s, "gone", 3, 'g');                   /* 1 */
+  fill_file(s, "gone", 3, 'h');                   /* 2: three more versions */
+  fill_file(s, "moved", 2, 'm');                  /* 3 */
+  h5tx_rev before = fill_file(s, "kept", 1, 'k'); /* 4 */
+  OK(h5tx_tag_set(s, "before", before, &e));
+  h5tx_rev removed;
+  OK(h5tx_remove(s, "gone", NULL, &removed, &e));           /* 5 */
+  OK(h5tx_rename(s, "moved", "dir/moved", NULL, NULL, &e)); /* 6 */
+  fill_file(s, "kept", 1, 'l');                             /* 7 */
+  CHECK(page_versions(s) == 6 + 2 + 2);
+
+  /* The tag keeps revision 4, which reads "gone": its newest pages stay. */
+  h5tx_gc_opts g = {1, 0, 0};
+  h5tx_gc_result res;
+  OK(h5tx_gc(s, &g, &res, &e));
+  CHECK(res.revisions_collected == 5);  /* 1, 2, 3, 5, 6 */
+  CHECK(page_versions(s) == 3 + 2 + 2); /* gone@2, moved, kept@4 and @7 */
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, before, &sn, &e));
+  char buf[PS];
+  OK(h5tx_snap_read(sn, "gone", 2 * PS, buf, PS, &e));
+  CHECK(is_all(buf, PS, 'h'));
+  /* A pin on revision 4 keeps them too, without the tag. */
+  OK(h5tx_tag_delete(s, "before", &e));
+  OK(h5tx_gc(s, &g, &res, &e));
+  CHECK(res.revisions_pinned == 1 && res.versions_freed == 0);
+  OK(h5tx_snap_read(sn, "gone", 0, buf, PS, &e));
+  CHECK(is_all(buf, PS, 'h'));
+  h5tx_snap_close(sn);
+
+  /* Nothing reads them any more: freed, and counted. */
+  uint64_t was = page_versions(s);
+  OK(h5tx_gc(s, &g, &res, &e));
+  CHECK(res.revisions_collected == 1 && res.versions_freed == 4); /* gone x3, kept@4 */
+  CHECK(page_versions(s) == was - 4);
+  CHECK(page_versions(s) == 2 + 1); /* dir/moved and kept at head */
+  OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
+  OK(h5tx_snap_read(sn, "dir/moved", PS, buf, PS, &e));
+  CHECK(is_all(buf, PS, 'm'));
+  FAILS(h5tx_snap_read(sn, "gone", 0, buf, PS, &e), H5TX_ENOENT, "no file 'gone'");
+  h5tx_snap_close(sn);
+  /* A name removed and created again is a new file with its own pages. */
+  fill_file(s, "gone", 1, 'n');
+  OK(h5tx_gc(s, &g, &res, &e));
+  CHECK(page_versions(s) == 2 + 1 + 1);
+  (void)removed;
+  h5tx_store_close(s);
+}
+
+/* --keep-last with a huge count keeps every revision (r + N must not wrap). */
+static void test_keep_last_huge(const char *dir) {
+  char p[700];
+  snprintf(p, sizeof p, "%s/huge.h5tx", dir);
+  h5tx_store *s = open_store(p, PS, 0);
+  for (int i = 0; i < 4; i++)
+    fill_file(s, "f", 1, 'a' + i);
+  uint64_t huge[] = {UINT64_MAX, UINT64_MAX - 1, UINT64_MAX - 3, (uint64_t)1 << 63};
+  for (size_t i = 0; i < sizeof huge / sizeof *huge; i++) {
+    h5tx_gc_opts g = {huge[i], 0, 0};
+    h5tx_gc_result res;
+    OK(h5tx_gc(s, &g, &res, &e));
+    if (res.revisions_collected != 0)
+      fprintf(stderr, "keep_last %llu collected %llu\n", (unsigned long long)huge[i],
+              (unsigned long long)res.revisions_collected);
+    CHECK(res.revisions_collected == 0);
+  }
+  CHECK(page_versions(s) == 4);
+  h5tx_gc_opts g = {3, 0, 0}; /* and an ordinary count still works */
+  h5tx_gc_result res;
+  OK(h5tx_gc(s, &g, &res, &e));
+  CHECK(res.revisions_collected == 1 && page_versions(s) == 3);
+  h5tx_store_close(s);
+}
+
 int main(void) {
   uint64_t rng = test_seed("core_gc");
   test_paths tp = temp_paths();
@@ -133,6 +237,8 @@ int main(void) {
   CHECK(after.page_versions == NPAGES);
   CHECK(after.file_bytes <= 2 * file_before);
   h5tx_store_close(s);
+  test_removed_files(tp.dir);
+  test_keep_last_huge(tp.dir);
   remove_tree(tp.dir);
   return check_done("core_gc");
 }

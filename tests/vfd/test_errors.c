@@ -85,6 +85,27 @@ static void test_name_errors(const char *dir, const char *store, const char *fna
   }
 }
 
+/* Names the mount could not show are refused when HDF5 creates a file
+ * through the driver, with the reason, and nothing is committed. */
+static void test_new_names(const char *store, const char *fname) {
+  hid_t fapl = h5tx_fapl(NULL, 0);
+  char name[1600];
+  /* f.h5 is a file: nothing can live under it. */
+  snprintf(name, sizeof name, "%s/x.h5", fname);
+  H5_FAILS(H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "'f.h5' is a file");
+  snprintf(name, sizeof name, "%s/bad\nname.h5", store);
+  H5_FAILS(H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "control character");
+  snprintf(name, sizeof name, "%s/.h5tx", store);
+  H5_FAILS(H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "reserved");
+  /* Over the key limit: refused at open, before HDF5 writes a byte. */
+  int n = snprintf(name, sizeof name, "%s/", store);
+  for (int i = 0; i < 600; i++)
+    name[n + i] = i % 100 == 99 ? '/' : 'l';
+  strcpy(name + n + 600, ".h5");
+  H5_FAILS(H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), "limit of 502 bytes");
+  H5Pclose(fapl);
+}
+
 /* A second writer, in another process, is refused by name. */
 static void test_second_writer(const char *fname) {
   int p[2];
@@ -129,6 +150,7 @@ int main(void) {
   h5tx_rev head = store_head(tp.store);
   test_config_errors();
   test_name_errors(tp.dir, tp.store, fname);
+  test_new_names(tp.store, fname);
   test_second_writer(fname);
   CHECK(store_head(tp.store) == head); /* nothing was committed */
   remove_tree(tp.dir);
