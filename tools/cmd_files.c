@@ -170,6 +170,13 @@ static int run_import(const cli_cmd *cmd, int argc, char **argv) {
                   src, t.store, t.name);
     goto out;
   }
+  if (rc == H5TX_ESYNC) { /* landed as `rev`, but not flushed: say which, and fail */
+    cli_fail_h5(&e);
+    rc = cli_fail("imported %s as %s/%s in revision %llu, which is head but may not survive a "
+                  "power cut",
+                  src, t.store, t.name, (unsigned long long)rev);
+    goto out;
+  }
   if (rc) {
     cli_fail_h5(&e);
     rc = cli_fail("nothing was imported");
@@ -207,7 +214,8 @@ const cli_cmd cli_cmd_import = {
     "unless the whole file was read: a read error or an interruption (Ctrl-C,\n"
     "SIGTERM, SIGHUP) while reading or committing leaves the store as it was\n"
     "(exit 1). An interruption after the commit point, which cannot be undone,\n"
-    "is reported with the revision that holds the import (exit 0). Importing\n"
+    "is reported with the revision that holds the import (exit 0); so is a\n"
+    "commit that landed but could not be flushed to disk (exit 1). Importing\n"
     "identical bytes again makes no revision. The store must exist (h5tx init).\n\n"
     "Options:\n"
     "  -m, --message MSG    commit message (default: \"import FILE\")\n"
