@@ -5,6 +5,8 @@
  * gc are serialised by an flock on the reader table file. */
 #include "store.h"
 
+#include "proc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -387,6 +389,7 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
   }
   gc_arg a = {.s = s, .o = opts};
   int rc = scan_pins(s, &a.pins, err);
+  h5tx__test_stop("gc-phase1");
   if (rc == 0 && opts->dry_run) {
     h5tx__txn *t;
     if ((rc = h5tx__kv_read(s->kv, &t, err)) == 0) {
@@ -408,6 +411,7 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
       }
       a.doomed.n = j;
       revset_sort(&a.doomed);
+      h5tx__test_stop("gc-phase2");
       rc = h5tx__kv_write(s->kv, phase2, &a, s->durability == H5TX_SYNC, err);
       /* Revisions spared by a pin were un-flagged by phase 2: they open
        * again, and the next gc reconsiders them. */

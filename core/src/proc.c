@@ -28,10 +28,15 @@ const h5tx__proc *h5tx__proc_self(void) {
 
 void h5tx__test_stop(const char *point) {
   const char *v = getenv("H5TX_TEST_STOP");
+  const char *fds = v ? strchr(v, ':') : NULL;
+  if (!fds) return;
   size_t n = strlen(point);
-  if (!v || strncmp(v, point, n) != 0 || v[n] != ':') return;
+  const char *p = v;
+  while (p < fds && !(strncmp(p, point, n) == 0 && (p[n] == ':' || p[n] == ',')))
+    p = strchr(p, ',') ? strchr(p, ',') + 1 : fds;
+  if (p >= fds) return;
   int wfd, rfd;
-  if (sscanf(v + n + 1, "%d:%d", &wfd, &rfd) != 2) return;
+  if (sscanf(fds + 1, "%d:%d", &wfd, &rfd) != 2) return;
   char c = 'S';
   if (write(wfd, &c, 1) != 1) return;
   while (read(rfd, &c, 1) < 0 && errno == EINTR) {

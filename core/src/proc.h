@@ -16,7 +16,8 @@ typedef struct h5tx__proc {
 const h5tx__proc *h5tx__proc_self(void);
 
 /* Test hook: when the environment variable H5TX_TEST_STOP is
- * "POINT:WFD:RFD" and `point` is POINT, write one byte to fd WFD and block
+ * "POINT[,POINT...]:WFD:RFD" and `point` is one of the POINTs, write one
+ * byte to fd WFD and block
  * until one byte can be read from fd RFD. Tests use it to stop a process
  * between two steps of a protocol (and to kill it there). */
 void h5tx__test_stop(const char *point);

@@ -153,13 +153,15 @@ void h5tx_snap_close(h5tx_snap *snap) {
 
 /* A read transaction in which the snapshot's revision is still readable: a
  * revision gc collected (its pin lost) reads as H5TX_EGONE naming it, never
- * as zeros or as an older page. The flag is set before any page goes, so
- * checking it in the transaction that reads the pages is enough. */
+ * as zeros or as an older page. The flag is set in the transaction that
+ * drops the pages, so checking it in the transaction that reads them is
+ * enough; a revision only flagged for collection is still whole (and, being
+ * pinned, will be spared). */
 static int snap_txn(h5tx_snap *snap, h5tx__txn **t, h5tx_error *err) {
   int rc = h5tx__kv_read(snap->s->kv, t, err);
   if (rc) return rc;
   h5tx_rev head;
-  if ((rc = h5tx__rev_check(snap->s, *t, snap->rev, &head, err))) h5tx__kv_done(*t);
+  if ((rc = h5tx__rev_check_pinned(snap->s, *t, snap->rev, &head, err))) h5tx__kv_done(*t);
   return rc;
 }
 

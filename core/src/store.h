@@ -26,6 +26,13 @@ struct h5tx_store {
  * H5TX_ENOENT / H5TX_EGONE with a message. `head` gets the head. */
 int h5tx__rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, h5tx_error *err);
 
+/* As h5tx__rev_check, for a caller whose pin on `rev` was published before a
+ * check of it passed (an open snapshot, a writer's base): a revision that gc
+ * flagged in its first phase after that check saw the pin and is spared, so
+ * only a finished collection (the pin was lost) is H5TX_EGONE. */
+int h5tx__rev_check_pinned(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head,
+                           h5tx_error *err);
+
 #endif
 
 /* Page access shared by snapshots and writers (snapshot.c). */
