@@ -530,6 +530,8 @@ typedef struct h5tx_config {
                                     memory before spilling (0: default) */
   int plain;                   /**< plain=yes (default): a name outside any
                                     store is a plain POSIX file; no: an error */
+  char message[1024];          /**< message=TEXT: the commit message of the
+                                    revisions made ("" for the default) */
 } h5tx_config;
 
 /** Fill `c` with the defaults. */
