@@ -19,9 +19,15 @@
 same libhdf5 as h5py). Names, revisions and the config string
 ("commit=close;codec=none", or a dict) are the driver's: see H5FDh5tx.h.
 
+`import h5tx` also registers the driver with h5py, so h5py.File(name, mode,
+driver="h5tx", config=..., message=...) and h5netcdf.File(name, mode,
+driver="h5tx") work; open_dataset and to_netcdf do the same for xarray.
+
 The driver library is found, in this order, at $H5TX_VFD_LIB (only there when
 it is set), next to an installed copy of this module (../lib, ../../lib,
 ../../../lib), in a source tree's build/vfd, and by ctypes.util.find_library.
+In each directory the build for h5py's HDF5 (libh5tx_vfd_1_14.so under HDF5
+1.14) comes before the system HDF5's libh5tx_vfd.so.
 """
 
 import ctypes
@@ -87,15 +93,26 @@ class _Stat(ctypes.Structure):  # h5tx_stat
                 ("changed", ctypes.c_uint64)]
 
 
+def _lib_names():
+    """The driver's file names, best first: the build for h5py's HDF5
+    (libh5tx_vfd_1_14.so for HDF5 1.14.x), then the system HDF5's."""
+    major, minor = h5py.version.hdf5_version_tuple[:2]
+    return ["libh5tx_vfd_%d_%d.so" % (major, minor), _LIB_NAME]
+
+
 def _candidates():
     env = os.environ.get("H5TX_VFD_LIB")
     if env:
         return [env]
     here = os.path.dirname(os.path.abspath(__file__))
-    out = [os.path.join(here, *up, "lib", _LIB_NAME)
-           for up in ((os.pardir,), (os.pardir,) * 2, (os.pardir,) * 3)]
-    out.append(os.path.join(here, os.pardir, "build", "vfd", _LIB_NAME))
-    return [os.path.normpath(p) for p in out]
+    dirs = [os.path.join(here, *up, "lib") for up in ((os.pardir,), (os.pardir,) * 2,
+                                                      (os.pardir,) * 3)]
+    dirs.append(os.path.join(here, os.pardir, "build", "vfd"))
+    out = []
+    for d in dirs:
+        names = [n for n in _lib_names() if os.path.exists(os.path.join(d, n))]
+        out += [os.path.normpath(os.path.join(d, n)) for n in names or [_LIB_NAME]]
+    return out
 
 
 def _declare(lib):

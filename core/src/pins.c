@@ -38,7 +38,7 @@ static slot *slots(h5tx__pins *p) { return (slot *)(p->map + HDR); }
 
 int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err) {
   char path[4096];
-  snprintf(path, sizeof path, "%s/readers", dir);
+  snprintf(path, sizeof path, "%s/" H5TX__PINS_FILE, dir);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666); /* less the umask */
   if (fd < 0)
     return h5tx__err(err, h5tx__errno_code(errno), "store %s: reader table: %s", dir,

@@ -8,6 +8,9 @@
 
 typedef struct h5tx__pins h5tx__pins;
 
+/* The reader table's file name in the store's directory. */
+#define H5TX__PINS_FILE "readers"
+
 /* Open or create `dir`/readers. */
 int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err);
 void h5tx__pins_close(h5tx__pins *p);
