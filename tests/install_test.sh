@@ -201,6 +201,21 @@ for b in "${builds[@]}"; do
   else
     bad "h5ls through the installed plugin: $out"
   fi
+  # Commit messages from an unmodified program: message= in the config,
+  # else H5TX_MESSAGE.
+  rp="$tmp/rp$ver.h5tx"
+  for how in "HDF5_DRIVER_CONFIG=message=repacked by h5repack" "H5TX_MESSAGE=from the environment"; do
+    env -u LD_LIBRARY_PATH HDF5_PLUGIN_PATH="$prefix/lib/hdf5/plugins" HDF5_DRIVER=h5tx "$how" \
+      "$hprefix/bin/h5repack" "$tmp/f_vfd$ver.h5" "$rp/${how%%=*}.h5" >/dev/null 2>&1 ||
+      bad "h5repack into $rp with $how"
+  done
+  msgs=$("$prefix/bin/h5tx" log "$rp" --json | /usr/bin/python3 -c \
+    'import json, sys; print("|".join(c["message"] for c in json.load(sys.stdin)["commits"]))')
+  if [ "$msgs" = "from the environment|repacked by h5repack" ]; then
+    ok "h5repack's commits say what message= and H5TX_MESSAGE said"
+  else
+    bad "h5repack's commit messages: $msgs"
+  fi
 done
 
 [ $fail = 0 ] && echo "install_test: passed (${#builds[@]} build(s) in one prefix)"
