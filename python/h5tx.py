@@ -166,10 +166,13 @@ def _load():
             return _lib
         tried, lib = [], None
         cands = _candidates()
+        searched = []  # names ctypes.util.find_library looked for
         if not os.environ.get("H5TX_VFD_LIB"):
-            found = ctypes.util.find_library("h5tx_vfd")
-            if found:
-                cands.append(found)
+            for name in _lib_names():
+                found = ctypes.util.find_library(name[3:-3])  # libNAME.so -> NAME
+                searched.append(name[3:-3])
+                if found:
+                    cands.append(found)
         for path in cands:
             if os.sep in path and not os.path.exists(path):
                 tried.append("%s (missing)" % path)
@@ -180,8 +183,7 @@ def _load():
             except OSError as e:
                 tried.append("%s (%s)" % (path, e))
         if lib is None:
-            if not os.environ.get("H5TX_VFD_LIB"):
-                tried.append("ctypes.util.find_library('h5tx_vfd') (not found)")
+            tried += ["ctypes.util.find_library('%s') (not found)" % n for n in searched]
             raise ImportError("h5tx: cannot load the driver library %s; tried: %s. Set "
                               "H5TX_VFD_LIB to its path." % (_LIB_NAME, "; ".join(tried)))
         _declare(lib)
