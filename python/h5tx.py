@@ -111,7 +111,10 @@ def _candidates():
     out = []
     for d in dirs:
         names = [n for n in _lib_names() if os.path.exists(os.path.join(d, n))]
-        out += [os.path.normpath(os.path.join(d, n)) for n in names or [_LIB_NAME]]
+        for n in names or [_LIB_NAME]:
+            path = os.path.normpath(os.path.join(d, n))
+            if path not in out:
+                out.append(path)
     return out
 
 
