@@ -197,3 +197,24 @@ def test_xarray_through_h5netcdf(tmp_path):
     # no keywords through to h5netcdf.File): that is why h5tx has these two.
     with pytest.raises(TypeError):
         xr.open_dataset(name, engine="h5netcdf", backend_kwargs={"driver": "h5tx"})
+
+
+# ---- which driver library the module loads ---------------------------------------------
+
+
+@pytest.mark.parametrize("hdf5, first", [((1, 14, 5), "libh5tx_vfd_1_14.so"),
+                                         ((1, 10, 8), "libh5tx_vfd.so")])
+def test_installed_module_prefers_the_build_for_h5pys_hdf5(tmp_path, monkeypatch, hdf5, first):
+    """Both builds in one prefix: under an h5py on HDF5 1.14 the module takes
+    libh5tx_vfd_1_14.so, under 1.10 (no _1_10 build) libh5tx_vfd.so."""
+    lib = tmp_path / "prefix" / "lib"
+    pydir = lib / "python3.11" / "dist-packages"
+    pydir.mkdir(parents=True)
+    for name in ("libh5tx_vfd.so", "libh5tx_vfd_1_14.so"):
+        (lib / name).write_bytes(b"")
+    monkeypatch.delenv("H5TX_VFD_LIB", raising=False)
+    monkeypatch.setattr(h5tx, "__file__", str(pydir / "h5tx.py"))
+    monkeypatch.setattr(h5py.version, "hdf5_version_tuple", hdf5)
+    present = [c for c in h5tx._candidates() if os.path.exists(c)]  # loaded in this order
+    assert present[0] == str(lib / first)
+    assert str(lib / "libh5tx_vfd.so") in present
