@@ -28,8 +28,7 @@ PLUGIN_LIB = "libh5zstd.so"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                      os.pardir, os.pardir))
-# The 1.14 build names its driver libh5tx_vfd_1_14.so (see vfd/CMakeLists.txt).
-VFD_114 = os.path.join(REPO, "build-1.14", "vfd", "libh5tx_vfd_1_14.so")
+VFD_114 = os.path.join(REPO, "build-1.14", "vfd", "libh5tx_vfd.so")
 
 
 # ---- helpers ---------------------------------------------------------------------
