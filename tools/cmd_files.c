@@ -410,8 +410,13 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
     goto out;
   }
   if (t.name && es.n == 0) {
-    rc = cli_fail("store %s: no file '%s' (nor files under it) at revision %llu", t.store, t.name,
-                  (unsigned long long)rev);
+    const char *stray = "";
+    for (size_t i = 0; i < foreign.n; i++)
+      if (strcmp(foreign.v[i], t.name) == 0)
+        stray = " (it is a plain file in the store's directory, not part of the store: written "
+                "there by a program that ignored HDF5_DRIVER, such as an HDF5 1.10 one)";
+    rc = cli_fail("store %s: no file '%s' (nor files under it) at revision %llu%s", t.store, t.name,
+                  (unsigned long long)rev, stray);
     goto out;
   }
   uint64_t size = 0, stored = 0;

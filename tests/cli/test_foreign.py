@@ -48,6 +48,9 @@ def test_hdf5_110_tool_writes_plain_file_into_store_dir(tmp_path):
     assert ("store %s: out.h5 is not part of the store" % s) in p.err
     assert "HDF5_DRIVER" in p.err  # says what probably happened
     assert h5tx_json("ls", s)["foreign"] == ["out.h5"]
+    p = h5tx("ls", "%s/out.h5" % s, code=1)  # asked for by name: says where it is
+    assert ("store %s: no file 'out.h5'" % s) in p.err
+    assert "(it is a plain file in the store's directory, not part of the store" in p.err
     p = h5tx("verify", s)  # the store itself is sound: exit 0
     assert ("store %s: out.h5 is not part of the store" % s) in p.out
     v = h5tx_json("verify", s)
