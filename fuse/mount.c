@@ -63,6 +63,9 @@ static int parse_config(const char *text, h5tx_config *cfg, h5tx_error *err) {
                 "config key 'commit' does not apply to a mount (it commits at fsync and close)");
   if (cfg->plain != d.plain)
     return fail(err, H5TX_EINVAL, "config key 'plain' does not apply to a mount");
+  if (cfg->message[0])
+    return fail(err, H5TX_EINVAL,
+                "config key 'message' does not apply to a mount (its commits name the program)");
   return 0;
 }
 

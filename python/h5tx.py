@@ -19,9 +19,15 @@
 same libhdf5 as h5py). Names, revisions and the config string
 ("commit=close;codec=none", or a dict) are the driver's: see H5FDh5tx.h.
 
+`import h5tx` also registers the driver with h5py, so h5py.File(name, mode,
+driver="h5tx", config=..., message=...) and h5netcdf.File(name, mode,
+driver="h5tx") work; open_dataset and to_netcdf do the same for xarray.
+
 The driver library is found, in this order, at $H5TX_VFD_LIB (only there when
 it is set), next to an installed copy of this module (../lib, ../../lib,
 ../../../lib), in a source tree's build/vfd, and by ctypes.util.find_library.
+In each directory the build for h5py's HDF5 (libh5tx_vfd_1_14.so under HDF5
+1.14) comes before the system HDF5's libh5tx_vfd.so.
 """
 
 import ctypes
@@ -32,7 +38,8 @@ import threading
 
 import h5py
 
-__all__ = ["File", "Error", "head", "tag", "read_bytes", "library_path"]
+__all__ = ["File", "Error", "head", "tag", "read_bytes", "library_path", "netcdf_store",
+           "open_dataset", "to_netcdf"]
 
 _LIB_NAME = "libh5tx_vfd.so"
 
@@ -86,15 +93,29 @@ class _Stat(ctypes.Structure):  # h5tx_stat
                 ("changed", ctypes.c_uint64)]
 
 
+def _lib_names():
+    """The driver's file names, best first: the build for h5py's HDF5
+    (libh5tx_vfd_1_14.so for HDF5 1.14.x), then the system HDF5's."""
+    major, minor = h5py.version.hdf5_version_tuple[:2]
+    return ["libh5tx_vfd_%d_%d.so" % (major, minor), _LIB_NAME]
+
+
 def _candidates():
     env = os.environ.get("H5TX_VFD_LIB")
     if env:
         return [env]
     here = os.path.dirname(os.path.abspath(__file__))
-    out = [os.path.join(here, *up, "lib", _LIB_NAME)
-           for up in ((os.pardir,), (os.pardir,) * 2, (os.pardir,) * 3)]
-    out.append(os.path.join(here, os.pardir, "build", "vfd", _LIB_NAME))
-    return [os.path.normpath(p) for p in out]
+    dirs = [os.path.join(here, *up, "lib") for up in ((os.pardir,), (os.pardir,) * 2,
+                                                      (os.pardir,) * 3)]
+    dirs.append(os.path.join(here, os.pardir, "build", "vfd"))
+    out = []
+    for d in dirs:
+        names = [n for n in _lib_names() if os.path.exists(os.path.join(d, n))]
+        for n in names or [_LIB_NAME]:
+            path = os.path.normpath(os.path.join(d, n))
+            if path not in out:
+                out.append(path)
+    return out
 
 
 def _declare(lib):
@@ -148,10 +169,13 @@ def _load():
             return _lib
         tried, lib = [], None
         cands = _candidates()
+        searched = []  # names ctypes.util.find_library looked for
         if not os.environ.get("H5TX_VFD_LIB"):
-            found = ctypes.util.find_library("h5tx_vfd")
-            if found:
-                cands.append(found)
+            for name in _lib_names():
+                found = ctypes.util.find_library(name[3:-3])  # libNAME.so -> NAME
+                searched.append(name[3:-3])
+                if found:
+                    cands.append(found)
         for path in cands:
             if os.sep in path and not os.path.exists(path):
                 tried.append("%s (missing)" % path)
@@ -162,8 +186,7 @@ def _load():
             except OSError as e:
                 tried.append("%s (%s)" % (path, e))
         if lib is None:
-            if not os.environ.get("H5TX_VFD_LIB"):
-                tried.append("ctypes.util.find_library('h5tx_vfd') (not found)")
+            tried += ["ctypes.util.find_library('%s') (not found)" % n for n in searched]
             raise ImportError("h5tx: cannot load the driver library %s; tried: %s. Set "
                               "H5TX_VFD_LIB to its path." % (_LIB_NAME, "; ".join(tried)))
         _declare(lib)
@@ -211,102 +234,136 @@ def _hdf5_errors(lib):
     return "; ".join(msgs) or "no HDF5 error message"
 
 
-# ---- File --------------------------------------------------------------------
+# ---- the h5py driver and File -------------------------------------------------
 
-_LIBVER = {"earliest": h5py.h5f.LIBVER_EARLIEST, "latest": h5py.h5f.LIBVER_LATEST}
-for _name in ("v108", "v110"):
-    if hasattr(h5py.h5f, "LIBVER_" + _name.upper()):
-        _LIBVER[_name] = getattr(h5py.h5f, "LIBVER_" + _name.upper())
-
-
-def _config_text(config):
-    if config is None:
-        return ""
+def _config_text(config, keys=None, message=None):
+    """The driver's config string from `config` (a string, bytes or a dict),
+    config keys given as keywords, and a commit message."""
+    items = []
     if isinstance(config, dict):
-        return ";".join("%s=%s" % kv for kv in config.items())
-    if isinstance(config, bytes):
-        return config.decode()
-    return str(config)
+        items += list(config.items())
+    elif config is not None:
+        text = config.decode() if isinstance(config, bytes) else str(config)
+        if text.strip():
+            items.append((None, text))
+    items += list((keys or {}).items())
+    if message is not None:
+        if ";" in str(message):
+            raise ValueError("h5tx: a commit message cannot contain ';' (the config "
+                             "separator): %r" % (message,))
+        items.append(("message", message))
+    out = []
+    for k, v in items:
+        if isinstance(v, bool):
+            v = "yes" if v else "no"
+        out.append(v if k is None else "%s=%s" % (k, v))
+    return ";".join(out)
 
 
-def _make_fapl(lib, config, libver, rdcc_nslots, rdcc_nbytes, rdcc_w0):
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    if libver is not None:
-        try:
-            if isinstance(libver, str):
-                low, high = _LIBVER[libver], h5py.h5f.LIBVER_LATEST
-            else:
-                low, high = (_LIBVER[x] for x in libver)
-        except (KeyError, TypeError, ValueError):
-            raise ValueError("h5tx: unknown libver %r (known: %s, or a pair of them)"
-                             % (libver, ", ".join(_LIBVER))) from None
-        fapl.set_libver_bounds(low, high)
-    if (rdcc_nslots, rdcc_nbytes, rdcc_w0) != (None, None, None):
-        cache = list(fapl.get_cache())
-        for i, v in ((1, rdcc_nslots), (2, rdcc_nbytes), (3, rdcc_w0)):
-            if v is not None:
-                cache[i] = v
-        fapl.set_cache(*cache)
-    text = _config_text(config)
+def _set_fapl(plist, config=None, message=None, **keys):
+    """h5py's hook for driver="h5tx": make `plist` (h5py's PropFAID, already
+    carrying h5py's own settings: libver, cache, locking...) use the driver.
+
+    config   the driver's config string "key=value;..." or a dict of them
+    message  the commit message of the revisions this open makes
+    **keys   config keys as keywords (codec="zstd", commit="close", ...)"""
+    lib = _load()
+    text = _config_text(config, keys, message)
     with _phil:
         lib.H5Eclear2(0)
-        if lib.H5Pset_fapl_h5tx(fapl.id, text.encode()) < 0:
+        if lib.H5Pset_fapl_h5tx(plist.id, text.encode()) < 0:
             raise ValueError("h5tx: bad config %r: %s" % (text, _hdf5_errors(lib)))
-    return fapl
 
 
-def File(name, mode="r", config=None, *, libver=None, rdcc_nslots=None, rdcc_nbytes=None,
-         rdcc_w0=None, track_order=None):
-    """Open `name` through the h5tx driver and return an h5py.File.
+# `import h5tx` is enough for h5py.File(name, mode, driver="h5tx", ...).
+if hasattr(h5py, "register_driver"):  # h5py >= 3.2
+    h5py.register_driver("h5tx", _set_fapl)
 
-    name    "STORE.h5tx/path/f.h5" (head), "...f.h5@REV" or "...f.h5@TAG"
-            (read-only), or a plain file (unless config says plain=no).
-    mode    'r', 'r+', 'w' (create or truncate), 'w-' or 'x' (create, fail if
-            it exists), 'a' (read-write if it exists, else create).
-    config  the driver's config string "key=value;..." or a dict of them.
-    libver, rdcc_nslots, rdcc_nbytes, rdcc_w0, track_order: as in h5py.File.
+
+def _check_libver(libver):
+    """h5py answers an unknown libver with a bare KeyError; say what is known."""
+    known = getattr(h5py._hl.files, "libver_dict", None)
+    if libver is None or known is None:
+        return
+    names = [libver] if isinstance(libver, str) else list(libver)
+    for x in names:
+        if x not in known:
+            raise ValueError("h5tx: unknown libver %r (known: %s, or a pair of them)"
+                             % (x, ", ".join(known)))
+
+
+def File(name, mode="r", config=None, *, message=None, **kwds):
+    """Open `name` through the h5tx driver and return an h5py.File; the same
+    as h5py.File(name, mode, driver="h5tx", config=..., message=..., ...),
+    except that mode 'a' on a file that exists but cannot be written (a
+    revision, or a file another process is writing) says why instead of
+    trying to create it.
+
+    name     "STORE.h5tx/path/f.h5" (head), "...f.h5@REV" or "...f.h5@TAG"
+             (read-only), or a plain file (unless config says plain=no).
+    mode     'r', 'r+', 'w' (create or truncate), 'w-' or 'x' (create, fail if
+             it exists), 'a' (read-write if it exists, else create).
+    config   the driver's config string "key=value;..." or a dict of them.
+    message  the commit message of the revisions this open makes (default:
+             $H5TX_MESSAGE, else "PROGRAM: flush" or "PROGRAM: close").
+    **kwds   h5py.File's own keywords (libver, userblock_size, locking,
+             track_order, rdcc_nbytes, ...) and config keys as keywords.
 
     Errors: ValueError for a bad config, mode or keyword; h5py's OSError
     (carrying the driver's "h5tx: ..." message) when HDF5 cannot open.
     """
-    lib = _load()
+    _load()
     if mode not in ("r", "r+", "w", "w-", "x", "a"):
         raise ValueError("h5tx: invalid mode %r; must be one of r, r+, w, w-, x, a" % (mode,))
-    fapl = _make_fapl(lib, config, libver, rdcc_nslots, rdcc_nbytes, rdcc_w0)
-    fcpl = None
-    if track_order:
-        fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
-        order = h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED
-        fcpl.set_link_creation_order(order)
-        fcpl.set_attr_creation_order(order)
-    bname = os.fsencode(os.fspath(name))
-    f5 = h5py.h5f
+    _check_libver(kwds.get("libver"))
+    kwds = dict(kwds, driver="h5tx", config=config, message=message)
+    if mode != "a":
+        return h5py.File(name, mode, **kwds)
+    # 'a' is decided by HDF5 through the driver, not by the OS path.
+    try:
+        return h5py.File(name, "r+", **kwds)
+    except OSError as e:
+        why_not_rw = e
+    ro = dict(kwds)
+    for k in ("userblock_size", "track_order", "fs_strategy", "fs_persist", "fs_threshold",
+              "fs_page_size"):
+        ro.pop(k, None)  # creation-only keywords
+    try:
+        h5py.File(name, "r", **ro).close()
+    except OSError:
+        return h5py.File(name, "w-", **kwds)  # it does not exist
+    raise why_not_rw  # it exists but cannot be written (busy, a revision): say why
 
-    def create(flags):
-        return f5.create(bname, flags, fapl=fapl, fcpl=fcpl)
 
-    if mode == "r":
-        fid = f5.open(bname, f5.ACC_RDONLY, fapl=fapl)
-    elif mode == "r+":
-        fid = f5.open(bname, f5.ACC_RDWR, fapl=fapl)
-    elif mode == "w":
-        fid = create(f5.ACC_TRUNC)
-    elif mode in ("w-", "x"):
-        fid = create(f5.ACC_EXCL)
-    else:  # 'a': decided by HDF5 through the driver, not by the OS path
-        try:
-            fid = f5.open(bname, f5.ACC_RDWR, fapl=fapl)
-        except OSError as e:
-            why_not_rw = e
-        else:
-            return h5py.File(fid)
-        try:
-            f5.open(bname, f5.ACC_RDONLY, fapl=fapl).close()
-        except OSError:
-            fid = create(f5.ACC_EXCL)  # it does not exist
-        else:  # it exists but cannot be written (busy, a revision): say why
-            raise why_not_rw
-    return h5py.File(fid)
+# ---- h5netcdf and xarray ---------------------------------------------------------
+
+def netcdf_store(name, mode="r", config=None, *, message=None, **kwds):
+    """An xarray data store (xarray.backends.H5NetCDFStore) on `name`, opened
+    with h5netcdf through the h5tx driver. xarray's engine="h5netcdf" passes
+    no driver to h5py, so open_dataset and to_netcdf below go through this."""
+    import h5netcdf
+    from xarray.backends import H5NetCDFStore
+    f = h5netcdf.File(name, mode, driver="h5tx", config=config, message=message, **kwds)
+    return H5NetCDFStore(f, mode=mode)
+
+
+def open_dataset(name, config=None, **kwargs):
+    """xarray.open_dataset of "STORE.h5tx/f.nc[@REV]" through h5netcdf and
+    the driver; `kwargs` are xarray.open_dataset's (decode_times, chunks...)."""
+    import xarray
+    return xarray.open_dataset(netcdf_store(name, "r", config), **kwargs)
+
+
+def to_netcdf(dataset, name, mode="w", config=None, *, message=None, **kwargs):
+    """Write xarray `dataset` to "STORE.h5tx/f.nc" through h5netcdf and the
+    driver (mode 'w' replaces the file at head, 'a' adds to it); the close
+    commits one revision. `kwargs` go to Dataset.dump_to_store (encoding,
+    unlimited_dims)."""
+    store = netcdf_store(name, mode, config, message=message)
+    try:
+        dataset.dump_to_store(store, **kwargs)
+    finally:
+        store.close()
 
 
 # ---- the store -----------------------------------------------------------------

@@ -116,6 +116,22 @@ int cli_name_matches(const char *want, const char *name);
 /** Open store `path`, read-only unless `writable`. 0, or CLI_FAIL (reported). */
 int cli_open(const char *path, int writable, h5tx_store **s);
 
+/** Names collected by cli_foreign(). */
+typedef struct cli_names {
+  char **v;
+  size_t n, cap;
+} cli_names;
+
+/** Collect the entries of store `s`'s directory that are not part of the
+ * store (h5tx_store_foreign) into `out` (free with cli_names_free()).
+ * 0, or CLI_FAIL (reported). */
+int cli_foreign(h5tx_store *s, cli_names *out);
+void cli_names_free(cli_names *l);
+
+/** Print one line per foreign entry, "<lead>store S: NAME is not part of
+ * the store", and a last line saying what they are, to `f`. */
+void cli_foreign_print(FILE *f, const char *lead, const char *store, const cli_names *l);
+
 /** Resolve revision spec `spec` (NULL: head). 0, or the exit code (reported). */
 int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev);
 

@@ -472,7 +472,9 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
   h5tx_snap *snap = NULL;
   h5tx_error e = {0, ""};
   entries es = {NULL, 0, 0, t.name};
+  cli_names foreign = {NULL, 0, 0};
   if ((rc = cli_open(t.store, 0, &s))) goto out;
+  if ((rc = cli_foreign(s, &foreign))) goto out;
   if ((rc = cli_snap(s, t.rev, &snap))) goto out;
   h5tx_rev rev = h5tx_snap_rev(snap);
   if ((rc = h5tx_snap_list(snap, t.name, collect, &es, &e))) {
@@ -480,8 +482,13 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
     goto out;
   }
   if (t.name && es.n == 0) {
-    rc = cli_fail("store %s: no file '%s' (nor files under it) at revision %llu", t.store, t.name,
-                  (unsigned long long)rev);
+    const char *stray = "";
+    for (size_t i = 0; i < foreign.n; i++)
+      if (strcmp(foreign.v[i], t.name) == 0)
+        stray = " (it is a plain file in the store's directory, not part of the store: written "
+                "there by a program that ignored HDF5_DRIVER, such as an HDF5 1.10 one)";
+    rc = cli_fail("store %s: no file '%s' (nor files under it) at revision %llu%s", t.store, t.name,
+                  (unsigned long long)rev, stray);
     goto out;
   }
   uint64_t size = 0, stored = 0;
@@ -519,6 +526,10 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_end(&j);
     cli_json_u64(&j, "total_size", size);
     cli_json_u64(&j, "total_stored_bytes", stored);
+    cli_json_array(&j, "foreign");
+    for (size_t i = 0; i < foreign.n; i++)
+      cli_json_str(&j, NULL, foreign.v[i]);
+    cli_json_end(&j);
     cli_json_end(&j);
   } else {
     cli_table tb;
@@ -537,8 +548,11 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
     printf("%zu file%s, %s, stored in %s, at revision %llu\n", es.n, es.n == 1 ? "" : "s",
            cli_bytes(sz, size), cli_bytes(sb, stored), (unsigned long long)rev);
   }
+  fflush(stdout);
+  cli_foreign_print(stderr, "h5tx: ", t.store, &foreign);
   rc = CLI_OK;
 out:
+  cli_names_free(&foreign);
   for (size_t i = 0; i < es.n; i++)
     free(es.v[i].name);
   free(es.v);
@@ -555,12 +569,15 @@ const cli_cmd cli_cmd_ls = {
     "file PREFIX and the files under it as a directory. For each: its size,\n"
     "page size, stored page versions it reads (PAGES), how they are stored\n"
     "(CODEC: zstd, raw, zero pages or a mix with counts), the bytes of those\n"
-    "records (STORED) and the newest revision that changed it.\n\n"
+    "records (STORED) and the newest revision that changed it. Entries of the\n"
+    "store's directory that are not part of the store (plain files an HDF5\n"
+    "1.10 program wrote there, ignoring HDF5_DRIVER) are named on stderr.\n\n"
     "Options:\n"
     "  --json   one JSON object: {store, revision, files: [{name, size,\n"
     "           page_size, pages, zstd_pages, raw_pages, zero_pages,\n"
     "           stored_bytes, created, changed, file_id}], total_size,\n"
-    "           total_stored_bytes}\n"};
+    "           total_stored_bytes, foreign: [names, a directory's ending\n"
+    "           in /]}\n"};
 
 /* ---- diff ---------------------------------------------------------------- */
 

@@ -380,7 +380,9 @@ static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
   h5tx_error e = {0, ""};
   cli_progress bar;
   verify_arg va = {&bar, a.set[0], NULL, 0, 0};
+  cli_names foreign = {NULL, 0, 0};
   if ((rc = cli_open(t.store, 0, &s))) goto out;
+  if ((rc = cli_foreign(s, &foreign))) goto out;
   h5tx_verify_result res;
   memset(&res, 0, sizeof res);
   cli_progress_start(&bar, "verify", 0, 0); /* units: page versions */
@@ -404,6 +406,10 @@ static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
     for (size_t i = 0; i < va.n; i++)
       cli_json_str(&j, NULL, va.problems[i]);
     cli_json_end(&j);
+    cli_json_array(&j, "foreign");
+    for (size_t i = 0; i < foreign.n; i++)
+      cli_json_str(&j, NULL, foreign.v[i]);
+    cli_json_end(&j);
     cli_json_end(&j);
   } else {
     char b[32];
@@ -414,6 +420,7 @@ static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
       printf("%llu problem%s\n", (unsigned long long)res.problems, res.problems == 1 ? "" : "s");
     else
       printf("no problems\n");
+    cli_foreign_print(stdout, "foreign: ", t.store, &foreign);
   }
   if (res.problems) {
     fflush(stdout);
@@ -423,6 +430,7 @@ static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
   }
   rc = CLI_OK;
 out:
+  cli_names_free(&foreign);
   for (size_t i = 0; i < va.n; i++)
     free(va.problems[i]);
   free(va.problems);
@@ -438,10 +446,13 @@ const cli_cmd cli_cmd_verify = {
     "known file and has that file's page size; checks that every name, length,\n"
     "commit and tag record parses and refers to what exists. Each problem is\n"
     "reported naming file, page and revision (or the record); the exit status\n"
-    "is 1 when there is any. A progress bar is shown when stderr is a terminal.\n\n"
+    "is 1 when there is any. A progress bar is shown when stderr is a terminal.\n"
+    "Entries of the store's directory that are not part of the store (plain\n"
+    "files an HDF5 1.10 program wrote there, ignoring HDF5_DRIVER) are named\n"
+    "as 'foreign:' lines; they are not damage.\n\n"
     "Options:\n"
     "  --json   one JSON object: {store, ok, page_versions, bytes, records,\n"
-    "           problem_count, problems: [messages]}\n"};
+    "           problem_count, problems: [messages], foreign: [names]}\n"};
 
 /* ---- stats --------------------------------------------------------------- */
 

@@ -198,6 +198,45 @@ int cli_open(const char *path, int writable, h5tx_store **s) {
   return cli_fail_h5(&e) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
 }
 
+static int add_name(void *arg, const char *name) {
+  cli_names *l = arg;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 8;
+    char **v = realloc(l->v, cap * sizeof *v);
+    if (!v) return H5TX_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  if (!(l->v[l->n] = strdup(name))) return H5TX_ENOMEM;
+  l->n++;
+  return 0;
+}
+
+int cli_foreign(h5tx_store *s, cli_names *out) {
+  memset(out, 0, sizeof *out);
+  h5tx_error e = {0, ""};
+  int rc = h5tx_store_foreign(s, add_name, out, &e);
+  return rc ? cli_fail_rc(rc, &e) : 0;
+}
+
+void cli_names_free(cli_names *l) {
+  for (size_t i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+void cli_foreign_print(FILE *f, const char *lead, const char *store, const cli_names *l) {
+  for (size_t i = 0; i < l->n; i++)
+    fprintf(f, "%sstore %s: %s is not part of the store\n", lead, store, l->v[i]);
+  if (l->n)
+    fprintf(f,
+            "%s%s in no revision and nothing of h5tx reads %s: written into the store's "
+            "directory as plain files, e.g. by an HDF5 1.10 program (HDF5 1.10 ignores "
+            "HDF5_DRIVER). To keep a file in the store, move it out and 'h5tx import' it.\n",
+            lead, l->n == 1 ? "It is" : "They are", l->n == 1 ? "it" : "them");
+}
+
 int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev) {
   h5tx_error e = {0, ""};
   if (h5tx_rev_parse(s, spec ? spec : "head", rev, &e)) return cli_fail_h5(&e);

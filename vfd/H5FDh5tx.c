@@ -61,6 +61,7 @@ typedef struct H5FD_h5tx_t {
   char *name;
   h5tx_rev rev; /* read-only: the revision; read-write: H5TX_HEAD */
   int commit_on_flush;
+  char *message; /* the config's message=, or NULL */
 } H5FD_h5tx_t;
 
 /* One writer per file and process, shared by every read-write open of it.
@@ -110,6 +111,16 @@ static const char *program(void) {
     comm[strcspn(comm, "\n")] = 0;
   }
   return comm;
+}
+
+/* The message of a commit: the config's message=, else $H5TX_MESSAGE,
+ * else "PROGRAM: why". */
+static const char *commit_message(const char *configured, const char *why, char *buf, size_t cap) {
+  const char *env = getenv("H5TX_MESSAGE");
+  if (configured && *configured) return configured;
+  if (env && *env) return env;
+  snprintf(buf, cap, "%s: %s", program(), why);
+  return buf;
 }
 
 /* ---- config and names ---------------------------------------------------- */
@@ -343,6 +354,7 @@ static void free_file(H5FD_h5tx_t *f) {
   h5tx_store_close(f->store);
   free(f->store_path);
   free(f->name);
+  free(f->message);
   free(f);
 }
 
@@ -422,6 +434,7 @@ static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cf
   f->store_path = strdup(t->store);
   f->name = strdup(t->file);
   f->commit_on_flush = cfg->commit == H5TX_COMMIT_FLUSH;
+  f->message = cfg->message[0] ? strdup(cfg->message) : NULL;
   h5tx_store_opts so;
   h5tx_store_opts_init(&so);
   so.create = rdwr && (flags & H5F_ACC_CREAT);
@@ -430,7 +443,7 @@ static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cf
   so.level = cfg->level;
   so.durability = cfg->durability;
   so.dirty_limit = (size_t)cfg->cache;
-  if (!f->store_path || !f->name) {
+  if (!f->store_path || !f->name || (cfg->message[0] && !f->message)) {
     FAIL(H5E_CANTALLOC, "out of memory");
     goto fail;
   }
@@ -491,10 +504,10 @@ static herr_t commit(H5FD_h5tx_t *f, const char *why) {
          f->name, f->store_path, (unsigned long long)h5tx_writer_base(f->writer));
     return -1;
   }
-  char msg[128];
-  snprintf(msg, sizeof msg, "%s: %s", program(), why);
+  char buf[128];
   h5tx_error e = {0};
-  int rc = h5tx_writer_commit(f->writer, msg, NULL, &e);
+  int rc =
+      h5tx_writer_commit(f->writer, commit_message(f->message, why, buf, sizeof buf), NULL, &e);
   if (rc == H5TX_ESYNC) { /* landed; the writer goes on from it */
     FAIL(H5E_WRITEERROR, "commit of '%s' landed but was not flushed to disk: %s", f->name, e.msg);
     return -1;
@@ -718,8 +731,8 @@ static herr_t h5tx_delete(const char *name, hid_t fapl) {
   }
   h5tx_error e = {0};
   h5tx_store *s = NULL;
-  char msg[128];
-  snprintf(msg, sizeof msg, "%s: delete", program());
+  char buf[128];
+  const char *msg = commit_message(cfg.message, "delete", buf, sizeof buf);
   if (t.spec) {
     FAIL(H5E_CANTDELETEFILE, "cannot delete revision '%s' of '%s': revisions are immutable", t.spec,
          t.file);

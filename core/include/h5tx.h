@@ -146,6 +146,19 @@ H5TX_API const char *h5tx_store_path(const h5tx_store *s);
  * @return 0, or H5TX_EIO / H5TX_EFORK */
 H5TX_API int h5tx_store_head(h5tx_store *s, h5tx_rev *out, h5tx_error *err);
 
+/** Called with each entry of a store's directory that is not part of the
+ * store (a directory's name ends in '/'); non-zero stops the walk. */
+typedef int (*h5tx_foreign_fn)(void *arg, const char *name);
+
+/** List, sorted by name, the entries of the store's directory that are not
+ * part of the store: files that programs wrote there as plain files (an
+ * HDF5 1.10 program ignores HDF5_DRIVER and writes "lab.h5tx/out.h5" as a
+ * plain file in the directory), directories, links. They are not in any
+ * revision and nothing of h5tx reads them.
+ * @return 0, fn's non-zero value, or H5TX_EIO / H5TX_ENOMEM naming the
+ *  directory */
+H5TX_API int h5tx_store_foreign(h5tx_store *s, h5tx_foreign_fn fn, void *arg, h5tx_error *err);
+
 /* ------------------------------------------------------------------ */
 /** @name Snapshots and reading. */
 
@@ -570,6 +583,8 @@ typedef struct h5tx_config {
                                     memory before spilling (0: default) */
   int plain;                   /**< plain=yes (default): a name outside any
                                     store is a plain POSIX file; no: an error */
+  char message[1024];          /**< message=TEXT: the commit message of the
+                                    revisions made ("" for the default) */
 } h5tx_config;
 
 /** Fill `c` with the defaults. */

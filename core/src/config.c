@@ -17,8 +17,8 @@ void h5tx_config_init(h5tx_config *c) {
   c->plain = 1;
 }
 
-static const char *const keys[] = {"store",      "rev",   "page_size", "codec", "commit",
-                                   "durability", "cache", "plain",     NULL};
+static const char *const keys[] = {"store",      "rev",   "page_size", "codec",   "commit",
+                                   "durability", "cache", "plain",     "message", NULL};
 
 static const char *trim(char *s) {
   while (isspace((unsigned char)*s))
@@ -110,6 +110,10 @@ static int set(h5tx_config *c, const char *key, const char *val, h5tx_error *err
       c->plain = 0;
     else
       return bad(err, key, val, "expected yes or no");
+  } else if (strcmp(key, "message") == 0) {
+    if (!*val) return bad(err, key, val, "empty commit message");
+    if (strlen(val) >= sizeof c->message) return bad(err, key, val, "longer than 1023 bytes");
+    strcpy(c->message, val);
   }
   return 0;
 }
@@ -144,7 +148,7 @@ int h5tx_config_parse(const char *text, h5tx_config *out, h5tx_error *err) {
     if (!keys[k]) {
       rc = h5tx__err(err, H5TX_EINVAL,
                      "unknown config key '%s' (known: store, rev, page_size, codec, commit, "
-                     "durability, cache, plain)",
+                     "durability, cache, plain, message)",
                      key);
     } else if (seen & (1u << k)) {
       rc = h5tx__err(err, H5TX_EINVAL, "config key '%s' given twice", key);
@@ -176,6 +180,7 @@ size_t h5tx_config_format(const h5tx_config *c, char *buf, size_t cap) {
   if (c->durability == H5TX_NOSYNC) ADD("durability=nosync;");
   if (c->cache) ADD("cache=%llu;", (unsigned long long)c->cache);
   if (!c->plain) ADD("plain=no;");
+  if (c->message[0]) ADD("message=%s;", c->message);
 #undef ADD
   if (n && n < sizeof tmp) tmp[--n] = 0; /* drop the last ';' */
   if (n >= sizeof tmp) n = sizeof tmp - 1;

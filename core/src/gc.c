@@ -379,7 +379,7 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
   if (!s->pins)
     return h5tx__err(err, H5TX_EROFS, "store %s: no reader table; cannot collect safely", s->path);
   char lp[4200];
-  snprintf(lp, sizeof lp, "%s/readers", s->path);
+  snprintf(lp, sizeof lp, "%s/" H5TX__PINS_FILE, s->path);
   int lock = open(lp, O_RDWR | O_CLOEXEC);
   if (lock < 0 || flock(lock, LOCK_EX) != 0) {
     int e = errno;

@@ -42,6 +42,9 @@ typedef struct h5tx__val {
 
 /* Open (or, with `create`, create) the environment in directory `dir`.
  * Errors: H5TX_EIO, H5TX_ENOMEM, H5TX_ENOSPC, H5TX_EFORMAT (not LMDB). */
+/* Whether `name` (an entry of the store's directory) is one of the engine's
+ * files. */
+int h5tx__kv_owns(const char *name);
 int h5tx__kv_open(const char *dir, int create, int read_only, uint64_t map_size, h5tx__kv **out,
                   h5tx_error *err);
 void h5tx__kv_close(h5tx__kv *kv);

@@ -117,6 +117,10 @@ static int check_lock_access(h5tx__kv *kv, h5tx_error *err) {
                    kv->path, path, (int)geteuid());
 }
 
+int h5tx__kv_owns(const char *name) {
+  return strcmp(name, "data.mdb") == 0 || strcmp(name, "lock.mdb") == 0;
+}
+
 /* LMDB's lock file holds its reader table in a shared mapping: allocate its
  * blocks before LMDB maps it, so that taking a reader slot on a full disk
  * cannot raise SIGBUS. Done before this process opens the environment (a

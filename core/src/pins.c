@@ -142,12 +142,12 @@ static void set_mine(h5tx__pins *p, int k, uint8_t v) {
 int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err) {
   pthread_once(&atfork_once, register_atfork);
   h5tx__pins *p = calloc(1, sizeof *p);
-  size_t pl = strlen(dir) + sizeof "/readers";
+  size_t pl = strlen(dir) + sizeof "/" H5TX__PINS_FILE;
   if (!p || !(p->path = malloc(pl))) {
     free(p);
     return h5tx__err(err, H5TX_ENOMEM, "store %s: out of memory", dir);
   }
-  snprintf(p->path, pl, "%s/readers", dir);
+  snprintf(p->path, pl, "%s/" H5TX__PINS_FILE, dir);
   p->pid = getpid();
   p->refs = 1;
   p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666); /* less the umask */

@@ -10,6 +10,9 @@
 
 typedef struct h5tx__pins h5tx__pins;
 
+/* The reader table's file name in the store's directory. */
+#define H5TX__PINS_FILE "readers"
+
 /* Open or create `dir`/readers. */
 int h5tx__pins_open(const char *dir, h5tx__pins **out, h5tx_error *err);
 /* Close; slots still held are released. In a fork child, the parent's slots

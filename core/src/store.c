@@ -431,3 +431,57 @@ int h5tx__rev_check_pinned(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *
                            h5tx_error *err) {
   return rev_check(s, t, rev, head, H5TX_COMMIT_COLLECTED, err);
 }
+
+/* ---- entries of the directory that are not the store's -------------------- */
+
+static int own_entry(const char *name) {
+  return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, MARKER) == 0 ||
+         strcmp(name, H5TX__PINS_FILE) == 0 || h5tx__kv_owns(name) ||
+         strncmp(name, H5TX__SPILL_PREFIX, strlen(H5TX__SPILL_PREFIX)) == 0;
+}
+
+static int cmp_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int h5tx_store_foreign(h5tx_store *s, h5tx_foreign_fn fn, void *arg, h5tx_error *err) {
+  DIR *d = opendir(s->path);
+  if (!d)
+    return h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": listing its directory: %s", s->path,
+                     strerror(errno));
+  char **names = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  struct dirent *de;
+  errno = 0;
+  while (rc == 0 && (de = readdir(d))) {
+    if (own_entry(de->d_name)) continue;
+    int isdir = de->d_type == DT_DIR;
+    if (de->d_type == DT_UNKNOWN) {
+      struct stat st;
+      isdir = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    char *name = malloc(strlen(de->d_name) + 2);
+    char **v = n == cap ? realloc(names, (cap = cap ? 2 * cap : 8) * sizeof *v) : names;
+    if (!name || !v) {
+      free(name);
+      rc = h5tx__err(err, H5TX_ENOMEM, STORE_FMT ": listing its directory: out of memory", s->path);
+      break;
+    }
+    names = v;
+    sprintf(name, "%s%s", de->d_name, isdir ? "/" : "");
+    names[n++] = name;
+    errno = 0;
+  }
+  if (rc == 0 && errno)
+    rc = h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": listing its directory: %s", s->path,
+                   strerror(errno));
+  closedir(d);
+  if (rc == 0 && n) qsort(names, n, sizeof *names, cmp_names);
+  for (size_t i = 0; i < n; i++) {
+    if (rc == 0) rc = fn(arg, names[i]);
+    free(names[i]);
+  }
+  free(names);
+  return rc;
+}

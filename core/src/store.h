@@ -19,6 +19,10 @@ struct h5tx_store {
   size_t dirty_limit;
 };
 
+/* A writer's spill file in the store's directory, unlinked as soon as it is
+ * made (one is left only by a crash in between). */
+#define H5TX__SPILL_PREFIX ".spill-"
+
 /* Prefix for messages: "store <path>". */
 #define STORE_FMT "store %s"
 

@@ -127,7 +127,7 @@ static int spill_open(h5tx_writer *w, h5tx_error *err) {
   w->spill_fd = open(w->s->path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (w->spill_fd < 0) {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s/.spill-XXXXXX", w->s->path);
+    snprintf(tmp, sizeof tmp, "%s/" H5TX__SPILL_PREFIX "XXXXXX", w->s->path);
     w->spill_fd = mkostemp(tmp, O_CLOEXEC);
     if (w->spill_fd < 0) return sys_err(w, err, "creating spill file");
     unlink(tmp);

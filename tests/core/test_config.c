@@ -1,5 +1,5 @@
 /* test_config.c - the config string parser: every key, sizes with suffixes,
- * whitespace and empty items, and a message naming the key for each kind of
+ * whitespace and empty items, a commit message, and a message naming the key for each kind of
  * bad input; a failed parse leaves the config unchanged. */
 #include "check.h"
 
@@ -10,7 +10,8 @@ int main(void) {
   h5tx_config_init(&c);
   CHECK(c.plain == 1 && c.commit == H5TX_COMMIT_FLUSH && c.codec == -1 && c.durability == -1);
   OK(h5tx_config_parse(" store = /data/lab.h5tx ; rev=42;page_size=64K; codec=zstd:9;"
-                       "commit=close; durability=nosync; cache=128M; plain=no;;",
+                       "commit=close; durability=nosync; cache=128M; plain=no;;"
+                       " message = calibration run 3 (gain=2) ",
                        &c, &e));
   CHECK(strcmp(c.store, "/data/lab.h5tx") == 0);
   CHECK(strcmp(c.rev, "42") == 0);
@@ -20,6 +21,7 @@ int main(void) {
   CHECK(c.durability == H5TX_NOSYNC);
   CHECK(c.cache == 128u << 20);
   CHECK(c.plain == 0);
+  CHECK(strcmp(c.message, "calibration run 3 (gain=2)") == 0);
   /* Round trip through the formatter. */
   char text[H5TX_CONFIG_MAX + 512];
   CHECK(h5tx_config_format(&c, text, sizeof text) > 0);
@@ -51,6 +53,12 @@ int main(void) {
   FAILS(h5tx_config_parse("store=lab", &c, &e), H5TX_EINVAL, "ends in .h5tx");
   FAILS(h5tx_config_parse("rev=", &c, &e), H5TX_EINVAL, "'rev'");
   FAILS(h5tx_config_parse("codec=none;codec=zstd", &c, &e), H5TX_EINVAL, "'codec' given twice");
+  FAILS(h5tx_config_parse("message=", &c, &e), H5TX_EINVAL, "'message': bad value ''");
+  char longmsg[sizeof c.message + 16];
+  memset(longmsg, 'm', sizeof longmsg - 1);
+  longmsg[sizeof longmsg - 1] = 0;
+  memcpy(longmsg, "message=", 8);
+  FAILS(h5tx_config_parse(longmsg, &c, &e), H5TX_EINVAL, "'message'");
   FAILS(h5tx_config_parse("store", &c, &e), H5TX_EINVAL, "'store' is not key=value");
   /* A bad item after good ones changes nothing. */
   FAILS(h5tx_config_parse("codec=none; page_size=1", &c, &e), H5TX_EINVAL, "'page_size'");

@@ -9,7 +9,8 @@
  *
  * Config: "key=value;..." as parsed by h5tx_config_parse() (h5tx.h): store,
  * rev, page_size, codec, commit (flush|close), durability (sync|nosync),
- * cache, plain. Errors name the key.
+ * cache, plain, message. Errors name the key. A commit's message is the
+ * config's message=, else $H5TX_MESSAGE, else "PROGRAM: flush" (or close).
  *
  * Works with HDF5 1.10 (link this library and call H5Pset_fapl_h5tx) and
  * HDF5 1.14, where the same library is also a VFD plugin loaded by name:
