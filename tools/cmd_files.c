@@ -17,9 +17,9 @@
 
 /* ---- import -------------------------------------------------------------- */
 
-static const cli_opt import_opts[] = {
-    {"message", 'm', 1}, {"page-size", 0, 1}, {"codec", 0, 1}, {"durability", 0, 1}, {NULL, 0, 0}};
-enum { IM_MESSAGE, IM_PAGE_SIZE, IM_CODEC, IM_DURABILITY };
+static const cli_opt import_opts[] = {{"message", 'm', 1},  {"page-size", 0, 1}, {"codec", 0, 1},
+                                      {"durability", 0, 1}, {"json", 0, 0},      {NULL, 0, 0}};
+enum { IM_MESSAGE, IM_PAGE_SIZE, IM_CODEC, IM_DURABILITY, IM_JSON };
 
 /* Fill `buf` from `fd` up to `cap` bytes: the count, with *eof at end of
  * input; -1 with errno on an error or EINTR on interruption. */
@@ -184,7 +184,17 @@ static int run_import(const cli_cmd *cmd, int argc, char **argv) {
   }
   cli_test_stop("committed");
   char b[32];
-  if (rev == base)
+  if (a.set[IM_JSON]) {
+    cli_json j;
+    cli_json_init(&j, stdout);
+    cli_json_object(&j, NULL);
+    cli_json_str(&j, "store", t.store);
+    cli_json_str(&j, "file", t.name);
+    cli_json_u64(&j, "revision", rev);
+    cli_json_u64(&j, "size", off);
+    cli_json_bool(&j, "committed", rev != base);
+    cli_json_end(&j);
+  } else if (rev == base)
     printf("%s/%s already holds the bytes of %s: nothing to commit (revision %llu)\n", t.store,
            t.name, src, (unsigned long long)rev);
   else
@@ -207,7 +217,8 @@ out:
 }
 
 const cli_cmd cli_cmd_import = {
-    "import", run_import, "FILE STORE.h5tx/NAME [-m MESSAGE] [--page-size SIZE] [--codec CODEC]",
+    "import", run_import,
+    "FILE STORE.h5tx/NAME [-m MESSAGE] [--page-size SIZE] [--codec CODEC] [--json]",
     "copy a file into a store, byte for byte, as one commit",
     "Copies FILE (an HDF5 file or any other; '-' reads stdin) into the store as\n"
     "file NAME, replacing what NAME held, in one commit. Nothing is committed\n"
@@ -223,6 +234,9 @@ const cli_cmd cli_cmd_import = {
     "                       (64K, 1M; default: the store's)\n"
     "  --codec CODEC        none, zstd or zstd:LEVEL (default: the store's)\n"
     "  --durability MODE    sync (durable on return) or nosync\n"
+    "  --json               one JSON object: {store, file, revision, size,\n"
+    "                       committed} (committed is false when NAME already\n"
+    "                       held those bytes; revision is then its head)\n"
     "A progress bar with throughput and ETA is shown when stderr is a terminal,\n"
     "for reading FILE and then for the commit.\n"};
 
