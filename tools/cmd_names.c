@@ -10,6 +10,34 @@
 static const cli_opt edit_opts[] = {{"message", 'm', 1}, {"json", 0, 0}, {NULL, 0, 0}};
 enum { ED_MESSAGE, ED_JSON };
 
+/* Report the outcome `rc` of the commit of rm or mv that made `rev`:
+ * `done` says what was done ("removed S/N"); with `json`, the members
+ * {store, keys[i]: vals[i]..., revision} are printed instead. A commit
+ * that landed but could not be flushed (H5TX_ESYNC) fails with its
+ * revision. Returns the exit code. */
+static int report(int rc, const h5tx_error *e, const char *done, h5tx_rev rev, int json,
+                  const char *store, const char *const *keys, const char *const *vals, int n) {
+  if (rc == H5TX_ESYNC) {
+    cli_fail_h5(e);
+    return cli_fail("%s in revision %llu, which is head but may not survive a power cut", done,
+                    (unsigned long long)rev);
+  }
+  if (rc) return cli_fail_h5(e);
+  if (json) {
+    cli_json j;
+    cli_json_init(&j, stdout);
+    cli_json_object(&j, NULL);
+    cli_json_str(&j, "store", store);
+    for (int i = 0; i < n; i++)
+      cli_json_str(&j, keys[i], vals[i]);
+    cli_json_u64(&j, "revision", rev);
+    cli_json_end(&j);
+  } else {
+    printf("%s in revision %llu\n", done, (unsigned long long)rev);
+  }
+  return CLI_OK;
+}
+
 /* ---- rm ------------------------------------------------------------------ */
 
 static int run_rm(const cli_cmd *cmd, int argc, char **argv) {
@@ -25,28 +53,10 @@ static int run_rm(const cli_cmd *cmd, int argc, char **argv) {
   h5tx_rev rev = 0;
   if ((rc = cli_open(t.store, 1, &s))) goto out;
   rc = h5tx_remove(s, t.name, a.set[ED_MESSAGE] ? a.val[ED_MESSAGE] : msg, &rev, &e);
-  if (rc == H5TX_ESYNC) { /* landed, not flushed: say which revision, and fail */
-    cli_fail_h5(&e);
-    rc = cli_fail("removed %s/%s in revision %llu, which is head but may not survive a power cut",
-                  t.store, t.name, (unsigned long long)rev);
-    goto out;
-  }
-  if (rc) {
-    rc = cli_fail_h5(&e);
-    goto out;
-  }
-  if (a.set[ED_JSON]) {
-    cli_json j;
-    cli_json_init(&j, stdout);
-    cli_json_object(&j, NULL);
-    cli_json_str(&j, "store", t.store);
-    cli_json_str(&j, "file", t.name);
-    cli_json_u64(&j, "revision", rev);
-    cli_json_end(&j);
-  } else {
-    printf("removed %s/%s in revision %llu\n", t.store, t.name, (unsigned long long)rev);
-  }
-  rc = CLI_OK;
+  char done[8400];
+  snprintf(done, sizeof done, "removed %s/%s", t.store, t.name);
+  const char *keys[] = {"file"}, *vals[] = {t.name};
+  rc = report(rc, &e, done, rev, a.set[ED_JSON], t.store, keys, vals, 1);
 out:
   h5tx_store_close(s);
   cli_target_free(&t);
@@ -90,31 +100,10 @@ static int run_mv(const cli_cmd *cmd, int argc, char **argv) {
   h5tx_rev rev = 0;
   if ((rc = cli_open(t.store, 1, &s))) goto out;
   rc = h5tx_rename(s, t.name, new_name, a.set[ED_MESSAGE] ? a.val[ED_MESSAGE] : msg, &rev, &e);
-  if (rc == H5TX_ESYNC) {
-    cli_fail_h5(&e);
-    rc = cli_fail("renamed %s/%s to %s in revision %llu, which is head but may not survive a "
-                  "power cut",
-                  t.store, t.name, new_name, (unsigned long long)rev);
-    goto out;
-  }
-  if (rc) {
-    rc = cli_fail_h5(&e);
-    goto out;
-  }
-  if (a.set[ED_JSON]) {
-    cli_json j;
-    cli_json_init(&j, stdout);
-    cli_json_object(&j, NULL);
-    cli_json_str(&j, "store", t.store);
-    cli_json_str(&j, "from", t.name);
-    cli_json_str(&j, "to", new_name);
-    cli_json_u64(&j, "revision", rev);
-    cli_json_end(&j);
-  } else {
-    printf("renamed %s/%s to %s in revision %llu\n", t.store, t.name, new_name,
-           (unsigned long long)rev);
-  }
-  rc = CLI_OK;
+  char done[12600];
+  snprintf(done, sizeof done, "renamed %s/%s to %s", t.store, t.name, new_name);
+  const char *keys[] = {"from", "to"}, *vals[] = {t.name, new_name};
+  rc = report(rc, &e, done, rev, a.set[ED_JSON], t.store, keys, vals, 2);
 out:
   h5tx_store_close(s);
 out0:
