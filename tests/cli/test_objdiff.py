@@ -243,3 +243,46 @@ def test_in_place_through_driver(tmp_path, store, userblock):
     assert changes(j)[("/cont", None)]["data"]["changed"] is True
     assert changes(j, "attribute")[("/", "step")]["to"]["value"] == 1
     assert j["objects_changed"] == 2
+
+
+@pytest.mark.skipif(not HAVE_ZSTD, reason="the zstd filter plugin was not built")
+def test_filters_changed(tmp_path, store):
+    """gzip -> zstd: stored bytes differ everywhere, so values are compared
+    chunk by chunk (decompressed, through the plugin found next to the
+    program); a program that cannot load the filter fails, saying so."""
+    os.environ.setdefault("HDF5_PLUGIN_PATH", PLUGIN_DIR)
+    data = np.arange(1000.0).reshape(10, 100)
+    for i, comp in enumerate(["gzip", 32015, 32015]):
+        if i == 2:
+            data[7, 70] = -1  # chunk [1, 1]
+        with h5py.File(tmp_path / "f.h5", "w") as f:
+            f.create_dataset("x", data=data, chunks=(5, 50), compression=comp)
+        h5tx("import", tmp_path / "f.h5", "%s/f.h5" % store)
+    name = "%s/f.h5" % store
+    env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
+    run = lambda exe, *a: subprocess.run([exe, name] + [str(x) for x in a] + ["--json"],
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         env=env, text=True)
+    p = run(OBJDIFF, 1, 2)
+    assert p.returncode == 0, p.stderr
+    x = changes(json.loads(p.stdout))[("/x", None)]
+    assert x["changes"] == ["filters"] and x["data"]["changed"] is False
+    assert x["data"]["compared"] == "values"
+    assert [f["name"] for f in x["from"]["filters"]] == ["gzip"]
+    assert [f["name"] for f in x["to"]["filters"]] == ["zstd"]
+    p = run(OBJDIFF, 1, 3)
+    x = changes(json.loads(p.stdout))[("/x", None)]
+    assert x["changes"] == ["filters", "data"]
+    assert [c["index"] for c in x["data"]["chunks"]["list"]] == [[1, 1]]
+    # Raw chunks need no filter: revisions 2 and 3 compare without it.
+    lone = tmp_path / "bin"
+    lone.mkdir()
+    shutil.copy(OBJDIFF, lone / "h5tx-diff-objects")
+    p = run(str(lone / "h5tx-diff-objects"), 2, 3)
+    assert p.returncode == 0, p.stderr
+    x = changes(json.loads(p.stdout))[("/x", None)]
+    assert x["data"]["compared"] == "stored bytes" and x["data"]["chunks"]["changed"] == 1
+    p = run(str(lone / "h5tx-diff-objects"), 1, 2)
+    assert p.returncode == 1 and p.stdout == ""
+    e = json.loads(p.stderr)["error"]
+    assert "/x" in e["message"] and "HDF5_PLUGIN_PATH" in e["message"]

@@ -36,21 +36,32 @@
 #define HAVE_CHUNK_INFO 1 /* H5Dget_num_chunks, H5Dget_chunk_info */
 #endif
 
-/* The HDF5 error that made an HDF5 call fail, as text. */
-/* The first message on HDF5's error stack that is not a generic
- * "can't open"; the driver's own message names store, file and revision. */
+/* The HDF5 error that made an HDF5 call fail, as text: HDF5 calls
+ * on_h5_error() when an API call fails, with its error stack intact (any
+ * later call clears it), and the first message since h5_reset() is kept:
+ * later failures are mostly cleanup. The innermost message is the one that
+ * names the cause (the driver's names store, file and revision). */
 static char h5_msg[1024];
+
 static herr_t walk_error(unsigned n, const H5E_error2_t *e, void *arg) {
   (void)arg;
-  if (n == 0 || !h5_msg[0]) snprintf(h5_msg, sizeof h5_msg, "%s", e->desc ? e->desc : "");
+  size_t used = strlen(h5_msg);
+  snprintf(h5_msg + used, sizeof h5_msg - used, "%s%s", n ? " | " : "", e->desc ? e->desc : "");
   return 0;
 }
-static const char *h5_error(void) {
-  h5_msg[0] = 0;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_error, NULL);
-  H5Eclear2(H5E_DEFAULT);
-  return h5_msg[0] ? h5_msg : "unknown HDF5 error";
+
+static herr_t on_h5_error(hid_t stack, void *arg) {
+  (void)arg;
+  if (!h5_msg[0]) H5Ewalk2(stack, H5E_WALK_UPWARD, walk_error, NULL);
+  return 0;
 }
+
+static void h5_reset(void) {
+  H5Eclear2(H5E_DEFAULT);
+  h5_msg[0] = 0;
+}
+
+static const char *h5_error(void) { return h5_msg[0] ? h5_msg : "unknown HDF5 error"; }
 
 /* ---- growing arrays ------------------------------------------------------ */
 
@@ -130,7 +141,7 @@ static herr_t visit_link(hid_t g, const char *name, const H5L_info_t *li, void *
     }
   }
   free(buf);
-  H5Eclear2(H5E_DEFAULT);
+  h5_reset();
   enum kind k = li->type == H5L_TYPE_SOFT       ? K_SOFT
                 : li->type == H5L_TYPE_EXTERNAL ? K_EXTERNAL
                                                 : K_OTHER;
@@ -713,7 +724,7 @@ static int diff_data(const ctx *c, const dsinfo *a, const dsinfo *b, dsdiff *r) 
   if (a->layout == H5D_CONTIGUOUS && b->layout == H5D_CONTIGUOUS && !a->vlen) {
     haddr_t oa = H5Dget_offset(a->d), ob = H5Dget_offset(b->d);
     hsize_t sa = H5Dget_storage_size(a->d), sb = H5Dget_storage_size(b->d);
-    H5Eclear2(H5E_DEFAULT);
+    h5_reset();
     if (oa != HADDR_UNDEF && oa == ob && sa == sb && c->a.base == c->b.base &&
         pages_unchanged(c, (uint64_t)(c->a.base + oa), sa)) {
       r->data = 0;
@@ -814,7 +825,7 @@ static void read_aval(hid_t at, hid_t type, hid_t space, aval *v) {
   }
   for (size_t i = 0; v->kind == 4 && i < v->n; i++)
     if (!v->s[i]) v->s[i] = strdup("");
-  H5Eclear2(H5E_DEFAULT);
+  h5_reset();
 }
 
 static void print_aval(const aval *v) {
@@ -1247,7 +1258,7 @@ out:
 
 /* ---- the two files ------------------------------------------------------- */
 
-static const char *where = ""; /* the object being compared, for errors */
+static char where[4200]; /* the object being compared, for errors */
 
 /* A dataset added or removed: report it with its description. */
 static int report_one_side(ctx *c, const char *status, hid_t file, const obj *o) {
@@ -1270,7 +1281,7 @@ static int report_one_side(ctx *c, const char *status, hid_t file, const obj *o)
 static int diff_files(ctx *c, counts *n) {
   objs oa = {NULL, 0, 0, 0}, ob = {NULL, 0, 0, 0};
   int rc = -1;
-  where = "/";
+  snprintf(where, sizeof where, "/");
   if ((c->a.file >= 0 && list_objects(c->a.file, &oa)) ||
       (c->b.file >= 0 && list_objects(c->b.file, &ob))) {
     if (oa.oom || ob.oom) rc = (cli_fail_code("H5TX_ENOMEM", "out of memory"), -2);
@@ -1282,7 +1293,8 @@ static int diff_files(ctx *c, counts *n) {
     const obj *x = o <= 0 ? &oa.v[i] : NULL, *y = o >= 0 ? &ob.v[k] : NULL;
     if (o <= 0) i++;
     if (o >= 0) k++;
-    where = x ? x->path : y->path;
+    snprintf(where, sizeof where, "%s", x ? x->path : y->path);
+    h5_reset();
     if (x && y && x->kind != y->kind) { /* another kind under the same name */
       if (report_one_side(c, "removed", c->a.file, x) || report_one_side(c, "added", c->b.file, y))
         goto out;
@@ -1351,6 +1363,7 @@ static int open_side(h5tx_store *s, const cli_target *t, h5tx_rev rev, side *sd)
   if (rc) return cli_fail_h5(&e);
   char path[8400];
   snprintf(path, sizeof path, "%s/%s@%llu", t->store, t->name, (unsigned long long)rev);
+  h5_reset();
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0 || H5Pset_fapl_h5tx(fapl, "") < 0) {
     if (fapl >= 0) H5Pclose(fapl);
@@ -1366,7 +1379,7 @@ static int open_side(h5tx_store *s, const cli_target *t, h5tx_rev rev, side *sd)
     H5Pget_userblock(fcpl, &sd->base);
     H5Pclose(fcpl);
   }
-  H5Eclear2(H5E_DEFAULT);
+  h5_reset();
   return 0;
 }
 
@@ -1409,11 +1422,13 @@ static void add_plugin_dirs(const char *argv0) {
   if (!slash) return;
   *slash = 0;
   char dir[4200];
+  /* First: HDF5 1.10 stops searching at a directory it cannot open (its
+   * default one often does not exist). */
   snprintf(dir, sizeof dir, "%s/../lib/hdf5/plugins", exe); /* installed */
-  H5PLappend(dir);
+  if (access(dir, R_OK | X_OK) == 0) H5PLprepend(dir);
   snprintf(dir, sizeof dir, "%s/../filters", exe); /* a build tree */
-  H5PLappend(dir);
-  H5Eclear2(H5E_DEFAULT);
+  if (access(dir, R_OK | X_OK) == 0) H5PLprepend(dir);
+  h5_reset();
 }
 
 static int finish(int rc) {
@@ -1425,7 +1440,7 @@ static int finish(int rc) {
 }
 
 int main(int argc, char **argv) {
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  H5Eset_auto2(H5E_DEFAULT, on_h5_error, NULL);
   int want_json = 0;
   for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
     if (strcmp(argv[i], "--json") == 0) want_json = 1;
@@ -1484,9 +1499,15 @@ int main(int argc, char **argv) {
   counts n = {0, 0};
   int d = diff_files(&c, &n);
   if (d < 0) {
-    rc = d == -1 ? cli_fail("comparing %s in %s/%s at revisions %llu and %llu: %s", where, t.store,
-                            t.name, (unsigned long long)ra, (unsigned long long)rb, h5_error())
-                 : CLI_FAIL;
+    /* A filter HDF5 could not load: say where plugins are looked for. */
+    const char *hint = strstr(h5_error(), "is not registered")
+                           ? "; HDF5 loads filter plugins from the directories in "
+                             "HDF5_PLUGIN_PATH"
+                           : "";
+    rc = d == -1
+             ? cli_fail("comparing %s in %s/%s at revisions %llu and %llu: %s%s", where, t.store,
+                        t.name, (unsigned long long)ra, (unsigned long long)rb, h5_error(), hint)
+             : CLI_FAIL;
     goto out;
   }
   if (want_json) {
