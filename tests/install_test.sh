@@ -15,4 +15,12 @@ cc -std=c11 -Wall -Wextra -Werror $(pkg-config --cflags h5tx) "$src/examples/qui
 out=$("$tmp/quickstart" "$tmp/demo.h5tx")
 grep -q '@2  notes/today.txt (12 bytes): "hello, world"' <<<"$out"
 grep -q "tag 'greeting' is revision 1" <<<"$out"
-echo "install_test: installed h5tx builds and runs the quickstart"
+# The installed h5tx finds h5tx-diff-objects next to it, and that program
+# its libraries: it gets as far as HDF5 refusing a file that is no HDF5.
+bin="$tmp/prefix/bin"
+if "$bin/h5tx" diff --objects "$tmp/demo.h5tx/notes/today.txt" 1 2 --json 2>"$tmp/err"; then
+  echo "install_test: diff --objects of a text file succeeded" >&2
+  exit 1
+fi
+grep -q '"code": "not_hdf5"' "$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+echo "install_test: installed h5tx builds and runs the quickstart, and diff --objects"

@@ -141,6 +141,11 @@ int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev);
  * in between. 0, or the exit code (reported). */
 int cli_snap(h5tx_store *s, const char *spec, h5tx_snap **snap);
 
+/** Report `e`, the failure of looking up revision spec or tag `spec`: an
+ * unknown tag (H5TX_ENOENT) with the nearest existing one, when one is
+ * near ("did you mean"). Returns the exit code. */
+int cli_fail_rev(h5tx_store *s, const char *spec, const h5tx_error *e);
+
 /** Same as cli_rev(), but a garbage-collected revision is accepted (for
  * commands that read only its commit record: log, show). */
 int cli_rev_record(h5tx_store *s, const char *spec, h5tx_rev *rev);

@@ -422,7 +422,7 @@ static int run_tag(const cli_cmd *cmd, int argc, char **argv) {
   int had = h5tx_tag_get(s, name, &old, &e) == 0;
   if (del) {
     if (h5tx_tag_delete(s, name, &e)) {
-      rc = cli_fail_h5(&e);
+      rc = cli_fail_rev(s, name, &e);
       goto out;
     }
   } else {

@@ -325,9 +325,7 @@ int cli_open(const char *path, int writable, h5tx_store **s) {
   return cli_fail_h5(&e) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
 }
 
-/* Report a failure of h5tx_rev_parse(spec): an unknown tag with the
- * nearest one, when there is one. Returns the exit code. */
-static int fail_rev(h5tx_store *s, const char *spec, const h5tx_error *e) {
+int cli_fail_rev(h5tx_store *s, const char *spec, const h5tx_error *e) {
   if (e->code != H5TX_ENOENT || !spec || cli_parse_u64(spec, &(uint64_t){0}) == 0)
     return cli_fail_h5(e);
   h5tx_common_tags l = {NULL, 0, 0};
@@ -349,7 +347,7 @@ static int fail_rev(h5tx_store *s, const char *spec, const h5tx_error *e) {
 
 int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev) {
   h5tx_error e = {0, ""};
-  if (h5tx_rev_parse(s, spec ? spec : "head", rev, &e)) return fail_rev(s, spec, &e);
+  if (h5tx_rev_parse(s, spec ? spec : "head", rev, &e)) return cli_fail_rev(s, spec, &e);
   return 0;
 }
 
@@ -367,7 +365,7 @@ int cli_rev_record(h5tx_store *s, const char *spec, h5tx_rev *rev) {
   int rc = h5tx_rev_parse(s, spec ? spec : "head", rev, &e);
   /* A collected revision still has its commit record. */
   if (rc == H5TX_EGONE && spec && cli_parse_u64(spec, rev) == 0) return 0;
-  return rc ? fail_rev(s, spec, &e) : 0;
+  return rc ? cli_fail_rev(s, spec, &e) : 0;
 }
 
 int cli_load_tags(h5tx_store *s, h5tx_common_tags *l) {

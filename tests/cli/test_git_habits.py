@@ -49,6 +49,8 @@ def test_did_you_mean(tmp_path, store):
     assert "did you mean 'import'?" in p.err
     p = h5tx("lgo", store, code=2)
     assert "did you mean 'log'?" in p.err
+    p = h5tx("help", "improt", code=2)
+    assert "did you mean 'import'?" in p.err
     p = h5tx("zzzzzz", code=2)
     assert "did you mean" not in p.err
     p = h5tx("log", store, "--jsno", code=2)
@@ -58,6 +60,8 @@ def test_did_you_mean(tmp_path, store):
     h5tx("import", write(tmp_path / "a", b"x"), "%s/a" % store)
     h5tx("tag", store, "release-1")
     p = h5tx("ls", "%s@relase-1" % store, code=1)
+    assert "did you mean 'release-1'?" in p.err
+    p = h5tx("tag", "-d", store, "release1", code=1)
     assert "did you mean 'release-1'?" in p.err
     p = h5tx("ls", "%s@zzzz" % store, code=1)
     assert "did you mean" not in p.err
