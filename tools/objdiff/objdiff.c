@@ -568,7 +568,7 @@ static int list_chunks(const dsinfo *x, chunks *c) {
   return 1;
 #endif
   rank_for_sort = x->rank;
-  qsort(c->v, c->n, sizeof *c->v, cmp_chunk);
+  if (c->n) qsort(c->v, c->n, sizeof *c->v, cmp_chunk);
   return 0;
 }
 
@@ -1193,8 +1193,8 @@ static int diff_attrs(ctx *c, const char *path, counts *n) {
     if (la.oom || lb.oom) rc = (cli_fail_code("H5TX_ENOMEM", "out of memory"), -2);
     goto out;
   }
-  qsort(la.v, la.n, sizeof *la.v, cmp_str);
-  qsort(lb.v, lb.n, sizeof *lb.v, cmp_str);
+  if (la.n) qsort(la.v, la.n, sizeof *la.v, cmp_str);
+  if (lb.n) qsort(lb.v, lb.n, sizeof *lb.v, cmp_str);
   size_t i = 0, k = 0;
   while (i < la.n || k < lb.n) {
     int o = i >= la.n ? 1 : k >= lb.n ? -1 : strcmp(la.v[i], lb.v[k]);
