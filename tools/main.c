@@ -63,9 +63,9 @@ static void usage(FILE *f) {
     fprintf(f, "  %-7s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(f,
           "\n%s"
-          "--json (every command but export, mount and umount) prints one JSON\n"
-          "document on stdout for scripts; a failure then prints nothing there and\n"
-          "one JSON document on stderr: {\"error\": {code, exit, message}}.\n"
+          "--json (every command but init, export, mount and umount) prints one\n"
+          "JSON document on stdout for scripts; a failure then prints nothing there\n"
+          "and one JSON document on stderr: {\"error\": {code, exit, message}}.\n"
           "Otherwise errors go to stderr as 'h5tx: MESSAGE'.\n"
           "--version prints the version of h5tx and of its store format.\n"
           "import, export, gc and verify show a progress bar when stderr is a\n"
