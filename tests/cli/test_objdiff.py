@@ -55,6 +55,9 @@ def state1(path):
         f.create_dataset("grow", data=np.ones((10, 10)), maxshape=(None, 10), chunks=(5, 10))
         f.create_dataset("gone", data=[1, 2, 3])
         f["link"] = h5py.SoftLink("/grp/sub")
+        f["ext"] = h5py.ExternalLink("other.h5", "/a")
+        f["dt"] = np.dtype("i4")  # a named datatype
+        f.attrs["scale"] = 2
 
 
 def state2(path):
@@ -75,6 +78,11 @@ def state2(path):
         f.create_group("grp/new")
         del f["link"]
         f["link"] = h5py.SoftLink("/grp/new")
+        del f["ext"]
+        f["ext"] = h5py.ExternalLink("other.h5", "/b")
+        del f["dt"]
+        f["dt"] = np.dtype("f8")
+        f.attrs["scale"] = 2.0  # same value, another dtype
 
 
 @pytest.fixture
@@ -103,6 +111,9 @@ def test_objects_json(imported):
     link = objs[("/link", None)]
     assert (link["kind"], link["status"], link["from"], link["to"]) == \
         ("soft link", "changed", "/grp/sub", "/grp/new")
+    ext = objs[("/ext", None)]
+    assert (ext["kind"], ext["from"], ext["to"]) == ("external link", "other.h5:/a", "other.h5:/b")
+    assert (objs[("/dt", None)]["kind"], objs[("/dt", None)]["status"]) == ("datatype", "changed")
     # A chunked gzip dataset: exactly the chunks written, compared as stored.
     d = objs[("/data", None)]
     assert d["status"] == "changed" and d["changes"] == ["data"]
@@ -142,10 +153,13 @@ def test_objects_json(imported):
     assert (u["status"], u["changes"], u["from"]["value"], u["to"]["value"]) == \
         ("changed", ["value"], "m", "km")
     assert at[("/grp", "count")]["to"]["value"] == 4
-    assert len(at) == 4 and j["attributes_changed"] == 4
+    sc = at[("/", "scale")]
+    assert sc["changes"] == ["dtype"] and (sc["from"]["dtype"], sc["to"]["dtype"]) == \
+        ("int64", "float64")
+    assert len(at) == 5 and j["attributes_changed"] == 5
     # Nothing unchanged is listed.
     assert ("/grp", None) not in objs and ("/grp/sub", None) not in objs
-    assert j["objects_changed"] == len(j["changes"]) - 4
+    assert j["objects_changed"] == len(j["changes"]) - 5
 
 
 def test_objects_text_and_edges(imported, store):
@@ -160,6 +174,9 @@ def test_objects_text_and_edges(imported, store):
     assert "                changed  [1, 2] [9, 0]" in lines
     assert '~ attribute  /data @units: "m" -> "km"' in lines
     assert "- attribute  / @version: 1" in lines
+    assert "~ attribute  / @scale: 2 -> 2  (int64 () -> float64 ())" in lines
+    assert "~ external link /ext  other.h5:/a -> other.h5:/b" in lines
+    assert "~ datatype   /dt" in lines
     assert lines[-1].endswith("attributes differ")
     # The same revision twice, and head by default.
     assert h5tx("diff", "--objects", imported, 2).out.endswith("no differences\n")
