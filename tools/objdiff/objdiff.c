@@ -1412,10 +1412,9 @@ void cli_help(const cli_cmd *cmd, FILE *f) {
 
 /* Let HDF5 find the zstd filter installed or built with this program
  * (needed only when values of filtered chunks are compared). */
-static void add_plugin_dirs(const char *argv0) {
+static void add_plugin_dirs(void) {
   char exe[4096];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  (void)argv0;
   if (n <= 0) return;
   exe[n] = 0;
   char *slash = strrchr(exe, '/');
@@ -1451,7 +1450,7 @@ int main(int argc, char **argv) {
   if (rc >= 0) return finish(rc);
   cli_target t;
   if ((rc = cli_target_parse(cmd, a.pos[0], CLI_T_NAME, &t))) return finish(rc);
-  add_plugin_dirs(argv[0]);
+  add_plugin_dirs();
   h5tx_store *s = NULL;
   ctx c;
   memset(&c, 0, sizeof c);
