@@ -14,6 +14,7 @@
 #    through the driver, which it loads from the prefix;
 #  - an HDF5 >= 1.14 build's plugin, from <prefix>/lib/hdf5/plugins, serves
 #    that HDF5's h5dump selected by HDF5_DRIVER=h5tx alone.
+#  - the installed h5tx runs the installed h5tx-diff-objects.
 # usage: install_test.sh BUILD_DIR SOURCE_DIR [MORE_BUILD_DIRS...]
 # Exits 77 (skipped) when a build directory named after the first is missing.
 set -euo pipefail
@@ -71,6 +72,15 @@ if grep -q '@2  notes/today.txt (12 bytes): "hello, world"' <<<"$out" &&
   ok "quickstart built with pkg-config h5tx runs"
 else
   bad "quickstart: $out"
+fi
+# The installed h5tx finds h5tx-diff-objects next to it, and that program
+# its libraries: it gets as far as HDF5 refusing a file that is no HDF5.
+if "$prefix/bin/h5tx" diff --objects "$tmp/demo.h5tx/notes/today.txt" 1 2 --json 2>"$tmp/err"; then
+  bad "diff --objects of a text file succeeded"
+elif grep -q '"code": "not_hdf5"' "$tmp/err"; then
+  ok "the installed h5tx runs the installed h5tx-diff-objects"
+else
+  bad "diff --objects: $(cat "$tmp/err")"
 fi
 for v in "${vfd_names[@]}"; do
   pc="h5tx_$v"

@@ -31,7 +31,7 @@ struct cli_cmd {
 /** The subcommands, defined in cmd_*.c. */
 extern const cli_cmd cli_cmd_init, cli_cmd_import, cli_cmd_export, cli_cmd_ls, cli_cmd_log,
     cli_cmd_show, cli_cmd_tag, cli_cmd_tags, cli_cmd_diff, cli_cmd_gc, cli_cmd_verify,
-    cli_cmd_stats, cli_cmd_mount, cli_cmd_umount;
+    cli_cmd_stats, cli_cmd_mount, cli_cmd_umount, cli_cmd_rm, cli_cmd_mv;
 
 /** Print the full help of `cmd` to `f`. */
 void cli_help(const cli_cmd *cmd, FILE *f);
@@ -77,6 +77,23 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(pr
 
 /** Report a failure: "h5tx: MESSAGE" on stderr; returns CLI_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Same as cli_fail(), with the code --json reports ("H5TX_ENOENT"). */
+int cli_fail_code(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Under --json (main calls this when the arguments hold it), failures are
+ * not printed as they happen but kept, and cli_json_errors_end() prints them
+ * at exit as one JSON document on stderr: {"error": {code, exit, message}};
+ * code is the first failure's ("H5TX_ENOENT", "usage", or "failed"). */
+void cli_json_errors_begin(void);
+
+/** Print what cli_json_errors_begin() kept (a warning after success stays
+ * text). Returns `rc`. */
+int cli_json_errors_end(int rc);
+
+/** The candidate nearest to `word` (a typo: an edit or two, or a prefix),
+ * or NULL when none is near. */
+const char *cli_suggest(const char *word, const char *const *cands, size_t n);
 
 /** Report an h5tx error; returns CLI_USAGE for H5TX_EINVAL (a malformed
  * name, tag or revision the user gave), CLI_FAIL otherwise. */
@@ -139,6 +156,11 @@ int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev);
  * before its number is read, so a gc running meanwhile cannot collect it
  * in between. 0, or the exit code (reported). */
 int cli_snap(h5tx_store *s, const char *spec, h5tx_snap **snap);
+
+/** Report `e`, the failure of looking up revision spec or tag `spec`: an
+ * unknown tag (H5TX_ENOENT) with the nearest existing one, when one is
+ * near ("did you mean"). Returns the exit code. */
+int cli_fail_rev(h5tx_store *s, const char *spec, const h5tx_error *e);
 
 /** Same as cli_rev(), but a garbage-collected revision is accepted (for
  * commands that read only its commit record: log, show). */

@@ -108,6 +108,13 @@ static int log_one(void *arg, const h5tx_commit *c) {
   return 0;
 }
 
+/* Stops the walk (1) at the first commit that changed a file matching `arg`. */
+static int touches(void *arg, const h5tx_commit *c) {
+  for (uint32_t i = 0; i < c->nfiles; i++)
+    if (cli_name_matches(arg, c->files[i])) return 1;
+  return 0;
+}
+
 static int run_log(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
   int rc = cli_parse(cmd, log_opts, 1, 1, argc, argv, &a);
@@ -124,6 +131,14 @@ static int run_log(const cli_cmd *cmd, int argc, char **argv) {
   if ((rc = cli_open(t.store, 0, &s)) || (rc = cli_rev_record(s, t.rev, &from)) ||
       (rc = cli_load_tags(s, &tags)))
     goto out;
+  /* A name no commit ever changed is a mistake, not an empty history. */
+  if (t.name && (rc = h5tx_log(s, H5TX_HEAD, touches, t.name, &e)) != 1) {
+    rc = rc ? cli_fail_h5(&e)
+            : cli_fail_code("H5TX_ENOENT",
+                            "store %s: '%s' never existed: no commit changed it or a file under it",
+                            t.store, t.name);
+    goto out;
+  }
   cli_json j;
   log_arg la = {t.name, max, 0, NULL, &tags};
   if (a.set[0]) {
@@ -161,7 +176,8 @@ const cli_cmd cli_cmd_log = {
     "Lists the commits of the store, newest first, from REV (default head)\n"
     "down: revision, time (UTC), pid and host of the writer, bytes and page\n"
     "versions it stored, tags, message and the files it changed. With NAME,\n"
-    "only the commits that changed file NAME (or files under NAME/).\n"
+    "only the commits that changed file NAME (or files under NAME/); a NAME\n"
+    "that no commit ever changed is an error (exit 1).\n"
     "Collected (garbage-collected) revisions are listed and marked.\n\n"
     "Options:\n"
     "  -n, --max-count N   show at most N commits\n"
@@ -388,7 +404,7 @@ const cli_cmd cli_cmd_show = {
 
 /* ---- tag ----------------------------------------------------------------- */
 
-static const cli_opt tag_opts[] = {{"delete", 'd', 0}, {NULL, 0, 0}};
+static const cli_opt tag_opts[] = {{"delete", 'd', 0}, {"json", 0, 0}, {NULL, 0, 0}};
 
 static int run_tag(const cli_cmd *cmd, int argc, char **argv) {
   cli_args a;
@@ -406,21 +422,38 @@ static int run_tag(const cli_cmd *cmd, int argc, char **argv) {
   int had = h5tx_tag_get(s, name, &old, &e) == 0;
   if (del) {
     if (h5tx_tag_delete(s, name, &e)) {
-      rc = cli_fail_h5(&e);
+      rc = cli_fail_rev(s, name, &e);
       goto out;
     }
-    printf("deleted tag %s (was revision %llu)\n", name, (unsigned long long)old);
   } else {
     if ((rc = cli_rev(s, a.npos > 2 ? a.pos[2] : NULL, &rev))) goto out;
     if (h5tx_tag_set(s, name, rev, &e)) {
       rc = cli_fail_h5(&e);
       goto out;
     }
-    if (had && old != rev)
-      printf("moved tag %s from revision %llu to %llu\n", name, (unsigned long long)old,
-             (unsigned long long)rev);
+  }
+  if (a.set[1]) {
+    cli_json j;
+    cli_json_init(&j, stdout);
+    cli_json_object(&j, NULL);
+    cli_json_str(&j, "store", t.store);
+    cli_json_str(&j, "tag", name);
+    if (del)
+      cli_json_null(&j, "revision");
     else
-      printf("tagged revision %llu as %s\n", (unsigned long long)rev, name);
+      cli_json_u64(&j, "revision", rev);
+    if (had)
+      cli_json_u64(&j, "previous", old);
+    else
+      cli_json_null(&j, "previous");
+    cli_json_end(&j);
+  } else if (del) {
+    printf("deleted tag %s (was revision %llu)\n", name, (unsigned long long)old);
+  } else if (had && old != rev) {
+    printf("moved tag %s from revision %llu to %llu\n", name, (unsigned long long)old,
+           (unsigned long long)rev);
+  } else {
+    printf("tagged revision %llu as %s\n", (unsigned long long)rev, name);
   }
   rc = CLI_OK;
 out:
@@ -430,14 +463,16 @@ out:
 }
 
 const cli_cmd cli_cmd_tag = {
-    "tag", run_tag, "STORE.h5tx TAG [REV]\n-d STORE.h5tx TAG",
+    "tag", run_tag, "STORE.h5tx TAG [REV] [--json]\n-d STORE.h5tx TAG [--json]",
     "give a revision a name, move or delete a tag",
     "Tags revision REV (a number, another tag or 'head', the default) as TAG,\n"
     "moving TAG if it exists. A tagged revision is never garbage-collected and\n"
     "reads as STORE.h5tx/NAME@TAG. Tag names have no '/' or '@', are not all\n"
     "digits and not 'head'.\n\n"
     "Options:\n"
-    "  -d, --delete   delete TAG (the revision stays until gc lets it go)\n"};
+    "  -d, --delete   delete TAG (the revision stays until gc lets it go)\n"
+    "  --json         one JSON object: {store, tag, revision (null after -d),\n"
+    "                 previous (the revision TAG named before, or null)}\n"};
 
 /* ---- tags ---------------------------------------------------------------- */
 

@@ -22,6 +22,8 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_gc,
     &cli_cmd_verify,
     &cli_cmd_stats,
+    &cli_cmd_rm,
+    &cli_cmd_mv,
     /* fuse/: a store as a file system (issue 6) */
     &cli_cmd_mount,
     &cli_cmd_umount,
@@ -54,15 +56,18 @@ void cli_help(const cli_cmd *cmd, FILE *f) {
 
 static void usage(FILE *f) {
   fprintf(f, "Usage: h5tx COMMAND [OPTIONS] ARGS...\n"
-             "       h5tx help COMMAND | h5tx COMMAND --help\n\n"
+             "       h5tx help COMMAND | h5tx COMMAND --help | h5tx --version\n\n"
              "Keeps files, HDF5 or any other, as revisioned pages in a store (a\n"
              "directory named *.h5tx). Commands:\n\n");
   for (int i = 0; commands[i]; i++)
     fprintf(f, "  %-7s %s\n", commands[i]->name, commands[i]->summary);
   fprintf(f,
           "\n%s"
-          "--json (ls, log, show, tags, diff, gc, verify, stats) prints one JSON\n"
-          "document on stdout for scripts. Errors go to stderr as 'h5tx: MESSAGE'.\n"
+          "--json (every command but init, export, mount and umount) prints one\n"
+          "JSON document on stdout for scripts; a failure then prints nothing there\n"
+          "and one JSON document on stderr: {\"error\": {code, exit, message}}.\n"
+          "Otherwise errors go to stderr as 'h5tx: MESSAGE'.\n"
+          "--version prints the version of h5tx and of its store format.\n"
           "import, export, gc and verify show a progress bar when stderr is a\n"
           "terminal.\n\n%s",
           names, exit_codes);
@@ -73,9 +78,26 @@ static int finish(int rc) {
   if (fflush(stdout) != 0 || ferror(stdout)) {
     int e = errno;
     cli_fail("writing output: %s", strerror(e ? e : EIO));
-    return rc ? rc : CLI_FAIL;
+    rc = rc ? rc : CLI_FAIL;
   }
-  return rc;
+  return cli_json_errors_end(rc);
+}
+
+static int json; /* --json was given: errors are reported as JSON */
+
+/* An unknown command, with the nearest one. */
+static int unknown_command(const char *name) {
+  const char *cands[sizeof commands / sizeof *commands];
+  size_t n = 0;
+  for (; commands[n]; n++)
+    cands[n] = commands[n]->name;
+  const char *near = cli_suggest(name, cands, n);
+  if (near)
+    cli_fail_code("usage", "unknown command '%s'; did you mean '%s'?", name, near);
+  else
+    cli_fail_code("usage", "unknown command '%s'", name);
+  if (!json) fprintf(stderr, "Try 'h5tx --help'.\n");
+  return CLI_USAGE;
 }
 
 int main(int argc, char **argv) {
@@ -84,6 +106,9 @@ int main(int argc, char **argv) {
     return CLI_USAGE;
   }
   const char *name = argv[1];
+  for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+    if (strcmp(argv[i], "--json") == 0) json = 1;
+  if (json) cli_json_errors_begin();
   if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
     usage(stdout);
     return finish(CLI_OK);
@@ -99,19 +124,15 @@ int main(int argc, char **argv) {
       return finish(CLI_OK);
     }
     const cli_cmd *c = find(argv[2]);
-    if (!c || argc > 3) {
-      fprintf(stderr, "h5tx: help: %s '%s'\n", c ? "unexpected argument" : "unknown command",
-              argv[c ? 3 : 2]);
-      fprintf(stderr, "Try 'h5tx --help'.\n");
+    if (!c) return finish(unknown_command(argv[2]));
+    if (argc > 3) {
+      fprintf(stderr, "h5tx: help: unexpected argument '%s'\nTry 'h5tx --help'.\n", argv[3]);
       return CLI_USAGE;
     }
     cli_help(c, stdout);
     return finish(CLI_OK);
   }
   const cli_cmd *c = find(name);
-  if (!c) {
-    fprintf(stderr, "h5tx: unknown command '%s'\nTry 'h5tx --help'.\n", name);
-    return CLI_USAGE;
-  }
+  if (!c) return finish(unknown_command(name));
   return finish(c->run(c, argc - 1, argv + 1));
 }

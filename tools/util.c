@@ -2,6 +2,7 @@
  * usage and error reports, STORE.h5tx/NAME@REV names, opening stores,
  * revision specs, tags, numbers, sizes and dates, and catching signals. */
 #include "cli.h"
+#include "out.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,9 +24,71 @@ void cli_synopsis(const cli_cmd *cmd, FILE *f, const char *lead) {
   }
 }
 
+/* ---- errors as JSON (--json) -------------------------------------------- */
+
+/* Under --json, failures are kept here and reported at exit as one JSON
+ * document on stderr: the first failure's code, every message joined. */
+static int json_errors;
+static const char *err_code; /* first failure's code: "H5TX_E...", "usage" */
+static char *err_text;       /* messages, "; "-separated */
+
+void cli_json_errors_begin(void) { json_errors = 1; }
+
+/* Keep (under --json) or print a message of a failure with code `code`. */
+static void report(const char *code, const char *fmt, va_list ap) {
+  if (!json_errors) {
+    fputs("h5tx: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return;
+  }
+  if (!err_code) err_code = code;
+  char *msg = NULL, *all = NULL;
+  if (vasprintf(&msg, fmt, ap) < 0) return;
+  if (err_text && asprintf(&all, "%s; %s", err_text, msg) >= 0) {
+    free(msg);
+    msg = all;
+  }
+  if (err_text && !all) { /* out of memory: keep what we had */
+    free(msg);
+    return;
+  }
+  free(err_text);
+  err_text = msg;
+}
+
+int cli_json_errors_end(int rc) {
+  if (!json_errors || !err_text) return rc;
+  if (rc == CLI_OK) { /* a warning after success: as text */
+    fprintf(stderr, "h5tx: %s\n", err_text);
+  } else {
+    cli_json j;
+    cli_json_init(&j, stderr);
+    cli_json_object(&j, NULL);
+    cli_json_object(&j, "error");
+    cli_json_str(&j, "code", err_code ? err_code : rc == CLI_USAGE ? "usage" : "failed");
+    cli_json_i64(&j, "exit", rc);
+    cli_json_str(&j, "message", err_text);
+    cli_json_end(&j);
+    cli_json_end(&j);
+  }
+  free(err_text);
+  err_text = NULL;
+  return rc;
+}
+
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
+  if (json_errors) {
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) >= 0) {
+      cli_fail_code("usage", "%s: %s", cmd->name, msg);
+      free(msg);
+    }
+    va_end(ap);
+    return CLI_USAGE;
+  }
   fprintf(stderr, "h5tx: %s: ", cmd->name);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
@@ -35,23 +98,69 @@ int cli_usage(const cli_cmd *cmd, const char *fmt, ...) {
   return CLI_USAGE;
 }
 
+int cli_fail_code(const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  report(code, fmt, ap);
+  va_end(ap);
+  return CLI_FAIL;
+}
+
 int cli_fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("h5tx: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  report(NULL, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
   return CLI_FAIL;
 }
 
 int cli_fail_h5(const h5tx_error *e) {
-  cli_fail("%s", e->msg[0] ? e->msg : h5tx_strerror(e->code));
+  cli_fail_code(h5tx_strerror(e->code), "%s", e->msg[0] ? e->msg : h5tx_strerror(e->code));
   return e->code == H5TX_EINVAL ? CLI_USAGE : CLI_FAIL;
 }
 
 int cli_fail_rc(int rc, const h5tx_error *e) {
-  return rc == H5TX_ENOMEM ? cli_fail("out of memory") : cli_fail_h5(e);
+  return rc == H5TX_ENOMEM ? cli_fail_code("H5TX_ENOMEM", "out of memory") : cli_fail_h5(e);
+}
+
+/* ---- did you mean -------------------------------------------------------- */
+
+/* Edit distance with adjacent transpositions ("lgo" is one from "log"),
+ * capped: anything above 3 reads as 4. */
+static size_t distance(const char *a, const char *b) {
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 64 || m > 64) return 4;
+  size_t d[65][65];
+  for (size_t i = 0; i <= n; i++)
+    d[i][0] = i;
+  for (size_t k = 0; k <= m; k++)
+    d[0][k] = k;
+  for (size_t i = 1; i <= n; i++)
+    for (size_t k = 1; k <= m; k++) {
+      size_t c = d[i - 1][k - 1] + (a[i - 1] != b[k - 1]);
+      if (d[i - 1][k] + 1 < c) c = d[i - 1][k] + 1;
+      if (d[i][k - 1] + 1 < c) c = d[i][k - 1] + 1;
+      if (i > 1 && k > 1 && a[i - 1] == b[k - 2] && a[i - 2] == b[k - 1] && d[i - 2][k - 2] + 1 < c)
+        c = d[i - 2][k - 2] + 1;
+      d[i][k] = c;
+    }
+  return d[n][m] > 3 ? 4 : d[n][m];
+}
+
+const char *cli_suggest(const char *word, const char *const *cands, size_t n) {
+  size_t len = strlen(word), best_d = 4;
+  const char *best = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!cands[i] || strcmp(cands[i], word) == 0) continue;
+    size_t d = distance(word, cands[i]);
+    /* A prefix of at least two characters ("imp") counts as one edit. */
+    if (d > 1 && len >= 2 && strncmp(cands[i], word, len) == 0) d = 1;
+    if (d < best_d) {
+      best_d = d;
+      best = cands[i];
+    }
+  }
+  return best_d <= (len <= 3 ? 1u : 2u) ? best : NULL;
 }
 
 /* ---- options ------------------------------------------------------------- */
@@ -68,6 +177,24 @@ static int find_short(const cli_opt *opts, char c) {
   for (int i = 0; opts && opts[i].name; i++)
     if (opts[i].short_name == c) return i;
   return -1;
+}
+
+/* Report unknown option `a` (its first `n` bytes), with the nearest known
+ * one. */
+static int unknown_option(const cli_cmd *cmd, const cli_opt *opts, const char *a, size_t n) {
+  char word[128];
+  snprintf(word, sizeof word, "%.*s", (int)(n < 100 ? n : 100), a);
+  const char *names[CLI_MAX_OPTS + 1];
+  char bufs[CLI_MAX_OPTS + 1][64];
+  size_t k = 0;
+  for (int i = 0; opts && opts[i].name && k < CLI_MAX_OPTS; i++, k++) {
+    snprintf(bufs[k], sizeof bufs[k], "--%s", opts[i].name);
+    names[k] = bufs[k];
+  }
+  names[k++] = "--help";
+  const char *near = cli_suggest(word, names, k);
+  if (near) return cli_usage(cmd, "unknown option '%s'; did you mean '%s'?", word, near);
+  return cli_usage(cmd, "unknown option '%s'", word);
 }
 
 int cli_parse(const cli_cmd *cmd, const cli_opt *opts, int min_pos, int max_pos, int argc,
@@ -95,7 +222,7 @@ int cli_parse(const cli_cmd *cmd, const cli_opt *opts, int min_pos, int max_pos,
     if (a[1] == '-') {
       const char *eq = strchr(a + 2, '=');
       k = find_long(opts, a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
-      if (k < 0) return cli_usage(cmd, "unknown option '%.*s'", eq ? (int)(eq - a) : 1000, a);
+      if (k < 0) return unknown_option(cmd, opts, a, eq ? (size_t)(eq - a) : strlen(a));
       if (eq) inline_val = eq + 1;
     } else {
       k = a[2] == 0 ? find_short(opts, a[1]) : -1;
@@ -237,9 +364,29 @@ void cli_foreign_print(FILE *f, const char *lead, const char *store, const cli_n
             lead, l->n == 1 ? "It is" : "They are", l->n == 1 ? "it" : "them");
 }
 
+int cli_fail_rev(h5tx_store *s, const char *spec, const h5tx_error *e) {
+  if (e->code != H5TX_ENOENT || !spec || cli_parse_u64(spec, &(uint64_t){0}) == 0)
+    return cli_fail_h5(e);
+  h5tx_common_tags l = {NULL, 0, 0};
+  const char **names = NULL;
+  const char *near = NULL;
+  h5tx_error te = {0, ""};
+  if (h5tx_common_tags_load(s, &l, &te) == 0 && (names = calloc(l.n + 1, sizeof *names))) {
+    for (size_t i = 0; i < l.n; i++)
+      names[i] = l.v[i].name;
+    near = cli_suggest(spec, names, l.n);
+  }
+  int rc = near ? (cli_fail_code(h5tx_strerror(e->code), "%s; did you mean '%s'?", e->msg, near),
+                   CLI_FAIL)
+                : cli_fail_h5(e);
+  free(names);
+  h5tx_common_tags_free(&l);
+  return rc;
+}
+
 int cli_rev(h5tx_store *s, const char *spec, h5tx_rev *rev) {
   h5tx_error e = {0, ""};
-  if (h5tx_rev_parse(s, spec ? spec : "head", rev, &e)) return cli_fail_h5(&e);
+  if (h5tx_rev_parse(s, spec ? spec : "head", rev, &e)) return cli_fail_rev(s, spec, &e);
   return 0;
 }
 
@@ -257,7 +404,7 @@ int cli_rev_record(h5tx_store *s, const char *spec, h5tx_rev *rev) {
   int rc = h5tx_rev_parse(s, spec ? spec : "head", rev, &e);
   /* A collected revision still has its commit record. */
   if (rc == H5TX_EGONE && spec && cli_parse_u64(spec, rev) == 0) return 0;
-  return rc ? cli_fail_h5(&e) : 0;
+  return rc ? cli_fail_rev(s, spec, &e) : 0;
 }
 
 int cli_load_tags(h5tx_store *s, h5tx_common_tags *l) {

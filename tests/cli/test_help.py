@@ -1,11 +1,13 @@
 """h5tx --help, help CMD, CMD --help for every subcommand, and exit status 2
 with a message for bad arguments."""
+import json
+
 import pytest
 
 from conftest import h5tx, write
 
 COMMANDS = ["init", "import", "export", "ls", "log", "show", "tag", "tags", "diff", "gc",
-            "verify", "stats"]
+            "verify", "stats", "rm", "mv"]
 
 
 def test_main_help():
@@ -99,8 +101,12 @@ def test_usage_errors(tmp_path, args, message):
     write(tmp_path / "src", b"data")
     args = [a.replace("S/", str(tmp_path) + "/") for a in args]
     p = h5tx(*args, code=2)
-    assert p.err.startswith("h5tx: "), p.err
-    assert message in p.err, p.err
+    if "--json" in args:  # the error as JSON on stderr
+        e = json.loads(p.err)["error"]
+        assert (e["code"], e["exit"]) == ("usage", 2) and message in e["message"], p.err
+    else:
+        assert p.err.startswith("h5tx: "), p.err
+        assert message in p.err, p.err
     assert p.out == ""
     # Nothing was committed by a refused command.
     assert h5tx("log", tmp_path / "lab.h5tx").out == "no commits\n"
