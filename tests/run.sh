@@ -38,10 +38,10 @@ echo "== build (ASan + UBSan) =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DH5TX_SANITIZE=ON -DH5TX_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$jobs" >/dev/null
 
-echo "== core tests under ASan + UBSan =="
+echo "== core and filter tests under ASan + UBSan =="
 export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd build-asan && ctest --output-on-failure -j "$jobs" -L core) || status=1
+(cd build-asan && ctest --output-on-failure -j "$jobs" -L "core|filter") || status=1
 
 echo "== fuzzers (clang, libFuzzer + ASan + UBSan, 20 s each) =="
 bash tests/fuzz/run.sh 20 || status=1

@@ -36,13 +36,24 @@ int h5tx__zstd_clamp(int level) {
 
 /* Contexts are reused from a small pool: creating one costs more than
  * compressing a small page. A pool, not thread-local contexts, because
- * threads that exit would leak theirs, and a destructor would run after
- * HDF5 has unloaded the filter plugin. */
+ * threads that exit would leak theirs, and a thread-local destructor would
+ * run after HDF5 has unloaded the filter plugin. */
 #define POOL 16
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static ZSTD_CCtx *cpool[POOL];
 static ZSTD_DCtx *dpool[POOL];
 static int ncpool, ndpool;
+
+/* When the library or plugin holding this pool is unloaded (HDF5 closes its
+ * filter plugins at exit) or the process ends, the pooled contexts go. */
+__attribute__((destructor)) static void pool_free(void) {
+  pthread_mutex_lock(&pool_lock);
+  while (ncpool)
+    ZSTD_freeCCtx(cpool[--ncpool]);
+  while (ndpool)
+    ZSTD_freeDCtx(dpool[--ndpool]);
+  pthread_mutex_unlock(&pool_lock);
+}
 
 static ZSTD_CCtx *cctx_get(void) {
   pthread_mutex_lock(&pool_lock);
