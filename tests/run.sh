@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Builds h5tx and runs the whole test suite with ctest, three times:
+# Builds h5tx and runs the whole test suite:
 #  - build/       against the system HDF5 (1.10 on Debian 12): every test;
 #  - build-1.14/  against HDF5 1.14.5, built once from Debian's source package
 #                 into ~/.cache/h5tx (cmake/build-hdf5-1.14.sh): the driver
 #                 and filter tests, including unmodified 1.14 tools loading
 #                 the plugins;
 #  - build-asan/  with AddressSanitizer + UndefinedBehaviorSanitizer: the core
-#                 tests;
+#                 and filter tests;
 #  - build-fuzz/  clang with libFuzzer, ASan and UBSan: each fuzzer for 20 s
 #                 on its corpus (tests/fuzz/run.sh).
 # The first run includes the short crash soak (ctest 'soak', 100 rounds).
