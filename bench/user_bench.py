@@ -552,24 +552,69 @@ def wl_procs(b, kind, out):
 TIME_V = "/usr/bin/time"
 
 
+class AnonSampler:
+    """Samples RssAnon (heap and other private memory, not mapped files) of
+    the process that `time_pid` (/usr/bin/time) runs, every 20 ms, in a
+    thread; .peak is the largest seen, in MiB (NaN if never seen)."""
+
+    def __init__(self, time_pid):
+        import threading
+        self.tp, self.peak, self.stop = time_pid, float("nan"), False
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _child(self):
+        try:
+            with open("/proc/%d/task/%d/children" % (self.tp, self.tp)) as f:
+                kids = f.read().split()
+            return int(kids[0]) if kids else None
+        except (OSError, ValueError):
+            return None
+
+    def _run(self):
+        child = None
+        while not self.stop:
+            if child is None:
+                child = self._child()
+            if child is not None:
+                try:
+                    with open("/proc/%d/status" % child) as f:
+                        m = re.search(r"RssAnon:\s+(\d+) kB", f.read())
+                    if m:
+                        v = int(m.group(1)) / 1024.0
+                        if not v <= self.peak:
+                            self.peak = v
+                except OSError:
+                    pass
+            time.sleep(0.02)
+
+    def done(self):
+        self.stop = True
+        self.th.join()
+        return self.peak
+
+
 def peak_rss(b, argv, background=None):
-    """Run argv under /usr/bin/time -v; return (peak RSS MiB, seconds). With
-    `background` (a function), argv runs in the background and background()
-    runs meanwhile; argv must end by itself afterwards."""
+    """Run argv under /usr/bin/time -v; return (peak RSS MiB, peak RssAnon
+    MiB sampled every 20 ms, seconds). With `background` (a function), argv
+    runs in the background and background() runs meanwhile; argv must end
+    by itself afterwards."""
     with tempfile.NamedTemporaryFile("r", dir=b.work, suffix=".time") as tf:
         t0 = time.perf_counter()
         p = subprocess.Popen([TIME_V, "-v", "-o", tf.name] + argv, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+        sampler = AnonSampler(p.pid)
         if background is not None:
             background()
         o, e = p.communicate()
+        anon = sampler.done()
         dt = time.perf_counter() - t0
         if p.returncode != 0:
             die("%s failed (%d): %s" % (" ".join(argv), p.returncode, e.strip()))
         m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tf.read())
         if not m:
             die("no peak RSS from /usr/bin/time for %s" % " ".join(argv))
-        return int(m.group(1)) / 1024.0, dt
+        return int(m.group(1)) / 1024.0, anon, dt
 
 
 def wait_for(cond, what, timeout=30.0):
@@ -589,19 +634,19 @@ def wl_memory(b, kind, out):
     src, store, mnt = b.path("big.h5"), b.path("big.h5tx"), b.path("mnt")
     me = [sys.executable, os.path.abspath(__file__)]
     log("memory/%s: plain h5py writer of %d MiB" % (kind, b.a.big_mib))
-    plain_rss, plain_s = peak_rss(b, me + ["--_writer", "plain", src, str(size), kind])
+    plain_rss, plain_anon, _ = peak_rss(b, me + ["--_writer", "plain", src, str(size), kind])
     os.sync()
     log("memory/%s: h5tx h5py writer, one commit at close" % kind)
-    h5w_rss, h5w_s = peak_rss(b, me + ["--_writer", "h5tx", store + "/f.h5", str(size), kind])
+    h5w_rss, h5w_anon, _ = peak_rss(b, me + ["--_writer", "h5tx", store + "/f.h5", str(size), kind])
     b.rm(store)
     os.sync()
     log("memory/%s: cp" % kind)
-    cp_rss, _ = peak_rss(b, ["cp", src, b.path("big-copy.h5")])
+    cp_rss, cp_anon, _ = peak_rss(b, ["cp", src, b.path("big-copy.h5")])
     b.rm(b.path("big-copy.h5"))
     os.sync()
     log("memory/%s: h5tx import" % kind)
     b.run([b.cli, "init", store])
-    imp_rss, imp_s = peak_rss(b, [b.cli, "import", src, store + "/f.h5"])
+    imp_rss, imp_anon, _ = peak_rss(b, [b.cli, "import", src, store + "/f.h5"])
     b.rm(store)
     os.sync()
     log("memory/%s: mount daemon receiving cp" % kind)
@@ -614,18 +659,22 @@ def wl_memory(b, kind, out):
         b.run(["cp", src, mnt + "/f.h5"])
         b.umount(mnt)
 
-    mnt_rss, _ = peak_rss(b, [b.cli, "mount", "-f", store, mnt], background=feed)
+    mnt_rss, mnt_anon, _ = peak_rss(b, [b.cli, "mount", "-f", store, mnt], background=feed)
     b.rm(store, mnt, src)
     bound = b.a.cache_mib + 128
-    for what, rss, base, base_rss in (
-            ("`h5tx import` of %d MiB" % b.a.big_mib, imp_rss, "`cp`", cp_rss),
+    for what, rss, anon, base, base_rss, base_anon in (
+            ("`h5tx import` of %d MiB" % b.a.big_mib, imp_rss, imp_anon, "`cp`", cp_rss,
+             cp_anon),
             ("h5py writer through h5tx.File, %d MiB in one commit (at close)" % b.a.big_mib,
-             h5w_rss, "plain h5py writer", plain_rss),
-            ("`h5tx mount` daemon receiving a %d MiB `cp`" % b.a.big_mib, mnt_rss, "`cp`",
-             cp_rss)):
+             h5w_rss, h5w_anon, "plain h5py writer", plain_rss, plain_anon),
+            ("`h5tx mount` daemon receiving a %d MiB `cp`" % b.a.big_mib, mnt_rss, mnt_anon,
+             "`cp`", cp_rss, cp_anon)):
         out.append(("peak RSS: " + what, base, base_rss, rss,
                     "%.2f of the bound (%d MiB)" % (rss / bound, bound), "MiB",
                     "≤ writer cache + 128 MiB = %d MiB" % bound))
+        out.append(("peak RssAnon (private memory, sampled every 20 ms): " + what, base,
+                    base_anon, anon, "%.2f of the bound" % (anon / bound), "MiB",
+                    "(for reading RSS: mapped files excluded)"))
 
 
 def wl_history(b, kind, out):
