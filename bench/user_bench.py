@@ -679,7 +679,6 @@ def wl_memory(b, kind, out):
 
 def wl_history(b, kind, out):
     import numpy as np
-    import h5py
     import h5tx
     n_elem = MiB // 4
     base_data = slab(kind, 0, 0, n_elem, np)
