@@ -7,8 +7,8 @@
 #   sh bench/run_all.sh [--quick] [--build BUILD] [--build-114 BUILD114] [--dir DIR] [--out OUT]
 #
 # --quick: small sizes and few trials (a few minutes in all), to check that
-# everything runs; without it the full sizes of docs/BENCHMARKS.md (about an
-# hour on the 2-vCPU machine there). BUILD114 (optional): a build against
+# everything runs; without it the full sizes of docs/BENCHMARKS.md (30-40
+# minutes on the 2-vCPU machine there). BUILD114 (optional): a build against
 # HDF5 1.14 for the ANCHORS workload with Onion. PYTHON: a python3 whose
 # h5py uses BUILD's HDF5 (default /usr/bin/python3).
 set -eu
