@@ -34,10 +34,14 @@ ratio is the median of the per-trial ratios h5tx/baseline [min-max]. The
 report is Markdown on stdout; progress goes to stderr.
 
 Run from the repository root as root (mount, drop_caches) with the
-system's python3 (its h5py must use the HDF5 that build/ was made with):
+system's python3 (its h5py must use the HDF5 that build/ was made with; a
+pyenv python3 earlier on PATH may have no h5py):
 
-    python3 bench/user_bench.py --build build --dir /work/tmp-bench          # full
-    python3 bench/user_bench.py --build build --dir /work/tmp-bench --quick  # ~1-2 min
+    /usr/bin/python3 bench/user_bench.py --build build --dir /tmp          # full, ~20 min
+    /usr/bin/python3 bench/user_bench.py --build build --dir /tmp --quick  # ~1.5 min
+
+The ctypes declarations of the page store's writer (CoreWriter) follow
+core/include/h5tx.h: keep them in step with it.
 """
 
 import argparse
