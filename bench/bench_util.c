@@ -180,6 +180,35 @@ void bench_fill_signal(double *x, size_t n, uint64_t t0, uint64_t *rng) {
   }
 }
 
+int bench_parse_data(const char *opt, const char *s) {
+  if (strcmp(s, "noisy") == 0) return BENCH_DATA_NOISY;
+  if (strcmp(s, "compressible") == 0) return BENCH_DATA_COMPRESSIBLE;
+  bench_die("%s: 'noisy' or 'compressible', not '%s'", opt, s);
+}
+
+const char *bench_data_desc(int kind) {
+  return kind == BENCH_DATA_COMPRESSIBLE
+             ? "compressible: the smooth signal by 1 MiB region in turn integer-valued, rounded "
+               "to a quarter, and mostly zero (1 value in 64 kept)"
+             : "smooth signal + noise";
+}
+
+void bench_fill_data(int kind, double *x, size_t n, uint64_t t0, uint64_t *rng) {
+  bench_fill_signal(x, n, t0, rng);
+  if (kind != BENCH_DATA_COMPRESSIBLE) return;
+  const uint64_t region = (1u << 20) / sizeof(double);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t t = t0 + i;
+    switch ((t / region) % 3) {
+    case 0: x[i] = floor(x[i]); break;
+    case 1: x[i] = round(x[i] * 4) / 4; break;
+    default:
+      if (t % 64) x[i] = 0;
+      break;
+    }
+  }
+}
+
 /* ---- report headers -------------------------------------------------------------- */
 
 static const char *fs_name(long type) {

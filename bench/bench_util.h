@@ -74,6 +74,24 @@ uint64_t bench_splitmix64(uint64_t *s);
  * of ~100), so the high bytes are predictable and the low ones are not. */
 void bench_fill_signal(double *x, size_t n, uint64_t t0, uint64_t *rng);
 
+/* The kinds of data a benchmark can write (--data): noisy floats, or
+ * compressible values. */
+enum { BENCH_DATA_NOISY = 0, BENCH_DATA_COMPRESSIBLE = 1 };
+
+/* Option value `s` of option `opt` ("noisy" or "compressible") as a
+ * BENCH_DATA_ kind; exits on anything else. */
+int bench_parse_data(const char *opt, const char *s);
+
+/* A few words for the report's data line: "smooth signal + noise", or
+ * what the compressible values are. */
+const char *bench_data_desc(int kind);
+
+/* `n` float64 samples of kind `kind` starting at sample `t0`: NOISY is
+ * bench_fill_signal; COMPRESSIBLE is the same signal made compressible, by
+ * 1 MiB region of the sample index in turn: integer-valued (floor),
+ * rounded to a quarter, and mostly zero (1 sample in 64 kept). */
+void bench_fill_data(int kind, double *x, size_t n, uint64_t t0, uint64_t *rng);
+
 /* ---- report headers -------------------------------------------------------------- */
 
 /* "- machine: ..." line: CPUs, kernel, CPU model, RAM and the file system

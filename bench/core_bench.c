@@ -62,6 +62,7 @@ typedef struct config {
   int durs[2]; /* durabilities to run */
   int ndurs;
   uint64_t seed;
+  int data; /* --data: BENCH_DATA_NOISY or _COMPRESSIBLE */
   const char *dir;
 } config;
 
@@ -88,6 +89,9 @@ static void usage(FILE *f) {
           "                      sweep uses sync unless nosync is given)\n"
           "  --map-size MIB      initial LMDB map size (default: the library's)\n"
           "  --seed N            seed of the data and of the commit offsets (default 42)\n"
+          "  --data noisy|compressible\n"
+          "                      noisy floats (default), or compressible values (integer-\n"
+          "                      valued, rounded to a quarter, mostly zero)\n"
           "  --sweep-page-size   run page sizes 4K 16K 64K 256K 1M with zstd instead\n"
           "  --help              this text\n",
           progname);
@@ -138,9 +142,9 @@ static void dataset_make(dataset *d, const config *c) {
   d->patch = bench_xmalloc((size_t)c->commits * PATCH);
   d->off = bench_xmalloc((size_t)c->commits * sizeof *d->off);
   uint64_t rng = c->seed;
-  bench_fill_signal((double *)d->src, d->bytes / 8, 0, &rng);
+  bench_fill_data(c->data, (double *)d->src, d->bytes / 8, 0, &rng);
   /* New data for the patches: the same signal further on, other noise. */
-  bench_fill_signal((double *)d->patch, (size_t)c->commits * PATCH / 8, d->bytes / 8, &rng);
+  bench_fill_data(c->data, (double *)d->patch, (size_t)c->commits * PATCH / 8, d->bytes / 8, &rng);
   uint64_t slots = (d->bytes - PATCH) / PATCH_ALIGN + 1;
   for (int i = 0; i < c->commits; i++)
     d->off[i] = bench_splitmix64(&rng) % slots * PATCH_ALIGN;
@@ -335,8 +339,9 @@ static void print_header(const config *c, int argc, char **argv, const char *tit
   bench_print_machine(workdir);
   bench_print_command(argc, argv);
   printf("\n");
-  printf("- data: %llu MiB of float64 (smooth signal + noise) in %llu MiB calls; h5tx ",
-         (unsigned long long)c->size_mib, (unsigned long long)(CHUNK / MIB));
+  printf("- data: %llu MiB of float64 (%s) in %llu MiB calls; h5tx ",
+         (unsigned long long)c->size_mib, bench_data_desc(c->data),
+         (unsigned long long)(CHUNK / MIB));
   if (c->sweep)
     printf("codec zstd");
   else
@@ -567,6 +572,8 @@ static void parse(config *c, int argc, char **argv) {
       c->map_mib = bench_parse_num(o, v, 0);
     else if (strcmp(o, "--seed") == 0)
       c->seed = bench_parse_num(o, v, 0);
+    else if (strcmp(o, "--data") == 0)
+      c->data = bench_parse_data(o, v);
     else if (strcmp(o, "--codec") == 0) {
       if (strcmp(v, "zstd") == 0)
         c->codec = H5TX_CODEC_ZSTD;

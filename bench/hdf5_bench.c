@@ -96,6 +96,7 @@ typedef struct config {
   const char *h5tx_extra; /* --h5tx-config: more config for both h5tx rows */
   const char *only;       /* --drivers list, or NULL for all */
   uint64_t seed;
+  int data; /* --data: BENCH_DATA_NOISY or _COMPRESSIBLE */
   const char *dir;
   int verbose; /* --verbose: every measurement on stderr */
   driver drv[MAX_DRIVERS];
@@ -135,6 +136,9 @@ static void usage(FILE *f) {
           "  --dir DIR           where to work: a fresh directory is made in DIR and\n"
           "                      removed at the end (default $TMPDIR, else /tmp)\n"
           "  --seed N            seed of the data and of the block offsets (default 42)\n"
+          "  --data noisy|compressible\n"
+          "                      noisy floats (default), or compressible values (integer-\n"
+          "                      valued, rounded to a quarter, mostly zero)\n"
           "  --verbose           print every trial's figures on stderr\n"
           "  --help              this text\n",
           progname);
@@ -194,11 +198,11 @@ static void dataset_make(dataset *d, const config *c) {
   d->patch = bench_xmalloc((size_t)c->revisions * d->blk * sizeof(double));
   d->off = bench_xmalloc((size_t)c->revisions * sizeof *d->off);
   uint64_t rng = c->seed;
-  bench_fill_signal(d->src, d->nelem, 0, &rng);
+  bench_fill_data(c->data, d->src, d->nelem, 0, &rng);
   d->h_initial = hash_data(d->src, d->bytes);
   if (c->mode != MODE_ANCHORS) return;
   /* New data for the revisions: the same signal further on, other noise. */
-  bench_fill_signal(d->patch, (size_t)c->revisions * d->blk, d->nelem, &rng);
+  bench_fill_data(c->data, d->patch, (size_t)c->revisions * d->blk, d->nelem, &rng);
   double chunks = 0;
   for (int i = 0; i < c->revisions; i++) {
     d->off[i] = bench_splitmix64(&rng) % (d->nelem - d->blk + 1);
@@ -545,12 +549,13 @@ static void print_header(const config *c, const dataset *ds, int argc, char **ar
   bench_print_machine(workdir);
   bench_print_command(argc, argv);
   printf(" (%.0f s)\n", elapsed);
-  printf("- data: one 1-D float64 dataset of %llu MiB (smooth signal + noise), written in 1 MiB "
+  printf("- data: one 1-D float64 dataset of %llu MiB (%s), written in 1 MiB "
          "slabs (one H5Dwrite each); chunks of %llu MiB%s; default file creation and access "
          "properties; core "
          "increment %llu MiB%s\n",
-         (unsigned long long)c->size_mib, (unsigned long long)(CHUNK_BYTES / MIB),
-         c->mode == MODE_SIMPLE ? " or contiguous" : "", (unsigned long long)(CORE_INCREMENT / MIB),
+         (unsigned long long)c->size_mib, bench_data_desc(c->data),
+         (unsigned long long)(CHUNK_BYTES / MIB), c->mode == MODE_SIMPLE ? " or contiguous" : "",
+         (unsigned long long)(CORE_INCREMENT / MIB),
          HAVE_ONION ? "; Onion backed by sec2" : "; no Onion (HDF5 < 1.14)");
   printf("- h5tx: `H5Pset_fapl_h5tx(fapl, \"durability=sync|nosync");
   if (c->h5tx_page) printf(";page_size=%u", c->h5tx_page);
@@ -884,6 +889,8 @@ static void parse(config *c, int argc, char **argv) {
       c->dir = v;
     else if (strcmp(o, "--seed") == 0)
       c->seed = bench_parse_num(o, v, 0);
+    else if (strcmp(o, "--data") == 0)
+      c->data = bench_parse_data(o, v);
     else if (strcmp(o, "--onion-page-size") == 0) {
       c->nonion = 0;
       char buf[256];
