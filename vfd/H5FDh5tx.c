@@ -14,9 +14,13 @@
  * for a driver with a lock method (H5Fint.c), so a revision committed while
  * its writer is still open opens cleanly, with no h5clear.
  *
- * Compiles against HDF5 1.10 and 1.14; only 1.14's class fields and plugin
- * entry points are guarded. */
+ * Compiles against HDF5 1.10 and 1.14 (and is written to 2.x's documented
+ * changes); only 1.14's class fields and plugin entry points are guarded.
+ * Built with H5TX_VFD_PLUGIN it is the plugin HDF5 loads by name: no
+ * H5Pset_fapl_h5tx, and every HDF5 function and id taken at run time from
+ * the libhdf5 that loaded it (hdf5_api.h). */
 #include "H5FDh5tx.h"
+#include "hdf5_api.h"
 
 #include "h5tx.h"
 
@@ -35,6 +39,15 @@
 #include <H5PLextern.h>
 #elif H5_VERSION_GE(1, 11, 0)
 #error "h5tx supports HDF5 1.10 and 1.14; 1.12 and 1.13 are not supported"
+#endif
+
+/* The flag type of the flush and truncate callbacks: hbool_t until 1.14
+ * (where it is C's bool already), bool from 2.0, which drops hbool_t. */
+#if H5_VERSION_GE(2, 0, 0)
+#include <stdbool.h>
+typedef bool h5tx_hbool;
+#else
+typedef hbool_t h5tx_hbool;
 #endif
 
 /* What H5Pset_fapl_h5tx stores in a fapl: fixed size, so HDF5 copies it
@@ -81,7 +94,9 @@ typedef struct shared {
 static shared *shared_list;
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 
+#ifndef H5TX_VFD_PLUGIN
 static hid_t H5FD_H5TX_g = H5I_INVALID_HID;
+#endif
 
 /* ---- errors ----------------------------------------------------------- */
 
@@ -98,6 +113,21 @@ static void push(hid_t min, const char *func, unsigned line, const char *fmt, ..
   H5Epush2(H5E_DEFAULT, __FILE__, func, line, H5E_ERR_CLS, H5E_VFL, min, "h5tx: %s", msg);
 }
 #define FAIL(min, ...) push(min, __func__, __LINE__, __VA_ARGS__)
+
+/* Calls that may fail, with HDF5's automatic error printing off (HDF5's
+ * H5E_BEGIN_TRY also uses the deprecated v1 calls, which a library built
+ * without deprecated symbols lacks). */
+typedef struct quiet {
+  H5E_auto2_t func;
+  void *data;
+} quiet;
+static void quiet_begin(quiet *q) {
+  q->func = NULL;
+  q->data = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+static void quiet_end(const quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
 /* The program's name, for commit messages. */
 static const char *program(void) {
@@ -121,17 +151,20 @@ static int fapl_config(hid_t fapl, h5tx_config *cfg) {
   h5tx_error e = {0};
   const char *text = NULL;
   const H5FD_h5tx_fapl_t *fa = NULL;
+  quiet q;
   if (fapl >= 0 && fapl != H5P_DEFAULT) {
-    H5E_BEGIN_TRY { fa = H5Pget_driver_info(fapl); }
-    H5E_END_TRY;
+    quiet_begin(&q);
+    fa = H5Pget_driver_info(fapl);
+    quiet_end(&q);
   }
   if (fa) text = fa->config;
 #if H5_VERSION_GE(1, 14, 0)
   char buf[H5FD_H5TX_CONFIG_MAX];
   if (!fa && fapl >= 0) {
     ssize_t n = -1;
-    H5E_BEGIN_TRY { n = H5Pget_driver_config_str(fapl, buf, sizeof buf); }
-    H5E_END_TRY;
+    quiet_begin(&q);
+    n = H5Pget_driver_config_str(fapl, buf, sizeof buf);
+    quiet_end(&q);
     if (n >= (ssize_t)sizeof buf) {
       FAIL(H5E_BADVALUE, "driver config string longer than %d bytes", H5FD_H5TX_CONFIG_MAX - 1);
       return -1;
@@ -236,8 +269,8 @@ static herr_t h5tx_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr,
                         void *buf);
 static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
                          const void *buf);
-static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, hbool_t closing);
-static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing);
+static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, h5tx_hbool closing);
+static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, h5tx_hbool closing);
 #if H5_VERSION_GE(1, 14, 0)
 static herr_t h5tx_delete(const char *name, hid_t fapl);
 #endif
@@ -269,6 +302,7 @@ static const H5FD_class_t H5FD_h5tx_g = {
     .fl_map = H5FD_FLMAP_DICHOTOMY,
 };
 
+#ifndef H5TX_VFD_PLUGIN
 hid_t H5FD_h5tx_init(void) {
   if (H5I_VFL != H5Iget_type(H5FD_H5TX_g)) H5FD_H5TX_g = H5FDregister(&H5FD_h5tx_g);
   return H5FD_H5TX_g;
@@ -301,6 +335,7 @@ ssize_t H5Pget_fapl_h5tx(hid_t fapl, char *buf, size_t size) {
   if (size) snprintf(buf, size, "%s", text);
   return (ssize_t)strlen(text);
 }
+#endif
 
 /* ---- open and close ----------------------------------------------------- */
 
@@ -657,7 +692,7 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
   return 0;
 }
 
-static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, h5tx_hbool closing) {
   (void)dxpl;
   (void)closing;
   H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
@@ -680,7 +715,7 @@ static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
   return 0;
 }
 
-static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, h5tx_hbool closing) {
   (void)dxpl;
   H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
   /* On close, the close callback commits (after the final truncate). */
@@ -722,9 +757,22 @@ static herr_t h5tx_delete(const char *name, hid_t fapl) {
   return rc;
 }
 
-/* The plugin entry points: HDF5 1.14 loads the driver by name. */
+#endif
+
+#ifdef H5TX_VFD_PLUGIN
+/* The plugin entry points: HDF5 (1.14 on) loads the driver by name. Both
+ * are called by libhdf5, so their return address lies in the library the
+ * driver must use. A host the plugin cannot serve is told so on stderr, and
+ * the plugin then tells HDF5 it is no driver, so the search goes on (and
+ * other plugins in the directory still load). */
 H5FD_H5TX_API H5PL_type_t H5PLget_plugin_type(void);
 H5FD_H5TX_API const void *H5PLget_plugin_info(void);
-H5PL_type_t H5PLget_plugin_type(void) { return H5PL_TYPE_VFD; }
-const void *H5PLget_plugin_info(void) { return &H5FD_h5tx_g; }
+H5PL_type_t H5PLget_plugin_type(void) {
+  if (h5tx_hdf5_bind(__builtin_return_address(0)) != 0) return H5PL_TYPE_NONE;
+  return H5PL_TYPE_VFD;
+}
+const void *H5PLget_plugin_info(void) {
+  if (h5tx_hdf5_bind(__builtin_return_address(0)) != 0) return NULL;
+  return &H5FD_h5tx_g;
+}
 #endif
