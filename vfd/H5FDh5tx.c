@@ -73,6 +73,8 @@ typedef struct H5FD_h5tx_t {
   char *name;
   h5tx_rev rev; /* read-only: the revision; read-write: H5TX_HEAD */
   int commit_on_flush;
+  int rdonly;                /* opened read-only (possibly sharing a writer) */
+  H5FD_h5tx_handle_t handle; /* what H5Fget_vfd_handle gives */
 } H5FD_h5tx_t;
 
 /* One writer per file and process, shared by every read-write open of it.
@@ -440,6 +442,24 @@ static int shared_writer(H5FD_h5tx_t *f, unsigned flags, h5tx_error *e) {
   return 0;
 }
 
+/* Give a read-only open of the head of `f`'s file the writer this process
+ * holds for it, if any: the file is open read-write here already, and a
+ * read-only open must see the same file (what was written and not yet
+ * committed), as HDF5 sees it with sec2 - it finds the two equal (cmp) and
+ * shares the open file. 1 if shared, 0 if no writer. */
+static int shared_reader(H5FD_h5tx_t *f) {
+  pthread_mutex_lock(&shared_lock);
+  shared *sh = shared_list;
+  while (sh && !(sh->dev == f->dev && sh->ino == f->ino && strcmp(sh->name, f->name) == 0))
+    sh = sh->next;
+  if (sh) sh->refs++;
+  pthread_mutex_unlock(&shared_lock);
+  if (!sh) return 0;
+  f->shared = sh;
+  f->writer = sh->writer;
+  return 1;
+}
+
 static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cfg) {
   h5tx_error e = {0};
   int rdwr = (flags & H5F_ACC_RDWR) != 0;
@@ -475,8 +495,11 @@ static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cf
   }
   f->dev = st.st_dev;
   f->ino = st.st_ino;
+  f->rdonly = !rdwr;
   if (rdwr) {
     if (shared_writer(f, flags, &e) != 0) goto fail_e;
+    f->eof = h5tx_writer_length(f->writer);
+  } else if (!t->spec && shared_reader(f)) {
     f->eof = h5tx_writer_length(f->writer);
   } else {
     h5tx_rev rev = H5TX_HEAD;
@@ -600,12 +623,20 @@ static haddr_t h5tx_get_eof(const H5FD_t *file, H5FD_mem_t type) {
 static herr_t h5tx_get_handle(H5FD_t *file, hid_t fapl, void **handle) {
   (void)fapl;
   H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
-  if (f->fd < 0) {
-    FAIL(H5E_UNSUPPORTED, "'%s' lives in store %s: it has no POSIX file handle", f->name,
-         f->store_path);
+  if (!handle) {
+    FAIL(H5E_BADVALUE, "no place for the file handle");
     return -1;
   }
-  *handle = &f->fd;
+  if (f->fd >= 0) { /* a plain file: its descriptor, as sec2 */
+    *handle = &f->fd;
+    return 0;
+  }
+  f->handle.fd = -1;
+  f->handle.store = f->store;
+  f->handle.writer = f->rdonly ? NULL : f->writer;
+  f->handle.snap = f->snap;
+  f->handle.name = f->name;
+  *handle = &f->handle;
   return 0;
 }
 
@@ -678,7 +709,7 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
     if (addr > f->eof) f->eof = addr;
     return 0;
   }
-  if (!f->writer) {
+  if (!f->writer || f->rdonly) {
     FAIL(H5E_WRITEERROR, "'%s' at revision %llu of store %s is read-only", f->name,
          (unsigned long long)f->rev, f->store_path);
     return -1;
@@ -705,7 +736,7 @@ static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, h5tx_hbool closing) {
     f->eof = f->eoa;
     return 0;
   }
-  if (!f->writer || h5tx_writer_length(f->writer) == f->eoa) return 0;
+  if (!f->writer || f->rdonly || h5tx_writer_length(f->writer) == f->eoa) return 0;
   h5tx_error e = {0};
   if (h5tx_writer_truncate(f->writer, f->eoa, &e) != 0) {
     f->shared->failed = 1;
