@@ -9,10 +9,14 @@
  * revision, unchanged, until it closes. A name outside any store is a plain
  * POSIX file, so HDF5_DRIVER=h5tx can be set for a whole shell.
  *
- * lock/unlock stay NULL on purpose: the store's lease and snapshots do
- * their job, and HDF5 sets and checks the superblock v3 status flags only
- * for a driver with a lock method (H5Fint.c), so a revision committed while
- * its writer is still open opens cleanly, with no h5clear.
+ * lock/unlock are those of sec2 for a plain file (flock) and do nothing
+ * for a file in a store, where the store's lease and snapshots do their job.
+ * Having them makes HDF5 behave as with sec2 (it marks a version 3
+ * superblock "open for write" only for a driver with a lock method, and
+ * flushes the superblock at open, which its page buffer counts on); in a
+ * store the superblock is written unmarked (superblock.c), so a revision
+ * committed while its writer is still open opens cleanly, with no h5clear,
+ * and an open and close that change nothing make no revision.
  *
  * Compiles against HDF5 1.10 and 1.14 (and is written to 2.x's documented
  * changes); only 1.14's class fields and plugin entry points are guarded.
@@ -21,6 +25,7 @@
  * the libhdf5 that loaded it (hdf5_api.h). */
 #include "H5FDh5tx.h"
 #include "hdf5_api.h"
+#include "superblock.h"
 
 #include "h5tx.h"
 
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -74,6 +80,8 @@ typedef struct H5FD_h5tx_t {
   h5tx_rev rev; /* read-only: the revision; read-write: H5TX_HEAD */
   int commit_on_flush;
   int rdonly;                /* opened read-only (possibly sharing a writer) */
+  uint8_t sb[4096];          /* a write holding the superblock, unmarked */
+  int wrote_other;           /* written through: more than the superblock */
   H5FD_h5tx_handle_t handle; /* what H5Fget_vfd_handle gives */
 } H5FD_h5tx_t;
 
@@ -273,6 +281,8 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
                          const void *buf);
 static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, h5tx_hbool closing);
 static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, h5tx_hbool closing);
+static herr_t h5tx_lock(H5FD_t *file, h5tx_hbool rw);
+static herr_t h5tx_unlock(H5FD_t *file);
 #if H5_VERSION_GE(1, 14, 0)
 static herr_t h5tx_delete(const char *name, hid_t fapl);
 #endif
@@ -299,8 +309,8 @@ static const H5FD_class_t H5FD_h5tx_g = {
     .write = h5tx_write,
     .flush = h5tx_flush,
     .truncate = h5tx_truncate,
-    .lock = NULL, /* on purpose: see the top of this file */
-    .unlock = NULL,
+    .lock = h5tx_lock, /* see the top of this file */
+    .unlock = h5tx_unlock,
     .fl_map = H5FD_FLMAP_DICHOTOMY,
 };
 
@@ -544,9 +554,9 @@ static herr_t commit(H5FD_h5tx_t *f, const char *why) {
          f->name, f->store_path, (unsigned long long)h5tx_writer_base(f->writer));
     return -1;
   }
+  h5tx_error e = {0};
   char msg[128];
   snprintf(msg, sizeof msg, "%s: %s", program(), why);
-  h5tx_error e = {0};
   int rc = h5tx_writer_commit(f->writer, msg, NULL, &e);
   if (rc == H5TX_ESYNC) { /* landed; the writer goes on from it */
     FAIL(H5E_WRITEERROR, "commit of '%s' landed but was not flushed to disk: %s", f->name, e.msg);
@@ -686,6 +696,26 @@ static herr_t h5tx_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr,
   return 0;
 }
 
+/* A write to a file in a store that holds the superblock (which HDF5 keeps
+ * at the file's base address): unmarked (see the top of this file), into
+ * f->sb, which `*buf` then points to; and `*skip` set when those bytes are
+ * in the file already, so an open and close that change nothing change
+ * nothing. 0, or -1 with `e`. */
+static int store_superblock(H5FD_h5tx_t *f, haddr_t addr, size_t size, const void **buf, int *skip,
+                            h5tx_error *e) {
+  haddr_t sb = f->pub.base_addr;
+  if (sb < addr || sb - addr >= size || size > sizeof f->sb) return 0;
+  memcpy(f->sb, *buf, size);
+  if (!h5tx__sb_unmark(f->sb + (sb - addr), size - (size_t)(sb - addr))) return 0;
+  *buf = f->sb;
+  if (addr + size <= h5tx_writer_length(f->writer)) {
+    uint8_t now[sizeof f->sb];
+    if (h5tx_writer_read(f->writer, addr, now, size, e) != 0) return -1;
+    *skip = memcmp(now, f->sb, size) == 0;
+  }
+  return 0;
+}
+
 static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
                          const void *buf) {
   (void)type;
@@ -715,7 +745,15 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
     return -1;
   }
   h5tx_error e = {0};
-  if (h5tx_writer_write(f->writer, addr, buf, size, &e) != 0) {
+  int skip = 0;
+  if (store_superblock(f, addr, size, &buf, &skip, &e) != 0) {
+    FAIL(H5E_WRITEERROR, "%s", e.msg);
+    return -1;
+  }
+  /* HDF5 writes and flushes the superblock alone while it opens a file
+   * (for a new one, before the rest of it exists): no revision of that. */
+  if (!(buf == f->sb && addr == f->pub.base_addr && size <= 256)) f->wrote_other = 1;
+  if (!skip && h5tx_writer_write(f->writer, addr, buf, size, &e) != 0) {
     f->shared->failed = 1;
     FAIL(H5E_WRITEERROR, "%s", e.msg);
     return -1;
@@ -749,9 +787,34 @@ static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, h5tx_hbool closing) {
 static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, h5tx_hbool closing) {
   (void)dxpl;
   H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
-  /* On close, the close callback commits (after the final truncate). */
-  if (closing || !f->commit_on_flush) return 0;
+  /* On close, the close callback commits (after the final truncate). The
+   * flush HDF5 makes while it opens a file (it has written the superblock
+   * and nothing else yet) makes no revision. */
+  if (closing || !f->commit_on_flush || !f->wrote_other) return 0;
   return commit(f, "flush");
+}
+
+/* As sec2 for a plain file: an advisory flock, not waiting. A file system
+ * without flock (ENOSYS) is not refused, as HDF5's "best effort" locking.
+ * A file in a store: nothing, the store's lease keeps out other writers. */
+static herr_t h5tx_lock(H5FD_t *file, h5tx_hbool rw) {
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  if (f->fd < 0) return 0;
+  if (flock(f->fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 && errno != ENOSYS) {
+    FAIL(H5E_CANTLOCKFILE, "unable to lock the file: %s", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static herr_t h5tx_unlock(H5FD_t *file) {
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  if (f->fd < 0) return 0;
+  if (flock(f->fd, LOCK_UN) != 0 && errno != ENOSYS) {
+    FAIL(H5E_CANTUNLOCKFILE, "unable to unlock the file: %s", strerror(errno));
+    return -1;
+  }
+  return 0;
 }
 
 #if H5_VERSION_GE(1, 14, 0)

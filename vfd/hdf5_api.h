@@ -37,7 +37,9 @@
   X(H5E_READERROR_g)                                                                               \
   X(H5E_UNSUPPORTED_g)                                                                             \
   X(H5E_OVERFLOW_g)                                                                                \
-  X(H5E_CANTGET_g)
+  X(H5E_CANTGET_g)                                                                                 \
+  X(H5E_CANTLOCKFILE_g)                                                                            \
+  X(H5E_CANTUNLOCKFILE_g)
 
 #ifdef H5TX_VFD_PLUGIN
 #define H5TX_API_FUNC(name) __typeof__(name) *name;
@@ -80,6 +82,8 @@ int h5tx_hdf5_bind(const void *caller) __attribute__((visibility("hidden")));
 #define H5E_UNSUPPORTED_g (*h5tx_hdf5.H5E_UNSUPPORTED_g)
 #define H5E_OVERFLOW_g (*h5tx_hdf5.H5E_OVERFLOW_g)
 #define H5E_CANTGET_g (*h5tx_hdf5.H5E_CANTGET_g)
+#define H5E_CANTLOCKFILE_g (*h5tx_hdf5.H5E_CANTLOCKFILE_g)
+#define H5E_CANTUNLOCKFILE_g (*h5tx_hdf5.H5E_CANTUNLOCKFILE_g)
 #endif
 #endif /* H5TX_VFD_PLUGIN */
 #endif
