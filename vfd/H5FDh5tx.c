@@ -600,15 +600,22 @@ static int h5tx_cmp(const H5FD_t *a, const H5FD_t *b) {
 }
 
 static herr_t h5tx_query(const H5FD_t *file, unsigned long *flags) {
-  (void)file;
-  /* As sec2: HDF5 aggregates and accumulates metadata, sieves raw data and
-   * aggregates small data, so the store sees few, large writes. */
+  const H5FD_h5tx_t *f = (const H5FD_h5tx_t *)file;
+  /* The flags sec2 sets (HDF5 2.1 uses its data-sieve buffer only for a
+   * driver that sets H5FD_FEAT_DATA_SIEVE), so HDF5 aggregates and
+   * accumulates metadata, sieves raw data and aggregates small data, and
+   * the store sees few, large writes. Files in a store are byte for byte
+   * ordinary HDF5 files (DEFAULT_VFD_COMPATIBLE). Two only for a plain file
+   * (and not for the class, asked with no file): POSIX_COMPAT_HANDLE (HDF5
+   * then lstat()s the name, and a file in a store has no descriptor) and
+   * SUPPORTS_SWMR_IO (a file in a store shows its writes to other processes
+   * only by revision, which SWMR readers do not follow). */
   *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
            H5FD_FEAT_AGGREGATE_SMALLDATA;
 #if H5_VERSION_GE(1, 14, 0)
-  /* Files in a store are byte for byte ordinary HDF5 files. */
   *flags |= H5FD_FEAT_DEFAULT_VFD_COMPATIBLE;
 #endif
+  if (f && f->fd >= 0) *flags |= H5FD_FEAT_POSIX_COMPAT_HANDLE | H5FD_FEAT_SUPPORTS_SWMR_IO;
   return 0;
 }
 
