@@ -38,7 +38,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/h5tx-hdf5suite.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 status=0
 
-# run MODE DRIVER PLUGIN_DIR [CONFIG]: the harness; prints its lines, leaves
+# run MODE PLUGIN_DIR DRIVER [CONFIG]: the harness; prints its lines, leaves
 # the sorted names of failed programs in $work/MODE.failed.
 run() {
   local mode=$1
@@ -61,7 +61,7 @@ show_logs() {
   done
 }
 
-run pass-through h5tx "$plugins"
+run pass-through "$plugins" h5tx
 if [ -s "$work/pass-through.failed" ]; then
   echo "FAIL: pass-through fails what sec2 passes: $(tr '\n' ' ' < "$work/pass-through.failed")"
   show_logs pass-through $(cat "$work/pass-through.failed")
@@ -70,7 +70,7 @@ else
   echo "ok: pass-through passes every program, as sec2"
 fi
 
-run store h5tx "$plugins" "store=$work/suite.h5tx"
+run store "$plugins" h5tx "store=$work/suite.h5tx"
 grep -v '^#' "$expected_file" | tr ' ' '\n' | grep . | sort > "$work/expected"
 if [ "$tests" != vfd ]; then # a subset: only its own programs are expected
   for t in $tests; do echo "${t}"; done | sort > "$work/ran"
@@ -93,7 +93,7 @@ fi
 if [ $ref = 1 ]; then
   bash "$here/hdf5-testsuite.sh" -R "$work/ref" "$tree" >/dev/null || { echo "FAIL: building ptsec2"; exit 1; }
   mkdir -p "$work/ref-store"
-  run reference ptsec2 "$work/ref" "$work/ref-store"
+  run reference "$work/ref" ptsec2 "$work/ref-store"
   if cmp -s "$work/expected" "$work/reference.failed"; then
     echo "ok: the reference plugin fails exactly the listed programs"
   else
