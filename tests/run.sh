@@ -41,12 +41,20 @@ for v in 1.14.5 1.14.6; do
   (cd "$dir" && ctest --output-on-failure -j "$jobs" -L "vfd|filter") || status=1
 done
 
+echo "== HDF5's own test programs of 1.14.5 and 1.14.6 through the driver plugin (together) =="
+suite_logs=$(mktemp -d "${TMPDIR:-/tmp}/h5tx-suites.XXXXXX")
 for v in 1.14.5 1.14.6; do
   dir=build-1.14; [ $v = 1.14.6 ] && dir=build-1.14.6
-  echo "== HDF5 $v's own test programs through the driver plugin =="
   tree=$(bash cmake/build-hdf5-1.14.sh -t -v $v | tail -n 1)
-  bash tests/hdf5suite/run_suite.sh "$v" "$tree" "$dir/vfd/plugin" || status=1
+  (if bash tests/hdf5suite/run_suite.sh "$v" "$tree" "$dir/vfd/plugin" >"$suite_logs/$v.log" 2>&1
+  then echo 0; else echo 1; fi >"$suite_logs/$v.rc") &
 done
+wait
+for v in 1.14.5 1.14.6; do
+  cat "$suite_logs/$v.log"
+  [ "$(cat "$suite_logs/$v.rc" 2>/dev/null)" = 0 ] || status=1
+done
+rm -rf "$suite_logs"
 
 echo "== build (ASan + UBSan) =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DH5TX_SANITIZE=ON -DH5TX_BUILD_BENCH=OFF >/dev/null
