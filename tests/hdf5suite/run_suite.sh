@@ -10,7 +10,10 @@
 #    into a directory) fails, listed in store-harness-failures-VERSION.txt:
 #    those programs stat or open the plain name in their working directory
 #    themselves, which no driver that keeps files elsewhere can satisfy.
-#    A program failing that is not listed, or a listed one passing, fails.
+#    A program failing that is not listed fails the run; a listed one that
+#    passes is noted: `external` makes the directory extern_dir/ in its
+#    working directory and creates a file in it; the reference plugin maps
+#    the name into a directory that lacks extern_dir/, a store needs none.
 # With -r the reference plugin is built and run in store mode as well, and
 # its failures must equal the list (to re-measure the list for a version).
 #
@@ -83,12 +86,10 @@ if [ -n "$extra" ]; then
   show_logs store $extra
   status=1
 fi
-if [ -n "$gone" ]; then
-  echo "FAIL: store mode passes programs listed as failing by the harness itself: $gone" \
-    "(update $expected_file after checking with -r)"
-  status=1
-fi
-[ -z "$extra$gone" ] && echo "ok: store mode fails only the harness's own $(wc -l < "$work/expected") programs"
+# The reference plugin's failures are an upper bound: passing one of them
+# (the driver does better than plain sec2 with mapped names) is noted.
+[ -n "$gone" ] && echo "note: store mode passes listed programs the reference plugin fails: $gone"
+[ -z "$extra" ] && echo "ok: store mode fails no program beyond the reference plugin's $(wc -l < "$work/expected")"
 
 if [ $ref = 1 ]; then
   bash "$here/hdf5-testsuite.sh" -R "$work/ref" "$tree" >/dev/null || { echo "FAIL: building ptsec2"; exit 1; }
