@@ -34,7 +34,7 @@ echo "== 2. HDF5 through the driver (C, system HDF5 $(pkg-config --modversion hd
 ./build/examples/h5tx_hdf5_quickstart "$demo/lab.h5tx"
 echo
 echo "== 3. unmodified HDF5 1.14.5 tools load the driver by name =="
-export HDF5_PLUGIN_PATH="$root/build-1.14/vfd" HDF5_DRIVER=h5tx
+export HDF5_PLUGIN_PATH="$root/build-1.14/vfd/plugin" HDF5_DRIVER=h5tx
 echo "HDF5_PLUGIN_PATH=$HDF5_PLUGIN_PATH HDF5_DRIVER=$HDF5_DRIVER"
 cd "$demo"
 run "$hdf5_114/bin/h5ls" -r lab.h5tx/experiment/run1.h5

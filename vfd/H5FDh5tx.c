@@ -9,14 +9,23 @@
  * revision, unchanged, until it closes. A name outside any store is a plain
  * POSIX file, so HDF5_DRIVER=h5tx can be set for a whole shell.
  *
- * lock/unlock stay NULL on purpose: the store's lease and snapshots do
- * their job, and HDF5 sets and checks the superblock v3 status flags only
- * for a driver with a lock method (H5Fint.c), so a revision committed while
- * its writer is still open opens cleanly, with no h5clear.
+ * lock/unlock are those of sec2 for a plain file (flock) and do nothing
+ * for a file in a store, where the store's lease and snapshots do their job.
+ * Having them makes HDF5 behave as with sec2 (it marks a version 3
+ * superblock "open for write" only for a driver with a lock method, and
+ * flushes the superblock at open, which its page buffer counts on); in a
+ * store the superblock is written unmarked (superblock.c), so a revision
+ * committed while its writer is still open opens cleanly, with no h5clear,
+ * and an open and close that change nothing make no revision.
  *
- * Compiles against HDF5 1.10 and 1.14; only 1.14's class fields and plugin
- * entry points are guarded. */
+ * Compiles against HDF5 1.10 and 1.14 (and is written to 2.x's documented
+ * changes); only 1.14's class fields and plugin entry points are guarded.
+ * Built with H5TX_VFD_PLUGIN it is the plugin HDF5 loads by name: no
+ * H5Pset_fapl_h5tx, and every HDF5 function and id taken at run time from
+ * the libhdf5 that loaded it (hdf5_api.h). */
 #include "H5FDh5tx.h"
+#include "hdf5_api.h"
+#include "superblock.h"
 
 #include "h5tx.h"
 
@@ -26,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -35,6 +45,15 @@
 #include <H5PLextern.h>
 #elif H5_VERSION_GE(1, 11, 0)
 #error "h5tx supports HDF5 1.10 and 1.14; 1.12 and 1.13 are not supported"
+#endif
+
+/* The flag type of the flush and truncate callbacks: hbool_t until 1.14
+ * (where it is C's bool already), bool from 2.0, which drops hbool_t. */
+#if H5_VERSION_GE(2, 0, 0)
+#include <stdbool.h>
+typedef bool h5tx_hbool;
+#else
+typedef hbool_t h5tx_hbool;
 #endif
 
 /* What H5Pset_fapl_h5tx stores in a fapl: fixed size, so HDF5 copies it
@@ -61,7 +80,11 @@ typedef struct H5FD_h5tx_t {
   char *name;
   h5tx_rev rev; /* read-only: the revision; read-write: H5TX_HEAD */
   int commit_on_flush;
-  char *message; /* the config's message=, or NULL */
+  char *message;             /* the config's message=, or NULL */
+  int rdonly;                /* opened read-only (possibly sharing a writer) */
+  uint8_t sb[4096];          /* a write holding the superblock, unmarked */
+  int wrote_other;           /* written through: more than the superblock */
+  H5FD_h5tx_handle_t handle; /* what H5Fget_vfd_handle gives */
 } H5FD_h5tx_t;
 
 /* One writer per file and process, shared by every read-write open of it.
@@ -83,7 +106,9 @@ typedef struct shared {
 static shared *shared_list;
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 
+#ifndef H5TX_VFD_PLUGIN
 static hid_t H5FD_H5TX_g = H5I_INVALID_HID;
+#endif
 
 /* ---- errors ----------------------------------------------------------- */
 
@@ -100,6 +125,21 @@ static void push(hid_t min, const char *func, unsigned line, const char *fmt, ..
   H5Epush2(H5E_DEFAULT, __FILE__, func, line, H5E_ERR_CLS, H5E_VFL, min, "h5tx: %s", msg);
 }
 #define FAIL(min, ...) push(min, __func__, __LINE__, __VA_ARGS__)
+
+/* Calls that may fail, with HDF5's automatic error printing off (HDF5's
+ * H5E_BEGIN_TRY also uses the deprecated v1 calls, which a library built
+ * without deprecated symbols lacks). */
+typedef struct quiet {
+  H5E_auto2_t func;
+  void *data;
+} quiet;
+static void quiet_begin(quiet *q) {
+  q->func = NULL;
+  q->data = NULL;
+  H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+static void quiet_end(const quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
 /* The program's name, for commit messages. */
 static const char *program(void) {
@@ -133,17 +173,20 @@ static int fapl_config(hid_t fapl, h5tx_config *cfg) {
   h5tx_error e = {0};
   const char *text = NULL;
   const H5FD_h5tx_fapl_t *fa = NULL;
+  quiet q;
   if (fapl >= 0 && fapl != H5P_DEFAULT) {
-    H5E_BEGIN_TRY { fa = H5Pget_driver_info(fapl); }
-    H5E_END_TRY;
+    quiet_begin(&q);
+    fa = H5Pget_driver_info(fapl);
+    quiet_end(&q);
   }
   if (fa) text = fa->config;
 #if H5_VERSION_GE(1, 14, 0)
   char buf[H5FD_H5TX_CONFIG_MAX];
   if (!fa && fapl >= 0) {
     ssize_t n = -1;
-    H5E_BEGIN_TRY { n = H5Pget_driver_config_str(fapl, buf, sizeof buf); }
-    H5E_END_TRY;
+    quiet_begin(&q);
+    n = H5Pget_driver_config_str(fapl, buf, sizeof buf);
+    quiet_end(&q);
     if (n >= (ssize_t)sizeof buf) {
       FAIL(H5E_BADVALUE, "driver config string longer than %d bytes", H5FD_H5TX_CONFIG_MAX - 1);
       return -1;
@@ -248,8 +291,10 @@ static herr_t h5tx_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr,
                         void *buf);
 static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
                          const void *buf);
-static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, hbool_t closing);
-static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing);
+static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, h5tx_hbool closing);
+static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, h5tx_hbool closing);
+static herr_t h5tx_lock(H5FD_t *file, h5tx_hbool rw);
+static herr_t h5tx_unlock(H5FD_t *file);
 #if H5_VERSION_GE(1, 14, 0)
 static herr_t h5tx_delete(const char *name, hid_t fapl);
 #endif
@@ -276,11 +321,12 @@ static const H5FD_class_t H5FD_h5tx_g = {
     .write = h5tx_write,
     .flush = h5tx_flush,
     .truncate = h5tx_truncate,
-    .lock = NULL, /* on purpose: see the top of this file */
-    .unlock = NULL,
+    .lock = h5tx_lock, /* see the top of this file */
+    .unlock = h5tx_unlock,
     .fl_map = H5FD_FLMAP_DICHOTOMY,
 };
 
+#ifndef H5TX_VFD_PLUGIN
 hid_t H5FD_h5tx_init(void) {
   if (H5I_VFL != H5Iget_type(H5FD_H5TX_g)) H5FD_H5TX_g = H5FDregister(&H5FD_h5tx_g);
   return H5FD_H5TX_g;
@@ -313,6 +359,7 @@ ssize_t H5Pget_fapl_h5tx(hid_t fapl, char *buf, size_t size) {
   if (size) snprintf(buf, size, "%s", text);
   return (ssize_t)strlen(text);
 }
+#endif
 
 /* ---- open and close ----------------------------------------------------- */
 
@@ -419,6 +466,24 @@ static int shared_writer(H5FD_h5tx_t *f, unsigned flags, h5tx_error *e) {
   return 0;
 }
 
+/* Give a read-only open of the head of `f`'s file the writer this process
+ * holds for it, if any: the file is open read-write here already, and a
+ * read-only open must see the same file (what was written and not yet
+ * committed), as HDF5 sees it with sec2 - it finds the two equal (cmp) and
+ * shares the open file. 1 if shared, 0 if no writer. */
+static int shared_reader(H5FD_h5tx_t *f) {
+  pthread_mutex_lock(&shared_lock);
+  shared *sh = shared_list;
+  while (sh && !(sh->dev == f->dev && sh->ino == f->ino && strcmp(sh->name, f->name) == 0))
+    sh = sh->next;
+  if (sh) sh->refs++;
+  pthread_mutex_unlock(&shared_lock);
+  if (!sh) return 0;
+  f->shared = sh;
+  f->writer = sh->writer;
+  return 1;
+}
+
 static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cfg) {
   h5tx_error e = {0};
   int rdwr = (flags & H5F_ACC_RDWR) != 0;
@@ -455,8 +520,11 @@ static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cf
   }
   f->dev = st.st_dev;
   f->ino = st.st_ino;
+  f->rdonly = !rdwr;
   if (rdwr) {
     if (shared_writer(f, flags, &e) != 0) goto fail_e;
+    f->eof = h5tx_writer_length(f->writer);
+  } else if (!t->spec && shared_reader(f)) {
     f->eof = h5tx_writer_length(f->writer);
   } else {
     h5tx_rev rev = H5TX_HEAD;
@@ -550,15 +618,22 @@ static int h5tx_cmp(const H5FD_t *a, const H5FD_t *b) {
 }
 
 static herr_t h5tx_query(const H5FD_t *file, unsigned long *flags) {
-  (void)file;
-  /* As sec2: HDF5 aggregates and accumulates metadata, sieves raw data and
-   * aggregates small data, so the store sees few, large writes. */
+  const H5FD_h5tx_t *f = (const H5FD_h5tx_t *)file;
+  /* The flags sec2 sets (HDF5 2.1 uses its data-sieve buffer only for a
+   * driver that sets H5FD_FEAT_DATA_SIEVE), so HDF5 aggregates and
+   * accumulates metadata, sieves raw data and aggregates small data, and
+   * the store sees few, large writes. Files in a store are byte for byte
+   * ordinary HDF5 files (DEFAULT_VFD_COMPATIBLE). Two only for a plain file
+   * (and not for the class, asked with no file): POSIX_COMPAT_HANDLE (HDF5
+   * then lstat()s the name, and a file in a store has no descriptor) and
+   * SUPPORTS_SWMR_IO (a file in a store shows its writes to other processes
+   * only by revision, which SWMR readers do not follow). */
   *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
            H5FD_FEAT_AGGREGATE_SMALLDATA;
 #if H5_VERSION_GE(1, 14, 0)
-  /* Files in a store are byte for byte ordinary HDF5 files. */
   *flags |= H5FD_FEAT_DEFAULT_VFD_COMPATIBLE;
 #endif
+  if (f && f->fd >= 0) *flags |= H5FD_FEAT_POSIX_COMPAT_HANDLE | H5FD_FEAT_SUPPORTS_SWMR_IO;
   return 0;
 }
 
@@ -583,12 +658,20 @@ static haddr_t h5tx_get_eof(const H5FD_t *file, H5FD_mem_t type) {
 static herr_t h5tx_get_handle(H5FD_t *file, hid_t fapl, void **handle) {
   (void)fapl;
   H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
-  if (f->fd < 0) {
-    FAIL(H5E_UNSUPPORTED, "'%s' lives in store %s: it has no POSIX file handle", f->name,
-         f->store_path);
+  if (!handle) {
+    FAIL(H5E_BADVALUE, "no place for the file handle");
     return -1;
   }
-  *handle = &f->fd;
+  if (f->fd >= 0) { /* a plain file: its descriptor, as sec2 */
+    *handle = &f->fd;
+    return 0;
+  }
+  f->handle.fd = -1;
+  f->handle.store = f->store;
+  f->handle.writer = f->rdonly ? NULL : f->writer;
+  f->handle.snap = f->snap;
+  f->handle.name = f->name;
+  *handle = &f->handle;
   return 0;
 }
 
@@ -638,6 +721,26 @@ static herr_t h5tx_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr,
   return 0;
 }
 
+/* A write to a file in a store that holds the superblock (which HDF5 keeps
+ * at the file's base address): unmarked (see the top of this file), into
+ * f->sb, which `*buf` then points to; and `*skip` set when those bytes are
+ * in the file already, so an open and close that change nothing change
+ * nothing. 0, or -1 with `e`. */
+static int store_superblock(H5FD_h5tx_t *f, haddr_t addr, size_t size, const void **buf, int *skip,
+                            h5tx_error *e) {
+  haddr_t sb = f->pub.base_addr;
+  if (sb < addr || sb - addr >= size || size > sizeof f->sb) return 0;
+  memcpy(f->sb, *buf, size);
+  if (!h5tx__sb_unmark(f->sb + (sb - addr), size - (size_t)(sb - addr))) return 0;
+  *buf = f->sb;
+  if (addr + size <= h5tx_writer_length(f->writer)) {
+    uint8_t now[sizeof f->sb];
+    if (h5tx_writer_read(f->writer, addr, now, size, e) != 0) return -1;
+    *skip = memcmp(now, f->sb, size) == 0;
+  }
+  return 0;
+}
+
 static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
                          const void *buf) {
   (void)type;
@@ -661,7 +764,7 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
     if (addr > f->eof) f->eof = addr;
     return 0;
   }
-  if (!f->writer) {
+  if (!f->writer || f->rdonly) {
     FAIL(H5E_WRITEERROR, "'%s' at revision %llu of store %s is read-only", f->name,
          (unsigned long long)f->rev, f->store_path);
     return -1;
@@ -673,7 +776,15 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
    * commit them anyway. */
   if (f->pid != getpid()) return 0;
   h5tx_error e = {0};
-  if (h5tx_writer_write(f->writer, addr, buf, size, &e) != 0) {
+  int skip = 0;
+  if (store_superblock(f, addr, size, &buf, &skip, &e) != 0) {
+    FAIL(H5E_WRITEERROR, "%s", e.msg);
+    return -1;
+  }
+  /* HDF5 writes and flushes the superblock alone while it opens a file
+   * (for a new one, before the rest of it exists): no revision of that. */
+  if (!(buf == f->sb && addr == f->pub.base_addr && size <= 256)) f->wrote_other = 1;
+  if (!skip && h5tx_writer_write(f->writer, addr, buf, size, &e) != 0) {
     f->shared->failed = 1;
     FAIL(H5E_WRITEERROR, "%s", e.msg);
     return -1;
@@ -681,7 +792,7 @@ static herr_t h5tx_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
   return 0;
 }
 
-static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, h5tx_hbool closing) {
   (void)dxpl;
   (void)closing;
   H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
@@ -694,7 +805,7 @@ static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
     f->eof = f->eoa;
     return 0;
   }
-  if (!f->writer || h5tx_writer_length(f->writer) == f->eoa) return 0;
+  if (!f->writer || f->rdonly || h5tx_writer_length(f->writer) == f->eoa) return 0;
   if (f->pid != getpid()) return 0; /* a fork child: as in h5tx_write */
   h5tx_error e = {0};
   if (h5tx_writer_truncate(f->writer, f->eoa, &e) != 0) {
@@ -705,12 +816,37 @@ static herr_t h5tx_truncate(H5FD_t *file, hid_t dxpl, hbool_t closing) {
   return 0;
 }
 
-static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, hbool_t closing) {
+static herr_t h5tx_flush(H5FD_t *file, hid_t dxpl, h5tx_hbool closing) {
   (void)dxpl;
   H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
-  /* On close, the close callback commits (after the final truncate). */
-  if (closing || !f->commit_on_flush) return 0;
+  /* On close, the close callback commits (after the final truncate). The
+   * flush HDF5 makes while it opens a file (it has written the superblock
+   * and nothing else yet) makes no revision. */
+  if (closing || !f->commit_on_flush || !f->wrote_other) return 0;
   return commit(f, "flush");
+}
+
+/* As sec2 for a plain file: an advisory flock, not waiting. A file system
+ * without flock (ENOSYS) is not refused, as HDF5's "best effort" locking.
+ * A file in a store: nothing, the store's lease keeps out other writers. */
+static herr_t h5tx_lock(H5FD_t *file, h5tx_hbool rw) {
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  if (f->fd < 0) return 0;
+  if (flock(f->fd, (rw ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 && errno != ENOSYS) {
+    FAIL(H5E_CANTLOCKFILE, "unable to lock the file: %s", strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static herr_t h5tx_unlock(H5FD_t *file) {
+  H5FD_h5tx_t *f = (H5FD_h5tx_t *)file;
+  if (f->fd < 0) return 0;
+  if (flock(f->fd, LOCK_UN) != 0 && errno != ENOSYS) {
+    FAIL(H5E_CANTUNLOCKFILE, "unable to unlock the file: %s", strerror(errno));
+    return -1;
+  }
+  return 0;
 }
 
 #if H5_VERSION_GE(1, 14, 0)
@@ -747,9 +883,29 @@ static herr_t h5tx_delete(const char *name, hid_t fapl) {
   return rc;
 }
 
-/* The plugin entry points: HDF5 1.14 loads the driver by name. */
+#endif
+
+#ifdef H5TX_VFD_PLUGIN
+/* The plugin entry points: HDF5 (1.14 on) loads the driver by name. Both
+ * are called by libhdf5, so their return address lies in the library the
+ * driver must use. A host the plugin cannot serve is told so on stderr, and
+ * the plugin then tells HDF5 it is no driver, so the search goes on (and
+ * other plugins in the directory still load). */
 H5FD_H5TX_API H5PL_type_t H5PLget_plugin_type(void);
 H5FD_H5TX_API const void *H5PLget_plugin_info(void);
-H5PL_type_t H5PLget_plugin_type(void) { return H5PL_TYPE_VFD; }
-const void *H5PLget_plugin_info(void) { return &H5FD_h5tx_g; }
+H5PL_type_t H5PLget_plugin_type(void) {
+  if (h5tx_hdf5_bind(__builtin_return_address(0)) != 0) return H5PL_TYPE_NONE;
+  return H5PL_TYPE_VFD;
+}
+/* HDF5 1.10 asks every library in a plugin directory for its info while it
+ * looks for a filter, without asking its type, and takes the answer as a
+ * filter class (H5Z_class2_t: an int version, then the int filter id): NULL
+ * ends its whole search, so a filter plugin beside this one would not load.
+ * A refused host gets this instead: a class whose id no filter has. */
+static const struct { int version, id; } no_filter = {1, -1};
+
+const void *H5PLget_plugin_info(void) {
+  if (h5tx_hdf5_bind(__builtin_return_address(0)) != 0) return &no_filter;
+  return &H5FD_h5tx_g;
+}
 #endif

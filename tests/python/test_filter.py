@@ -28,7 +28,7 @@ PLUGIN_LIB = "libh5zstd.so"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                      os.pardir, os.pardir))
-VFD_114 = os.path.join(REPO, "build-1.14", "vfd", "libh5tx_vfd.so")
+VFD_114 = os.path.join(REPO, "build-1.14", "vfd", "plugin", "libh5tx_vfd_plugin.so")
 
 
 # ---- helpers ---------------------------------------------------------------------

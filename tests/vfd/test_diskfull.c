@@ -22,9 +22,13 @@ static void write_dataset(hid_t f, const char *name) {
 }
 
 /* Does head hold `name` (checked fully) and not `absent`? */
+/* The committed head ("@head": a snapshot even while this process has the
+ * file open read-write, which a plain name would share). */
 static int head_has(const char *fname, const char *name, const char *absent) {
   hid_t fapl = h5tx_fapl(NULL, 0);
-  hid_t f = H5Fopen(fname, H5F_ACC_RDONLY, fapl);
+  char at_head[400];
+  snprintf(at_head, sizeof at_head, "%s@head", fname);
+  hid_t f = H5Fopen(at_head, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
   if (f < 0) return 0;
   int ok =

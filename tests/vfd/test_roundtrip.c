@@ -196,9 +196,12 @@ static void scenario(const char *store, const char *config, int latest, int page
     CHECK(revs[1] == before && revs[2] == before); /* flushes did not commit */
   } else {
     CHECK(revs[1] == before + 1 && revs[2] == before + 2);
-    /* While the writer is open, its last flush is readable (libver=latest
-     * files included: no "already open for write"). */
-    verify_rev(store, config, H5TX_HEAD, 2);
+    /* While the writer is open, its last flush is readable by revision
+     * (libver=latest files included: no "already open for write"); head
+     * opened read-only in this process is the open file itself, as with
+     * sec2, so it shows what HDF5 holds, step 3 included. */
+    verify_rev(store, config, revs[2], 2);
+    verify_rev(store, config, H5TX_HEAD, 3);
   }
   REQUIRE(H5Fclose(f) >= 0);
   revs[3] = store_head(store);
@@ -245,6 +248,68 @@ static void test_open_twice(const char *store) {
   H5Pclose(fapl);
 }
 
+/* A read-only open of a file this process has open read-write is the same
+ * file (as with sec2: HDF5 finds it open and shares it), so it sees what was
+ * written and not committed yet. HDF5's virtual datasets open their source
+ * files read-only while the program may be writing them. */
+static void test_readonly_while_writing(const char *store) {
+  char name[800];
+  snprintf(name, sizeof name, "%s/rw.h5", store);
+  hid_t fapl = h5tx_fapl("commit=close", 0);
+  hid_t w = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  REQUIRE(w >= 0);
+  hid_t g = H5Gcreate2(w, "uncommitted", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  CHECK(g >= 0);
+  H5Gclose(g);
+  CHECK(H5Fflush(w, H5F_SCOPE_GLOBAL) >= 0); /* written to the driver, not committed */
+  hid_t r = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+  if (r < 0) fprintf(stderr, "read-only open while writing: %s\n", h5_capture());
+  CHECK(r >= 0);
+  if (r >= 0) {
+    CHECK(H5Lexists(r, "uncommitted", H5P_DEFAULT) > 0);
+    CHECK(H5Fclose(r) >= 0);
+  }
+  CHECK(H5Fclose(w) >= 0);
+  /* A read-only open of a file nobody here writes is a snapshot as before. */
+  r = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+  CHECK(r >= 0 && H5Lexists(r, "uncommitted", H5P_DEFAULT) > 0);
+  if (r >= 0) H5Fclose(r);
+  H5Pclose(fapl);
+}
+
+/* H5Fget_vfd_handle: a plain file gives a pointer to its descriptor (as
+ * sec2); a file in a store gives a pointer to an H5FD_h5tx_handle_t. */
+static void test_vfd_handle(const char *dir, const char *store) {
+  char name[800];
+  hid_t fapl = h5tx_fapl(NULL, 0);
+  snprintf(name, sizeof name, "%s/plain-handle.h5", dir);
+  hid_t f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  REQUIRE(f >= 0);
+  void *h = NULL;
+  struct stat st;
+  CHECK(H5Fget_vfd_handle(f, fapl, &h) >= 0 && h && fstat(*(int *)h, &st) == 0);
+  CHECK(H5Fclose(f) >= 0);
+  snprintf(name, sizeof name, "%s/handle.h5", store);
+  f = H5Fcreate(name, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  REQUIRE(f >= 0);
+  h = NULL;
+  herr_t rc = H5Fget_vfd_handle(f, fapl, &h);
+  if (rc < 0) fprintf(stderr, "H5Fget_vfd_handle (read-write): %s\n", h5_capture());
+  const H5FD_h5tx_handle_t *th = h;
+  CHECK(rc >= 0 && th && th->store && th->writer && !th->snap && th->fd == -1 &&
+        strcmp(th->name, "handle.h5") == 0);
+  CHECK(H5Fclose(f) >= 0);
+  f = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+  REQUIRE(f >= 0);
+  h = NULL;
+  rc = H5Fget_vfd_handle(f, fapl, &h);
+  th = h;
+  CHECK(rc >= 0 && th && th->store && !th->writer && th->snap &&
+        strcmp(th->name, "handle.h5") == 0);
+  CHECK(H5Fclose(f) >= 0);
+  H5Pclose(fapl);
+}
+
 int main(void) {
   test_paths tp = temp_paths();
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -269,6 +334,8 @@ int main(void) {
   char store[640];
   snprintf(store, sizeof store, "%s/twice.h5tx", tp.dir);
   test_open_twice(store);
+  test_readonly_while_writing(store);
+  test_vfd_handle(tp.dir, store);
   remove_tree(tp.dir);
   return check_done("vfd_roundtrip");
 }

@@ -38,6 +38,18 @@ extern "C" {
 /** Longest config string the fapl carries (bytes, with the NUL). */
 #define H5FD_H5TX_CONFIG_MAX 4096
 
+/** What H5Fget_vfd_handle gives for a file in a store: the driver's own
+ * objects for it, valid until the file closes (h5tx.h describes them). For
+ * a plain file outside any store it gives, like sec2, a pointer to the
+ * file's POSIX descriptor (an int). */
+typedef struct H5FD_h5tx_handle_t {
+  int fd;                     /**< -1: a file in a store has no descriptor */
+  struct h5tx_store *store;   /**< the store */
+  struct h5tx_writer *writer; /**< opened read-write: the file's writer; else NULL */
+  struct h5tx_snap *snap;     /**< opened read-only: the snapshot read; else NULL */
+  const char *name;           /**< the file's name in the store */
+} H5FD_h5tx_handle_t;
+
 /** The driver's id, registering it on first use. */
 #define H5FD_H5TX (H5FD_h5tx_init())
 
