@@ -644,6 +644,17 @@ int h5tx__plog_scan(h5tx__plog *l, uint64_t seg, h5tx__plog_scan_fn fn, void *ar
       reason = "a batch header names another place";
       break;
     }
+    struct stat fst;
+    if (fstat(fd, &fst) != 0) {
+      rc = io_err(err, errno, "cannot stat", path);
+      break;
+    }
+    if (at + len > (uint64_t)fst.st_size) {
+      /* checked before allocating: a corrupt length must not ask for
+       * terabytes */
+      reason = "a torn batch at the end";
+      break;
+    }
     if (len - PLOG_HDR > cap) {
       uint8_t *nb = realloc(buf, len - PLOG_HDR);
       if (!nb) {
