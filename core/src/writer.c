@@ -42,6 +42,7 @@ struct h5tx_writer {
   int spill_fd;
   uint64_t spill_end;
   uint8_t *scratch, *scratch2, *enc;
+  h5tx__zpolicy zp; /* whether compression pays, over the commit's pages */
   /* A read transaction held for the length of one call, opened lazily. */
   h5tx__txn *rt;
   h5tx__cur *rc;
@@ -567,7 +568,7 @@ static int put_page(h5tx__txn *t, h5tx_writer *w, uint64_t fid, uint64_t page, h
                     const uint8_t *data, uint64_t h, uint64_t *bytes, h5tx_error *err) {
   uint8_t key[H5TX_PAGE_KEY];
   h5tx__page_key(key, fid, page, rev);
-  size_t n = h5tx__page_encode(w->enc, key, data, w->ps, h, w->codec, w->level);
+  size_t n = h5tx__page_encode(w->enc, key, data, w->ps, h, w->codec, w->level, &w->zp);
   *bytes += n;
   return h5tx__kv_put(t, KV_PAGES, key, sizeof key, w->enc, n, err);
 }
@@ -576,6 +577,7 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   commit_arg *a = arg;
   h5tx_writer *w = a->w;
   h5tx_store *s = w->s;
+  h5tx__zpolicy_init(&w->zp); /* again on a replay */
   h5tx_rev head;
   int rc = h5tx__meta_get(t, "head", &head, err);
   if (rc)
