@@ -225,3 +225,58 @@ int h5tx__lcommit_next(const h5tx__lcommit *c, h5tx__lcommit_it *it, h5tx__lop *
   it->done++;
   return 1;
 }
+
+int h5tx__ltag_encode(h5tx__buf *b, const char *name, size_t nlen, h5tx_rev rev) {
+  uint8_t h[10];
+  if (nlen > 65535) return -1;
+  h5tx__le64(h, rev);
+  h5tx__le16(h + 8, (uint16_t)nlen);
+  b->n = 0;
+  return h5tx__buf_add(b, h, sizeof h) || h5tx__buf_add(b, name, nlen) ? -1 : 0;
+}
+
+int h5tx__ltag_parse(const void *p, size_t n, const char **name, size_t *nlen, h5tx_rev *rev) {
+  const uint8_t *d = p;
+  if (n < 10 || (size_t)h5tx__get_le16(d + 8) + 10 != n) return -1;
+  *rev = h5tx__get_le64(d);
+  *nlen = h5tx__get_le16(d + 8);
+  *name = (const char *)d + 10;
+  return 0;
+}
+
+int h5tx__file2_encode(h5tx__buf *b, uint32_t page_size, h5tx_rev created, uint64_t origin_fid,
+                       h5tx_rev origin_rev, const char *name, size_t nlen) {
+  uint8_t h[32] = {0};
+  h5tx__le32(h, page_size);
+  h5tx__le64(h + 8, created);
+  h5tx__le64(h + 16, origin_fid);
+  h5tx__le64(h + 24, origin_rev);
+  b->n = 0;
+  return h5tx__buf_add(b, h, sizeof h) || h5tx__buf_add(b, name, nlen) ? -1 : 0;
+}
+
+int h5tx__commit2_encode(h5tx__buf *b, const h5tx__lcommit *c, const uint8_t *fids, uint32_t nfiles,
+                         uint64_t bytes_added, uint64_t pages_added, uint64_t wid, uint64_t seg,
+                         uint64_t off) {
+  uint8_t h[88] = {0};
+  size_t hl = c->host_len > 65535 ? 65535 : c->host_len;
+  size_t ml = c->msg_len > 65535 ? 65535 : c->msg_len;
+  h5tx__le32(h, 2);
+  h5tx__le64(h + 8, c->parent);
+  h5tx__le64(h + 16, c->time_ns);
+  h5tx__le32(h + 24, c->pid);
+  h5tx__le16(h + 28, (uint16_t)hl);
+  h5tx__le16(h + 30, (uint16_t)ml);
+  h5tx__le32(h + 32, nfiles);
+  h5tx__le64(h + 40, bytes_added);
+  h5tx__le64(h + 48, pages_added);
+  h5tx__le64(h + 56, c->branch);
+  h5tx__le64(h + 64, wid);
+  h5tx__le64(h + 72, seg);
+  h5tx__le64(h + 80, off);
+  b->n = 0;
+  return h5tx__buf_add(b, h, sizeof h) || h5tx__buf_add(b, c->host, hl) ||
+                 h5tx__buf_add(b, c->msg, ml) || h5tx__buf_add(b, fids, 8 * (size_t)nfiles)
+             ? -1
+             : 0;
+}

@@ -73,4 +73,19 @@ typedef struct h5tx__lcommit_it {
 int h5tx__lcommit_next(const h5tx__lcommit *c, h5tx__lcommit_it *it, h5tx__lop *op,
                        const char **why);
 
+/* Tag records of the page log: payload LE64 revision (0: removed), LE16
+ * name length, name. */
+int h5tx__ltag_encode(h5tx__buf *b, const char *name, size_t nlen, h5tx_rev rev);
+int h5tx__ltag_parse(const void *p, size_t n, const char **name, size_t *nlen, h5tx_rev *rev);
+
+/* Index values of format 2 (before the index's check). files: page size,
+ * flags, created, origin file and revision, name. */
+int h5tx__file2_encode(h5tx__buf *b, uint32_t page_size, h5tx_rev created, uint64_t origin_fid,
+                       h5tx_rev origin_rev, const char *name, size_t nlen);
+/* commits: the record of FORMAT.md for log commit `c` with `fids` (nfiles
+ * LE64 ids), at log place seg/off. */
+int h5tx__commit2_encode(h5tx__buf *b, const h5tx__lcommit *c, const uint8_t *fids, uint32_t nfiles,
+                         uint64_t bytes_added, uint64_t pages_added, uint64_t wid, uint64_t seg,
+                         uint64_t off);
+
 #endif

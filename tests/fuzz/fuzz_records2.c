@@ -1,6 +1,7 @@
 /* fuzz_records2.c - format 2's record decoders: the page place
  * (h5tx__place_parse), the page log's commit record (h5tx__lcommit_parse
- * and h5tx__lcommit_next) and the index value check (h5tx__idx_value).
+ * and h5tx__lcommit_next), the index value check (h5tx__idx_value) and the
+ * tag record (h5tx__ltag_parse).
  * Input: byte 0 picks the decoder; the rest is the bytes. Promises checked:
  * no crash or sanitizer report; a refusal says why; an accepted commit
  * record's operations and names lie inside the input and number exactly
@@ -19,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!b) abort();
   memcpy(b, data + 1, n);
   const char *why = NULL;
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
   case 0: {
     h5tx__place p;
     if (h5tx__place_parse(b, n, &p, &why) != 0) {
@@ -75,6 +76,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(h5tx__idx_value(table, &k, &v, &err) == 0);
       }
     }
+    break;
+  }
+  case 3: {
+    const char *name;
+    size_t nlen;
+    h5tx_rev rev;
+    if (h5tx__ltag_parse(b, n, &name, &nlen, &rev) == 0)
+      FUZZ_ASSERT((const uint8_t *)name + nlen == b + n);
     break;
   }
   }
