@@ -40,4 +40,14 @@ typedef void (*h5tx__say_fn)(void *arg, const char *line);
 int h5tx__repair_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn say, void *say_arg, h5tx_rev *head,
                        h5tx_error *err);
 
+/* Recovery at open after a crash or a power loss (FORMAT.md, "Recovery"),
+ * with no repair step: revisions above meta/durable whose commit record or
+ * page records are not intact in the log are rolled back (with every
+ * revision after the first such one, newest first; tags naming them are
+ * removed); then commit records in the log that follow head are rolled
+ * forward. The unsealed segments are flushed and durable set to head. What
+ * changed is said through `say`; *head gets the head after. */
+int h5tx__recover_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn say, void *say_arg,
+                        h5tx_rev *head, h5tx_error *err);
+
 #endif

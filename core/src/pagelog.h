@@ -97,6 +97,10 @@ int h5tx__plog_segments(h5tx__plog *l, uint64_t **segs, size_t *n, h5tx_error *e
  * segment's lock), 0 if not. */
 int h5tx__plog_busy(h5tx__plog *l, uint64_t seg);
 
+/* Flush segment `seg` as it is (recovery: what a dead writer left).
+ * H5TX_ENOENT if it is gone (err untouched). */
+int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err);
+
 /* Delete segment `seg` (gc, compaction). */
 int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err);
 

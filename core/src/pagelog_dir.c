@@ -566,6 +566,16 @@ int h5tx__plog_busy(h5tx__plog *l, uint64_t seg) {
   return busy;
 }
 
+int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
+  char path[PATH_MAX];
+  seg_path(l, seg, path, sizeof path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? H5TX_ENOENT : io_err(err, errno, "cannot open", path);
+  int e = fdatasync(fd) != 0 ? errno : 0;
+  close(fd);
+  return e ? io_err(err, e, "cannot flush", path) : 0;
+}
+
 int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
   char path[PATH_MAX];
   seg_path(l, seg, path, sizeof path);
