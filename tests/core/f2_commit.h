@@ -22,8 +22,8 @@ typedef struct pending {
   uint64_t wid;
 } pending;
 
-static int pending_pages(void *arg, uint64_t wid, const h5tx__place **pl, size_t *n,
-                         h5tx_error *err) {
+static inline int pending_pages(void *arg, uint64_t wid, const h5tx__place **pl, size_t *n,
+                                h5tx_error *err) {
   (void)err;
   pending *p = arg;
   *pl = wid == p->wid ? p->pl : NULL;
@@ -38,7 +38,7 @@ typedef struct commit_arg {
   int sync;
 } commit_arg;
 
-static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+static inline int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   commit_arg *a = arg;
   int rc = h5tx__apply_commit(t, a->c, a->at, pending_pages, a->pg, err);
   /* sync: the log was flushed before this transaction */
@@ -51,12 +51,12 @@ typedef struct tag_arg {
   h5tx_rev rev;
 } tag_arg;
 
-static int tag_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+static inline int tag_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   tag_arg *a = arg;
   return h5tx__apply_tag(t, a->name, strlen(a->name), a->rev, err);
 }
 
-static int init_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+static inline int init_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   (void)arg;
   int rc = h5tx__meta2_put(t, "head", 0, err);
   if (rc == 0) rc = h5tx__meta2_put(t, "next_file_id", 1, err);
