@@ -159,7 +159,9 @@ static int snap_txn(h5tx_snap *snap, h5tx__txn **t, h5tx_error *err) {
   int rc = h5tx__kv_read(snap->s->kv, t, err);
   if (rc) return rc;
   h5tx_rev head;
-  if ((rc = h5tx__rev_check(snap->s, *t, snap->rev, &head, err))) h5tx__kv_done(*t);
+  rc = snap->slot >= 0 ? h5tx__rev_check_held(snap->s, *t, snap->rev, &head, err)
+                       : h5tx__rev_check(snap->s, *t, snap->rev, &head, err);
+  if (rc) h5tx__kv_done(*t);
   return rc;
 }
 

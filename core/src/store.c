@@ -396,7 +396,8 @@ int h5tx_store_head(h5tx_store *s, h5tx_rev *out, h5tx_error *err) {
   return rc;
 }
 
-int h5tx__rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, h5tx_error *err) {
+static int rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, uint32_t gone,
+                     h5tx_error *err) {
   int rc = h5tx__meta_get(t, "head", head, err);
   if (rc == H5TX_ENOENT) return h5tx__err(err, H5TX_ECORRUPT, "store %s: no head record", s->path);
   if (rc) return rc;
@@ -416,8 +417,20 @@ int h5tx__rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, h
     return h5tx__err(err, H5TX_ECORRUPT, "store %s: commit record %llu malformed", s->path,
                      (unsigned long long)rev);
   uint32_t flags = h5tx__get_le32((const uint8_t *)v.p + H5TX_COMMIT_FLAGS_OFF);
-  if (flags & (H5TX_COMMIT_COLLECTED | H5TX_COMMIT_COLLECTING))
+  if (flags & gone)
     return h5tx__err(err, H5TX_EGONE, "store %s: revision %llu was garbage-collected", s->path,
                      (unsigned long long)rev);
   return 0;
+}
+
+int h5tx__rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, h5tx_error *err) {
+  return rev_check(s, t, rev, head, H5TX_COMMIT_COLLECTED | H5TX_COMMIT_COLLECTING, err);
+}
+
+int h5tx__rev_check_held(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head,
+                         h5tx_error *err) {
+  /* A revision flagged "being collected" after its pin passed its check
+   * is one the same gc's scan sees pinned and spares (FORMAT-1.md, "The
+   * live table"): only "collected" means the pin was lost. */
+  return rev_check(s, t, rev, head, H5TX_COMMIT_COLLECTED, err);
 }

@@ -25,6 +25,12 @@ struct h5tx_store {
 /* 0 if revision `rev` can be read in `t` (<= head, not collected), else
  * H5TX_ENOENT / H5TX_EGONE with a message. `head` gets the head. */
 int h5tx__rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, h5tx_error *err);
+/* The same for a revision this handle holds pinned, whose pin passed
+ * h5tx__rev_check after it was published: "being collected" does not make
+ * it gone (the gc that flagged it sees the pin and spares it), only
+ * "collected" does (the pin was lost). */
+int h5tx__rev_check_held(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head,
+                         h5tx_error *err);
 
 #endif
 

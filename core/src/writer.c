@@ -184,7 +184,8 @@ static int txn_begin(h5tx_writer *w, h5tx_error *err) {
   /* The base is pinned; should the pin have been lost and the base
    * collected, its pages read as H5TX_EGONE, never as zeros. */
   h5tx_rev head;
-  if ((rc = h5tx__rev_check(w->s, w->rt, w->base, &head, err)) ||
+  if ((rc = w->slot >= 0 ? h5tx__rev_check_held(w->s, w->rt, w->base, &head, err)
+                         : h5tx__rev_check(w->s, w->rt, w->base, &head, err)) ||
       (rc = h5tx__kv_cursor(w->rt, KV_PAGES, &w->rc, err))) {
     h5tx__kv_done(w->rt);
     w->rt = NULL;
@@ -583,7 +584,9 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   if (rc)
     return rc == H5TX_ENOENT ? h5tx__err(err, H5TX_ECORRUPT, "store %s: no head", s->path) : rc;
   /* Pages equal to the base's are not stored: the base must still be there. */
-  if ((rc = h5tx__rev_check(s, t, w->base, &head, err))) return rc;
+  if ((rc = w->slot >= 0 ? h5tx__rev_check_held(s, t, w->base, &head, err)
+                         : h5tx__rev_check(s, t, w->base, &head, err)))
+    return rc;
   /* Conflict: has the name or the file moved on since base? */
   uint64_t fid_now = 0;
   h5tx_rev at = 0;
