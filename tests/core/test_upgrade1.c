@@ -152,6 +152,55 @@ static int cmp_tag(void *arg, const char *name, h5tx_rev rev) {
   return 0;
 }
 
+/* Upgrade the format-1 store `store` into DIR/index and DIR/log, then
+ * compare every file at every readable revision, every commit and tag. */
+static void upgrade_and_compare(const char *store, const char *dir, h5tx_rev want_head,
+                                int want_commits, int want_tags, const char *const *absent) {
+  char idir[800], ldir[800];
+  snprintf(idir, sizeof idir, "%s/index", dir);
+  snprintf(ldir, sizeof ldir, "%s/log", dir);
+  REQUIRE(mkdir(idir, 0777) == 0);
+  h5tx__kv *old, *kv;
+  h5tx__plog *l;
+  h5tx_store *s;
+  OK(h5tx__kv_open(store, 0, 1, 0, &old, &e));
+  OK(h5tx__idx_open(idir, 1, 0, &kv, &e));
+  OK(h5tx__plog_open(ldir, sid, 1, 0, 0, &l, &e));
+  h5tx_rev head = 0;
+  OK(h5tx__upgrade1(old, kv, l, &head, &e));
+  CHECK(head == want_head);
+  h5tx__kv_close(old);
+  OK(h5tx_store_open(store, NULL, &s, &e));
+  int readable = 0, files = 0;
+  for (h5tx_rev r = 1; r <= head; r++) {
+    h5tx_snap *sn;
+    memset(&e, 0, sizeof e);
+    int rc = h5tx_snap_open(s, r, &sn, &e);
+    if (rc == H5TX_EGONE) continue;
+    OK(rc);
+    cmp_arg a = {sn, kv, l, r, 0};
+    OK(h5tx_snap_list(sn, "", cmp_file, &a, &e));
+    h5tx_snap_close(sn);
+    readable++;
+    files += a.files;
+  }
+  printf("%s: %d readable revisions, %d files compared\n", store, readable, files);
+  CHECK(readable >= 2 && files >= 4);
+  uint64_t len;
+  CHECK(f2_read(kv, l, "no-such-file", head, &len) == NULL);
+  for (; absent && *absent; absent++) /* removed or renamed by head */
+    CHECK(f2_read(kv, l, *absent, head, &len) == NULL);
+  log_arg la = {kv, 0};
+  OK(h5tx_log(s, H5TX_HEAD, cmp_commit, &la, &e));
+  CHECK(la.n == want_commits);
+  tag_cmp tc = {kv, 0};
+  OK(h5tx_tags(s, cmp_tag, &tc, &e));
+  CHECK(tc.n == want_tags);
+  h5tx_store_close(s);
+  h5tx__plog_close(l);
+  h5tx__kv_close(kv);
+}
+
 int main(void) {
   uint64_t seed = test_seed("core_upgrade1");
   test_paths tp = temp_paths();
@@ -178,51 +227,21 @@ int main(void) {
   CHECK(gr.revisions_collected > 0);
   h5tx_store_close(s);
 
-  /* 2. upgrade into a format-2 index and log beside it */
-  char idir[800], ldir[800];
-  snprintf(idir, sizeof idir, "%s/index", tp.dir);
-  snprintf(ldir, sizeof ldir, "%s/log", tp.dir);
-  REQUIRE(mkdir(idir, 0777) == 0);
-  h5tx__kv *old, *kv;
-  h5tx__plog *l;
-  OK(h5tx__kv_open(tp.store, 0, 1, 0, &old, &e));
-  OK(h5tx__idx_open(idir, 1, 0, &kv, &e));
-  OK(h5tx__plog_open(ldir, sid, 1, 0, 0, &l, &e));
-  h5tx_rev head = 0;
-  OK(h5tx__upgrade1(old, kv, l, &head, &e));
-  CHECK(head == 7);
-  h5tx__kv_close(old);
+  /* 2-3. upgrade beside it and compare */
+  char up[800];
+  snprintf(up, sizeof up, "%s/up", tp.dir);
+  REQUIRE(mkdir(up, 0777) == 0);
+  const char *const gone[] = {"a.h5", "d/b.h5", NULL};
+  upgrade_and_compare(tp.store, up, 7, 7, 2, gone);
 
-  /* 3. every readable revision, file by file, byte for byte */
-  OK(h5tx_store_open(tp.store, NULL, &s, &e));
-  int readable = 0, files = 0;
-  for (h5tx_rev r = 1; r <= head; r++) {
-    h5tx_snap *sn;
-    memset(&e, 0, sizeof e);
-    int rc = h5tx_snap_open(s, r, &sn, &e);
-    if (rc == H5TX_EGONE) continue;
-    OK(rc);
-    cmp_arg a = {sn, kv, l, r, 0};
-    OK(h5tx_snap_list(sn, "", cmp_file, &a, &e));
-    h5tx_snap_close(sn);
-    readable++;
-    files += a.files;
-  }
-  printf("%d readable revisions, %d files compared\n", readable, files);
-  CHECK(readable >= 4 && files >= 4);
-  /* a removed name is absent, a renamed one too */
-  uint64_t len;
-  CHECK(f2_read(kv, l, "d/b.h5", head, &len) == NULL);
-  CHECK(f2_read(kv, l, "a.h5", head, &len) == NULL);
-  log_arg la = {kv, 0};
-  OK(h5tx_log(s, H5TX_HEAD, cmp_commit, &la, &e));
-  CHECK(la.n == 7);
-  tag_cmp tc = {kv, 0};
-  OK(h5tx_tags(s, cmp_tag, &tc, &e));
-  CHECK(tc.n == 2);
-  h5tx_store_close(s);
-  h5tx__plog_close(l);
-  h5tx__kv_close(kv);
+  /* the store checked in (tests/data, made by the format-1 code) */
+  char cmd[2000], up2[800], small[900];
+  snprintf(up2, sizeof up2, "%s/up2", tp.dir);
+  REQUIRE(mkdir(up2, 0777) == 0);
+  snprintf(cmd, sizeof cmd, "tar -xzf '%s' -C '%s'", H5TX_FORMAT1_STORE, up2);
+  REQUIRE(system(cmd) == 0);
+  snprintf(small, sizeof small, "%s/small.h5tx", up2);
+  upgrade_and_compare(small, up2, 6, 6, 2, NULL);
 
   /* 4. a damaged format-1 page record fails the upgrade, naming it */
   char data[800];
@@ -246,6 +265,9 @@ int main(void) {
   close(fd);
   free(img);
   char idir2[800], ldir2[800];
+  h5tx__kv *old, *kv;
+  h5tx__plog *l;
+  h5tx_rev head;
   snprintf(idir2, sizeof idir2, "%s/index2", tp.dir);
   snprintf(ldir2, sizeof ldir2, "%s/log2", tp.dir);
   REQUIRE(mkdir(idir2, 0777) == 0);
