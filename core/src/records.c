@@ -196,7 +196,7 @@ int h5tx__file_parse(const h5tx__val *v, h5tx__file_rec *out) {
   out->page_size = h5tx__get_le32(d);
   out->created = h5tx__get_le64(d + 8);
   uint32_t ps = out->page_size;
-  if (ps < H5TX_MIN_PAGE_SIZE || ps > H5TX_MAX_PAGE_SIZE || (ps & (ps - 1))) return -1;
+  if (!h5tx__page_size_ok(ps)) return -1;
   return 0;
 }
 

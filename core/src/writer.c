@@ -304,14 +304,8 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   if (s->read_only)
     return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot write '%s'", s->path,
                      name);
-  uint32_t ps = opts->page_size;
-  if (ps && (ps < H5TX_MIN_PAGE_SIZE || ps > H5TX_MAX_PAGE_SIZE || (ps & (ps - 1))))
-    return h5tx__err(err, H5TX_EINVAL, "page size %u is not a power of two in %u..%u", ps,
-                     H5TX_MIN_PAGE_SIZE, H5TX_MAX_PAGE_SIZE);
-  if (opts->codec != -1 && opts->codec != H5TX_CODEC_NONE && opts->codec != H5TX_CODEC_ZSTD)
-    return h5tx__err(err, H5TX_EINVAL, "unknown codec %d", opts->codec);
-  if (opts->durability != -1 && opts->durability != H5TX_SYNC && opts->durability != H5TX_NOSYNC)
-    return h5tx__err(err, H5TX_EINVAL, "unknown durability %d", opts->durability);
+  int rc0 = h5tx__check_options("", opts->page_size, opts->codec, opts->durability, err);
+  if (rc0) return rc0;
 
   h5tx_writer *w = calloc(1, sizeof *w);
   if (!w || !(w->name = strdup(name))) {
