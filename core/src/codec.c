@@ -230,3 +230,23 @@ int h5tx__zstd_decompress_alloc(const void *src, size_t n, size_t max, void **ou
     cap = cap > max / 2 ? max : cap * 2;
   }
 }
+
+void h5tx__zpolicy_init(h5tx__zpolicy *p) { memset(p, 0, sizeof *p); }
+
+int h5tx__zpolicy_try(h5tx__zpolicy *p) {
+  if (p->misses < H5TX_ZP_GIVE_UP) return 1;
+  if (++p->skipped < H5TX_ZP_PROBE) return 0;
+  p->skipped = 0; /* a probe */
+  return 1;
+}
+
+void h5tx__zpolicy_result(h5tx__zpolicy *p, int paid) {
+  p->tried++;
+  if (paid) {
+    p->paid++;
+    p->misses = 0;
+    p->skipped = 0;
+  } else if (p->misses < H5TX_ZP_GIVE_UP) {
+    p->misses++;
+  }
+}

@@ -50,4 +50,23 @@ int h5tx__zstd_decompress_alloc(const void *src, size_t n, size_t max, void **ou
  * a zstd frame. */
 size_t h5tx__zstd_content_size(const void *src, size_t n);
 
+/* Whether to try compressing the next page of a stream of pages. Data that
+ * zstd cannot shrink by an eighth (noisy floats save ~7 %) costs a full
+ * compression per page for nothing, inside the commit; so after
+ * H5TX_ZP_GIVE_UP pages in a row that did not pay, only one page in
+ * H5TX_ZP_PROBE is tried, and the first probe that pays resumes trying
+ * every page (docs/DECISIONS.md, "Format 2"). No allocation, no lock. */
+#define H5TX_ZP_GIVE_UP 8
+#define H5TX_ZP_PROBE 64
+typedef struct h5tx__zpolicy {
+  uint32_t misses;  /* consecutive pages that did not pay */
+  uint32_t skipped; /* pages stored raw untried since the last probe */
+  uint64_t tried, paid;
+} h5tx__zpolicy;
+void h5tx__zpolicy_init(h5tx__zpolicy *p);
+/* 1: compress this page and report with h5tx__zpolicy_result; 0: store it
+ * raw without trying. */
+int h5tx__zpolicy_try(h5tx__zpolicy *p);
+void h5tx__zpolicy_result(h5tx__zpolicy *p, int paid);
+
 #endif

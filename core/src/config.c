@@ -65,7 +65,7 @@ static int set(h5tx_config *c, const char *key, const char *val, h5tx_error *err
     strcpy(c->rev, val);
   } else if (strcmp(key, "page_size") == 0) {
     uint64_t n;
-    if (parse_size(val, &n) || n < H5TX_MIN_PAGE_SIZE || n > H5TX_MAX_PAGE_SIZE || (n & (n - 1)))
+    if (parse_size(val, &n) || !h5tx__page_size_ok(n))
       return bad(err, key, val, "expected a power of two from 512 to 16M");
     c->page_size = (uint32_t)n;
   } else if (strcmp(key, "codec") == 0) {

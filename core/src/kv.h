@@ -18,7 +18,7 @@ typedef struct h5tx__kv h5tx__kv;
 typedef struct h5tx__txn h5tx__txn;
 typedef struct h5tx__cur h5tx__cur;
 
-/* The tables (LMDB sub-databases), docs/FORMAT.md. */
+/* The tables of format 1 (LMDB sub-databases), docs/FORMAT-1.md. */
 enum {
   KV_META,
   KV_NAMES,
@@ -47,6 +47,11 @@ typedef struct h5tx__val {
 int h5tx__kv_owns(const char *name);
 int h5tx__kv_open(const char *dir, int create, int read_only, uint64_t map_size, h5tx__kv **out,
                   h5tx_error *err);
+/* The same with the table set `tables` (ntables names, at most 16): table
+ * numbers in the calls below index it. h5tx__kv_open opens format 1's
+ * (KV_*); index.h opens format 2's. */
+int h5tx__kv_open_tables(const char *dir, const char *const *tables, int ntables, int create,
+                         int read_only, uint64_t map_size, h5tx__kv **out, h5tx_error *err);
 void h5tx__kv_close(h5tx__kv *kv);
 
 /* Begin a read transaction: a consistent view until h5tx__kv_done(). Keep

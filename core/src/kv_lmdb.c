@@ -27,12 +27,16 @@
 #define LOCK_HEADER 192
 #define LOCK_SLOT 64
 
-static const char *const table_names[KV_NTABLES] = {"meta",    "names",   "files", "pages",
-                                                    "lengths", "commits", "tags",  "leases"};
+#define MAX_TABLES 16
+
+static const char *const format1_tables[KV_NTABLES] = {"meta",    "names",   "files", "pages",
+                                                       "lengths", "commits", "tags",  "leases"};
 
 struct h5tx__kv {
   MDB_env *env;
-  MDB_dbi dbi[KV_NTABLES];
+  MDB_dbi dbi[MAX_TABLES];
+  const char *const *tables; /* the table set opened (by format) */
+  int ntables;
   dev_t dev;
   ino_t ino;
   pid_t pid;
@@ -275,7 +279,7 @@ static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err
   if (rc) return rc;
   rc = mdb_env_create(&kv->env);
   if (rc) return fail(err, kv, rc, "creating LMDB environment");
-  mdb_env_set_maxdbs(kv->env, KV_NTABLES);
+  mdb_env_set_maxdbs(kv->env, MAX_TABLES);
   mdb_env_set_maxreaders(kv->env, 1022);
   /* mdb_env_open keeps the larger of this and the size stored in the file. */
   mdb_env_set_mapsize(kv->env, map_size ? map_size : DEFAULT_MAP);
@@ -308,15 +312,15 @@ static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err
   MDB_txn *txn;
   rc = mdb_txn_begin(kv->env, NULL, create ? 0 : MDB_RDONLY, &txn);
   if (rc) goto bad;
-  for (int i = 0; i < KV_NTABLES; i++) {
-    rc = mdb_dbi_open(txn, table_names[i], create ? MDB_CREATE : 0, &kv->dbi[i]);
+  for (int i = 0; i < kv->ntables; i++) {
+    rc = mdb_dbi_open(txn, kv->tables[i], create ? MDB_CREATE : 0, &kv->dbi[i]);
     if (rc) {
       mdb_txn_abort(txn);
       if (rc == MDB_NOTFOUND) {
         mdb_env_close(kv->env);
         kv->env = NULL;
         return h5tx__err(err, H5TX_EFORMAT, "store %s: LMDB environment has no '%s' table",
-                         kv->path, table_names[i]);
+                         kv->path, kv->tables[i]);
       }
       goto bad;
     }
@@ -339,13 +343,22 @@ bad:;
 
 int h5tx__kv_open(const char *dir, int create, int read_only, uint64_t map_size, h5tx__kv **out,
                   h5tx_error *err) {
+  return h5tx__kv_open_tables(dir, format1_tables, KV_NTABLES, create, read_only, map_size, out,
+                              err);
+}
+
+int h5tx__kv_open_tables(const char *dir, const char *const *tables, int ntables, int create,
+                         int read_only, uint64_t map_size, h5tx__kv **out, h5tx_error *err) {
+  if (ntables < 1 || ntables > MAX_TABLES)
+    return h5tx__err(err, H5TX_EINVAL, "store %s: %d tables asked, at most %d", dir, ntables,
+                     MAX_TABLES);
   struct stat st;
   if (stat(dir, &st) != 0)
     return h5tx__err(err, h5tx__errno_code(errno), "store %s: %s", dir, strerror(errno));
   pthread_mutex_lock(&registry_lock);
   pid_t me = getpid();
   for (h5tx__kv *k = registry; k; k = k->next) {
-    if (k->pid != me || k->dev != st.st_dev || k->ino != st.st_ino) continue;
+    if (k->pid != me || k->dev != st.st_dev || k->ino != st.st_ino || k->tables != tables) continue;
     if (k->read_only && !read_only) {
       pthread_mutex_unlock(&registry_lock);
       return h5tx__err(err, H5TX_EROFS,
@@ -366,6 +379,8 @@ int h5tx__kv_open(const char *dir, int create, int read_only, uint64_t map_size,
   }
   kv->dev = st.st_dev;
   kv->ino = st.st_ino;
+  kv->tables = tables;
+  kv->ntables = ntables;
   kv->pid = me;
   kv->refs = 1;
   kv->read_only = read_only;

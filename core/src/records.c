@@ -117,7 +117,8 @@ size_t h5tx__page_bound(uint32_t page_size) {
 }
 
 size_t h5tx__page_encode(uint8_t *dst, const uint8_t key[H5TX_PAGE_KEY], const uint8_t *page,
-                         uint32_t page_size, uint64_t content, int codec, int level) {
+                         uint32_t page_size, uint64_t content, int codec, int level,
+                         h5tx__zpolicy *zp) {
   uint8_t *pl = dst + H5TX_PAGE_HDR;
   size_t plen = 0;
   int enc;
@@ -125,7 +126,7 @@ size_t h5tx__page_encode(uint8_t *dst, const uint8_t key[H5TX_PAGE_KEY], const u
     enc = H5TX_ENC_ZERO;
   } else {
     enc = H5TX_ENC_RAW;
-    if (codec == H5TX_CODEC_ZSTD) {
+    if (codec == H5TX_CODEC_ZSTD && (!zp || h5tx__zpolicy_try(zp))) {
       size_t cap = h5tx__zstd_bound(page_size);
       /* No zstd checksum: the record carries its own (XXH3). */
       size_t z = h5tx__zstd_compress(pl, cap, page, page_size, level, 0, NULL);
@@ -133,6 +134,7 @@ size_t h5tx__page_encode(uint8_t *dst, const uint8_t key[H5TX_PAGE_KEY], const u
         enc = H5TX_ENC_ZSTD;
         plen = z;
       }
+      if (zp) h5tx__zpolicy_result(zp, enc == H5TX_ENC_ZSTD);
     }
     if (enc == H5TX_ENC_RAW) {
       memcpy(pl, page, page_size);
@@ -194,7 +196,7 @@ int h5tx__file_parse(const h5tx__val *v, h5tx__file_rec *out) {
   out->page_size = h5tx__get_le32(d);
   out->created = h5tx__get_le64(d + 8);
   uint32_t ps = out->page_size;
-  if (ps < H5TX_MIN_PAGE_SIZE || ps > H5TX_MAX_PAGE_SIZE || (ps & (ps - 1))) return -1;
+  if (!h5tx__page_size_ok(ps)) return -1;
   return 0;
 }
 

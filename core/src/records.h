@@ -4,6 +4,7 @@
 #ifndef H5TX_RECORDS_H
 #define H5TX_RECORDS_H
 
+#include "codec.h"
 #include "internal.h"
 #include "kv.h"
 
@@ -41,10 +42,12 @@ int h5tx__page_decode(const h5tx__page_rec *r, uint8_t *dst, uint32_t page_size,
 /* Largest encoded record for a page of `page_size`. */
 size_t h5tx__page_bound(uint32_t page_size);
 /* Encode `page` (content hash `content`) for `key` into `dst` (capacity
- * h5tx__page_bound()). All-zero pages become zero records. Returns the
- * record size. */
+ * h5tx__page_bound()). All-zero pages become zero records. With `zp`
+ * (may be NULL: always try), zstd is tried only when the policy says so.
+ * Returns the record size. */
 size_t h5tx__page_encode(uint8_t *dst, const uint8_t key[H5TX_PAGE_KEY], const uint8_t *page,
-                         uint32_t page_size, uint64_t content, int codec, int level);
+                         uint32_t page_size, uint64_t content, int codec, int level,
+                         h5tx__zpolicy *zp);
 /* 1 if all `n` bytes are zero. */
 int h5tx__is_zero(const uint8_t *p, size_t n);
 

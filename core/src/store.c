@@ -110,15 +110,9 @@ static int init_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 }
 
 static int check_opts(const char *path, const h5tx_store_opts *o, h5tx_error *err) {
-  uint32_t ps = o->page_size;
-  if (ps && (ps < H5TX_MIN_PAGE_SIZE || ps > H5TX_MAX_PAGE_SIZE || (ps & (ps - 1))))
-    return h5tx__err(err, H5TX_EINVAL, "store %s: page size %u is not a power of two in %u..%u",
-                     path, ps, H5TX_MIN_PAGE_SIZE, H5TX_MAX_PAGE_SIZE);
-  if (o->codec != -1 && o->codec != H5TX_CODEC_NONE && o->codec != H5TX_CODEC_ZSTD)
-    return h5tx__err(err, H5TX_EINVAL, "store %s: unknown codec %d", path, o->codec);
-  if (o->durability != -1 && o->durability != H5TX_SYNC && o->durability != H5TX_NOSYNC)
-    return h5tx__err(err, H5TX_EINVAL, "store %s: unknown durability %d", path, o->durability);
-  return 0;
+  char prefix[4200];
+  snprintf(prefix, sizeof prefix, "store %s: ", path);
+  return h5tx__check_options(prefix, o->page_size, o->codec, o->durability, err);
 }
 
 /* File systems whose locks and shared mappings do not reach across hosts,

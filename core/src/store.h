@@ -39,7 +39,7 @@ int h5tx__rev_check_pinned(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *
 
 #endif
 
-/* Page access shared by snapshots and writers (snapshot.c). */
+/* Page access shared by snapshots and writers (pageio.c). */
 
 /* Find the newest version <= rev of page `page` of file `fid`. 0 with key and
  * value, or H5TX_ENOENT if the page was never stored at or below rev. */

@@ -42,6 +42,7 @@ struct h5tx_writer {
   int spill_fd;
   uint64_t spill_end;
   uint8_t *scratch, *scratch2, *enc;
+  h5tx__zpolicy zp; /* whether compression pays, over the commit's pages */
   /* A read transaction held for the length of one call, opened lazily. */
   h5tx__txn *rt;
   h5tx__cur *rc;
@@ -302,14 +303,8 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   if (s->read_only)
     return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot write '%s'", s->path,
                      name);
-  uint32_t ps = opts->page_size;
-  if (ps && (ps < H5TX_MIN_PAGE_SIZE || ps > H5TX_MAX_PAGE_SIZE || (ps & (ps - 1))))
-    return h5tx__err(err, H5TX_EINVAL, "page size %u is not a power of two in %u..%u", ps,
-                     H5TX_MIN_PAGE_SIZE, H5TX_MAX_PAGE_SIZE);
-  if (opts->codec != -1 && opts->codec != H5TX_CODEC_NONE && opts->codec != H5TX_CODEC_ZSTD)
-    return h5tx__err(err, H5TX_EINVAL, "unknown codec %d", opts->codec);
-  if (opts->durability != -1 && opts->durability != H5TX_SYNC && opts->durability != H5TX_NOSYNC)
-    return h5tx__err(err, H5TX_EINVAL, "unknown durability %d", opts->durability);
+  int rc0 = h5tx__check_options("", opts->page_size, opts->codec, opts->durability, err);
+  if (rc0) return rc0;
 
   h5tx_writer *w = calloc(1, sizeof *w);
   if (!w || !(w->name = strdup(name))) {
@@ -567,7 +562,7 @@ static int put_page(h5tx__txn *t, h5tx_writer *w, uint64_t fid, uint64_t page, h
                     const uint8_t *data, uint64_t h, uint64_t *bytes, h5tx_error *err) {
   uint8_t key[H5TX_PAGE_KEY];
   h5tx__page_key(key, fid, page, rev);
-  size_t n = h5tx__page_encode(w->enc, key, data, w->ps, h, w->codec, w->level);
+  size_t n = h5tx__page_encode(w->enc, key, data, w->ps, h, w->codec, w->level, &w->zp);
   *bytes += n;
   return h5tx__kv_put(t, KV_PAGES, key, sizeof key, w->enc, n, err);
 }
@@ -576,6 +571,7 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   commit_arg *a = arg;
   h5tx_writer *w = a->w;
   h5tx_store *s = w->s;
+  h5tx__zpolicy_init(&w->zp); /* again on a replay */
   h5tx_rev head;
   int rc = h5tx__meta_get(t, "head", &head, err);
   if (rc)

@@ -103,6 +103,50 @@ def cli_values():
         write("cli_values", "%02d" % i, s)
 
 
+def segment():
+    # Byte 0 bit 0: the harness repairs batch places, hashes and record
+    # checks. The rest follows the segment header (file offset 4096).
+    def batch(at, wid, entries, payloads):
+        # entries: (kind, enc, stored, off, key, raw); 4096-byte header
+        h = bytearray(4096)
+        h[0:8] = b"H5TXBAT2"
+        end = max([e[3] + e[2] for e in entries] + [at + 4096])
+        length = (end - at + 4095) // 4096 * 4096
+        struct.pack_into("<IIQQQQ", h, 8, len(entries), 0, length, 1, at, wid)
+        for i, (kind, enc, stored, off, key, raw) in enumerate(entries):
+            struct.pack_into("<BBHIQQII", h, 64 + 48 * i, kind, enc, 0, stored, off, key, raw, 0)
+        body = bytearray(length - 4096)
+        for (kind, enc, stored, off, key, raw), pl in zip(entries, payloads):
+            body[off - at - 4096:off - at - 4096 + stored] = pl
+        return bytes(h) + bytes(body)
+    page = bytes(range(256)) * 16
+    one = batch(4096, 7, [(1, 1, 4096, 8192, 0, 4096), (1, 2, 100, 12288, 1, 65536)],
+                [page, b"z" * 100])
+    at2 = 4096 + len(one)
+    two = batch(at2, 7, [(2, 1, 60, at2 + 4096, 5, 60)], [b"c" * 60])
+    seal = batch(at2 + len(two), 0, [(5, 1, 16, at2 + len(two) + 4096, 0, 16)], [b"s" * 16])
+    write("segment", "one", b"\x01" + one)
+    write("segment", "two", b"\x01" + one + two)
+    write("segment", "sealed", b"\x01" + one + two + seal)
+    write("segment", "torn", b"\x01" + one + two[:5000])
+    write("segment", "unrepaired", b"\x00" + one)
+
+
+def records2():
+    place = bytearray(64)
+    struct.pack_into("<BBHIIIQQQQQQ", place, 0, 2, 1, 0, 65536, 65536, 0, 3, 8192, 9, 4, 5, 6)
+    write("records2", "place", b"\x00" + bytes(place))
+    host, msg = b"host", b"msg"
+    ops = struct.pack("<B3xQIQQH", 1, 3, 65536, 0, 0, 4) + b"a.h5"
+    ops += struct.pack("<B3xQH", 2, 3, 4) + b"a.h5"
+    ops += struct.pack("<B3xQQ", 3, 3, 1000)
+    ops += struct.pack("<B3xQQ", 4, 3, 77)
+    ops += struct.pack("<B3xQQQQQQBIIQQ", 5, 3, 1, 2, 8192, 9, 4, 1, 65536, 65536, 5, 6)
+    hdr = struct.pack("<QQQQIHHII", 2, 1, 0, 123, 42, len(host), len(msg), 5, 0)
+    write("records2", "commit", b"\x01" + hdr + host + msg + ops)
+    write("records2", "value", b"\x02" + bytes([8]) + b"k" * 8 + b"v" * 24)
+
+
 if __name__ == "__main__":
     config()
     page()
@@ -111,3 +155,5 @@ if __name__ == "__main__":
     target()
     vfd_name()
     cli_values()
+    segment()
+    records2()
