@@ -4,6 +4,8 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -32,6 +34,14 @@ int h5tx__errno_code(int e) {
   case EPERM: return H5TX_EROFS;
   default: return H5TX_EIO;
   }
+}
+
+int h5tx__sync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int e = fsync(fd) != 0 ? errno : 0;
+  close(fd);
+  return e;
 }
 
 const char *h5tx__file_kind(unsigned mode) {

@@ -94,6 +94,9 @@ int h5tx__check_options(const char *prefix, uint32_t page_size, int codec, int d
 /* 0 if `name` is a valid tag name, else H5TX_EINVAL. */
 int h5tx__check_tag(const char *name, h5tx_error *err);
 
+/* fsync directory `dir` (its entries are then on disk): 0 or an errno. */
+int h5tx__sync_dir(const char *dir);
+
 /* What kind of file st_mode `mode` describes ("a FIFO"), for messages. */
 const char *h5tx__file_kind(unsigned mode);
 /* Make room in the array `*pv` (capacity `*cap` elements of `size` bytes)

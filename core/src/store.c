@@ -125,14 +125,10 @@ static int check_local_fs(const char *store, const char *dir, h5tx_error *err) {
 
 /* fsync directory `dir`: its entries are then on disk. */
 static int sync_dir(const char *store, const char *dir, h5tx_error *err) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) != 0) {
-    int e = errno;
-    if (fd >= 0) close(fd);
+  int e = h5tx__sync_dir(dir);
+  if (e)
     return h5tx__err(err, h5tx__errno_code(e), "cannot create store %s: syncing directory %s: %s",
                      store, dir, strerror(e));
-  }
-  close(fd);
   return 0;
 }
 

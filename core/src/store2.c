@@ -1,0 +1,114 @@
+/* store2.c - a format-2 store's files made at creation and checked against
+ * each other at open (store2.h). */
+#include "store2.h"
+
+#include "apply2.h"
+#include "pagelog.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct init_arg {
+  const h5tx_store_opts *o;
+  const uint8_t *id;
+} init_arg;
+
+static int init_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  const init_arg *a = arg;
+  const h5tx_store_opts *o = a->o;
+  uint8_t f[4], d[16];
+  h5tx__le32(f, 2);
+  h5tx__le32(d, o->page_size ? o->page_size : H5TX_DEFAULT_PAGE_SIZE);
+  h5tx__le32(d + 4, (uint32_t)(o->codec >= 0 ? o->codec : H5TX_CODEC_ZSTD));
+  h5tx__le32(d + 8, (uint32_t)(o->level ? o->level : 3));
+  h5tx__le32(d + 12, (uint32_t)(o->durability >= 0 ? o->durability : H5TX_SYNC));
+  int rc = h5tx__idx_put(t, IDX_META, "format", 6, f, sizeof f, err);
+  if (rc == 0) rc = h5tx__idx_put(t, IDX_META, "store_id", 8, a->id, 16, err);
+  if (rc == 0) rc = h5tx__idx_put(t, IDX_META, "defaults", 8, d, sizeof d, err);
+  if (rc == 0) rc = h5tx__meta2_put(t, "head", 0, err);
+  if (rc == 0) rc = h5tx__meta2_put(t, "durable", 0, err);
+  if (rc == 0) rc = h5tx__meta2_put(t, "next_file_id", 1, err);
+  if (rc == 0) rc = h5tx__meta2_put(t, "next_branch_id", 1, err);
+  return rc;
+}
+
+static int sync_err(const char *store, const char *dir, int e, h5tx_error *err) {
+  return h5tx__err(err, h5tx__errno_code(e), "cannot create store %s: syncing directory %s: %s",
+                   store, dir, strerror(e));
+}
+
+int h5tx__store2_fill(const char *dir, const char *store, const h5tx_store_opts *o, uint8_t id[16],
+                      h5tx_error *err) {
+  h5tx__marker m = {.format = 2, .index = "lmdb"};
+  int rc = h5tx__store_id_new(m.id, err);
+  if (rc) return rc;
+  memcpy(id, m.id, 16);
+  char idir[4200], ldir[4200];
+  snprintf(idir, sizeof idir, "%s/index", dir);
+  snprintf(ldir, sizeof ldir, "%s/log", dir);
+  if (mkdir(idir, 0777) != 0)
+    return h5tx__err(err, errno == EEXIST ? H5TX_EEXIST : h5tx__errno_code(errno),
+                     "cannot create store %s: %s: %s", store, idir, strerror(errno));
+  h5tx__kv *kv;
+  if ((rc = h5tx__idx_open(idir, 1, 0, &kv, err))) return rc;
+  init_arg a = {o, m.id};
+  rc = h5tx__kv_write(kv, init_fn, &a, 1, err);
+  h5tx__kv_close(kv);
+  if (rc) return rc;
+  h5tx__plog *l;
+  if ((rc = h5tx__plog_open(ldir, m.id, 1, 0, 0, &l, err))) return rc;
+  h5tx__plog_close(l);
+  int e;
+  if ((e = h5tx__sync_dir(idir))) return sync_err(store, idir, e, err);
+  if ((e = h5tx__sync_dir(ldir))) return sync_err(store, ldir, e, err);
+  /* The marker last: a directory with a marker has its index and log. */
+  return h5tx__marker_write(dir, store, &m, err);
+}
+
+static void hex(const uint8_t *id, char out[33]) {
+  for (int i = 0; i < 16; i++)
+    snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+int h5tx__store2_meta(h5tx__kv *kv, const char *store, const h5tx__marker *m, h5tx__defaults *d,
+                      h5tx_error *err) {
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(kv, &t, err);
+  if (rc) return rc;
+  h5tx__val v;
+  rc = h5tx__idx_get(t, IDX_META, "format", 6, &v, err);
+  if (rc == H5TX_ENOENT || (rc == 0 && v.n != 4))
+    rc = h5tx__err(err, H5TX_EFORMAT, "store %s: its index has no format record in meta", store);
+  else if (rc == 0 && h5tx__get_le32(v.p) != m->format)
+    rc = h5tx__err(err, H5TX_EFORMAT, "store %s: its marker says format %u, its index format %u",
+                   store, m->format, (unsigned)h5tx__get_le32(v.p));
+  if (rc == 0) {
+    rc = h5tx__idx_get(t, IDX_META, "store_id", 8, &v, err);
+    if (rc == H5TX_ENOENT || (rc == 0 && v.n != 16)) {
+      rc = h5tx__err(err, H5TX_EFORMAT, "store %s: its index has no store id in meta", store);
+    } else if (rc == 0 && memcmp(v.p, m->id, 16) != 0) {
+      char a[33], b[33];
+      hex(m->id, a);
+      hex(v.p, b);
+      rc = h5tx__err(err, H5TX_EFORMAT,
+                     "store %s: its marker has store id %s, its index %s (an index of another "
+                     "store?)",
+                     store, a, b);
+    }
+  }
+  if (rc == 0) {
+    rc = h5tx__idx_get(t, IDX_META, "defaults", 8, &v, err);
+    if (rc == 0 && v.n == 16) {
+      d->page_size = h5tx__get_le32(v.p);
+      d->codec = (int)h5tx__get_le32((const uint8_t *)v.p + 4);
+      d->level = (int)h5tx__get_le32((const uint8_t *)v.p + 8);
+      d->durability = (int)h5tx__get_le32((const uint8_t *)v.p + 12);
+    } else if (rc == 0 || rc == H5TX_ENOENT) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: meta/defaults missing or malformed", store);
+    }
+  }
+  h5tx__kv_done(t);
+  return rc;
+}
