@@ -132,24 +132,6 @@ static int sync_dir(const char *store, const char *dir, h5tx_error *err) {
   return 0;
 }
 
-/* Make a new temporary directory `.BASE.tmp-PID-RANDOM` in `parent` (mode
- * 0777 less the umask; a setgid parent's group and bit are inherited). A
- * name left by a crashed creation, even by a process that had this pid,
- * is never reused. */
-static int make_tmp_dir(const char *path, const char *parent, const char *base, char *tmp,
-                        size_t cap, h5tx_error *err) {
-  uint64_t x = h5tx__now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)tmp;
-  for (int tries = 0; tries < 100; tries++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    snprintf(tmp, cap, "%s/.%s.tmp-%d-%06llx", parent, base, (int)getpid(),
-             (unsigned long long)(x >> 40));
-    if (mkdir(tmp, 0777) == 0) return 0;
-    if (errno != EEXIST) break;
-  }
-  return h5tx__err(err, h5tx__errno_code(errno), "cannot create store %s: %s: %s", path, tmp,
-                   strerror(errno));
-}
-
 /* Create the store at `path` in a temporary directory renamed into place.
  * Every file and both directories are synced before success is reported:
  * the marker and the index inside the new directory, that directory's
@@ -178,7 +160,8 @@ static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *
     goto out;
   }
   if ((rc = check_local_fs(path, parent, err))) goto out;
-  if ((rc = make_tmp_dir(path, parent, base, tmp, sizeof tmp, err))) goto out;
+  if ((rc = h5tx__make_tmp_dir("cannot create store", path, parent, base, tmp, sizeof tmp, err)))
+    goto out;
   h5tx__marker m = {.format = H5TX_FORMAT_VERSION};
   if ((rc = h5tx__marker_write(tmp, path, &m, err))) goto cleanup;
   h5tx__kv *kv;

@@ -6,10 +6,18 @@
 
 #include "codec.h"
 #include "internal.h"
+#include "pins.h"
 #include "records.h"
+#include "store2.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* One format-1 entry that belongs to a revision. */
 typedef struct item {
@@ -382,5 +390,122 @@ int h5tx__upgrade1(h5tx__kv *old, h5tx__kv *nkv, h5tx__plog *l, h5tx_rev *head, 
   free(it.v);
   h5tx__buf_free(&b);
   if (rc == 0) *head = h;
+  return rc;
+}
+
+/* The first live holder of the store's live table, as a message. */
+typedef struct busy_st {
+  char what[200];
+} busy_st;
+
+static void busy_pin(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns) {
+  (void)since_ns;
+  busy_st *b = arg;
+  if (!b->what[0])
+    snprintf(b->what, sizeof b->what, "process %" PRIu32 " reads revision %" PRIu64, pid, rev);
+}
+
+static int busy_lease(void *arg, const char *name, const h5tx__holder *h, int alive) {
+  busy_st *b = arg;
+  if (!alive) return 0;
+  snprintf(b->what, sizeof b->what, "process %" PRIu32 " on %s writes %s", h->pid, h->host, name);
+  return 1;
+}
+
+static int check_idle(h5tx__pins *p, const char *path, h5tx_error *err) {
+  busy_st b = {{0}};
+  h5tx__leases_scan(p, busy_lease, &b);
+  if (!b.what[0]) h5tx__pins_scan(p, busy_pin, &b);
+  if (b.what[0])
+    return h5tx__err(err, H5TX_EBUSY,
+                     "cannot upgrade store %s while it is in use (%s): close it everywhere first",
+                     path, b.what);
+  return 0;
+}
+
+/* The format-2 store in `tmp`, filled from the format-1 store at `path`. */
+static int convert_into(const char *path, const char *tmp, h5tx_rev *head, h5tx_error *err) {
+  h5tx_store_opts o;
+  memset(&o, 0, sizeof o);
+  o.codec = o.durability = -1; /* the old store's defaults replace these */
+  uint8_t id[16];
+  char idir[4200], ldir[4200];
+  int rc = h5tx__store2_fill(tmp, path, &o, id, err);
+  if (rc) return rc;
+  snprintf(idir, sizeof idir, "%s/index", tmp);
+  snprintf(ldir, sizeof ldir, "%s/log", tmp);
+  h5tx__kv *old = NULL, *nkv = NULL;
+  h5tx__plog *l = NULL;
+  if ((rc = h5tx__kv_open(path, 0, 1, 0, &old, err)) ||
+      (rc = h5tx__idx_open(idir, 0, 0, &nkv, err)) ||
+      (rc = h5tx__plog_open(ldir, id, 0, 0, 0, &l, err)))
+    goto out;
+  rc = h5tx__upgrade1(old, nkv, l, head, err);
+out:
+  if (l) h5tx__plog_close(l);
+  if (nkv) h5tx__kv_close(nkv);
+  if (old) h5tx__kv_close(old);
+  if (rc) return rc;
+  h5tx__pins *p;
+  if ((rc = h5tx__pins_open(tmp, &p, err))) return rc;
+  h5tx__pins_close(p);
+  int e = h5tx__sync_dir(tmp);
+  if (e)
+    return h5tx__err(err, h5tx__errno_code(e), "cannot upgrade store %s: syncing %s: %s", path, tmp,
+                     strerror(e));
+  return 0;
+}
+
+int h5tx__upgrade_store(const char *path, h5tx_rev *head, char *kept, size_t cap, h5tx_error *err) {
+  h5tx__marker m;
+  int rc = h5tx__marker_read(path, 2, &m, err);
+  if (rc) return rc;
+  if (m.format != 1)
+    return h5tx__err(err, H5TX_EINVAL, "store %s has format %u already: nothing to upgrade", path,
+                     m.format);
+  char *d1 = strdup(path), *d2 = strdup(path);
+  if (!d1 || !d2) {
+    free(d1);
+    free(d2);
+    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  }
+  const char *parent = dirname(d1), *base = basename(d2);
+  char tmp[4096];
+  h5tx__pins *p = NULL;
+  if ((rc = h5tx__pins_open(path, &p, err)) || (rc = check_idle(p, path, err))) goto out;
+  if ((rc = h5tx__make_tmp_dir("cannot upgrade store", path, parent, base, tmp, sizeof tmp, err)))
+    goto out;
+  rc = convert_into(path, tmp, head, err);
+  /* Still nobody in it: a writer that came meanwhile would lose its
+   * commits in the kept directory. */
+  if (rc == 0) rc = check_idle(p, path, err);
+  if (rc) {
+    h5tx__remove_tree(tmp);
+    goto out;
+  }
+  snprintf(kept, cap, "%s/.%s.format1-%lld", parent, base, (long long)time(NULL));
+  if (rename(path, kept) != 0) {
+    rc = h5tx__err(err, h5tx__errno_code(errno), "cannot upgrade store %s: renaming it to %s: %s",
+                   path, kept, strerror(errno));
+    h5tx__remove_tree(tmp);
+    goto out;
+  }
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    if (rename(kept, path) == 0) h5tx__remove_tree(tmp);
+    rc = h5tx__err(err, h5tx__errno_code(e),
+                   "cannot upgrade store %s: renaming %s into its place: %s (the format-1 store "
+                   "is %s)",
+                   path, tmp, strerror(e), access(path, F_OK) == 0 ? "back in place" : kept);
+    goto out;
+  }
+  int e = h5tx__sync_dir(parent);
+  if (e)
+    rc = h5tx__err(err, h5tx__errno_code(e), "store %s upgraded, but syncing %s failed: %s", path,
+                   parent, strerror(e));
+out:
+  h5tx__pins_close(p);
+  free(d1);
+  free(d2);
   return rc;
 }

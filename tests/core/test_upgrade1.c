@@ -14,6 +14,7 @@
 static h5tx_error e;
 
 #include "f2_commit.h"
+#include "store2.h"
 #include "upgrade1.h"
 
 enum { FPS = 4096 };
@@ -242,6 +243,51 @@ int main(void) {
   REQUIRE(system(cmd) == 0);
   snprintf(small, sizeof small, "%s/small.h5tx", up2);
   upgrade_and_compare(small, up2, 6, 6, 2, NULL);
+
+  /* the checked-in store upgraded in place: refused while in use, then a
+   * format-2 store with a new id where it was, the old one kept aside */
+  char up3[800], small3[900], kept[1200];
+  snprintf(up3, sizeof up3, "%s/up3", tp.dir);
+  REQUIRE(mkdir(up3, 0777) == 0);
+  snprintf(cmd, sizeof cmd, "tar -xzf '%s' -C '%s'", H5TX_FORMAT1_STORE, up3);
+  REQUIRE(system(cmd) == 0);
+  snprintf(small3, sizeof small3, "%s/small.h5tx", up3);
+  h5tx_rev uhead = 0;
+  h5tx_snap *busy;
+  OK(h5tx_store_open(small3, NULL, &s, &e));
+  OK(h5tx_snap_open(s, 6, &busy, &e));
+  FAILS(h5tx__upgrade_store(small3, &uhead, kept, sizeof kept, &e), H5TX_EBUSY, "reads revision 6");
+  h5tx_snap_close(busy);
+  h5tx_store_close(s);
+  OK(h5tx__upgrade_store(small3, &uhead, kept, sizeof kept, &e));
+  CHECK(uhead == 6);
+  h5tx__marker m3, mk;
+  OK(h5tx__marker_read(small3, 2, &m3, &e));
+  CHECK(m3.format == 2);
+  OK(h5tx__marker_read(kept, 2, &mk, &e));
+  CHECK(mk.format == 1);
+  {
+    char idir3[1000];
+    snprintf(idir3, sizeof idir3, "%s/index", small3);
+    h5tx__kv *kv3;
+    h5tx__defaults d3;
+    OK(h5tx__idx_open(idir3, 0, 1, &kv3, &e));
+    OK(h5tx__store2_meta(kv3, small3, &m3, &d3, &e));
+    h5tx__txn *t3;
+    uint64_t h3 = 0;
+    OK(h5tx__kv_read(kv3, &t3, &e));
+    OK(h5tx__meta2_get(t3, "head", &h3, &e));
+    h5tx__kv_done(t3);
+    CHECK(h3 == 6);
+    h5tx__kv_close(kv3);
+  }
+  FAILS(h5tx__upgrade_store(small3, &uhead, kept, sizeof kept, &e), H5TX_EINVAL,
+        "has format 2 already");
+  OK(h5tx_store_open(kept, NULL, &s, &e)); /* the kept store is the old one */
+  h5tx_rev kh = 0;
+  OK(h5tx_store_head(s, &kh, &e));
+  CHECK(kh == 6);
+  h5tx_store_close(s);
 
   /* 4. a damaged format-1 page record fails the upgrade, naming it */
   char data[800];
