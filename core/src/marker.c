@@ -157,6 +157,14 @@ int h5tx__marker_write(const char *dir, const char *store, const h5tx__marker *m
   return 0;
 }
 
+int h5tx__marker_need2(const char *path, const h5tx__marker *m, h5tx_error *err) {
+  if (m->format == 2) return 0;
+  return h5tx__err(err, H5TX_EFORMAT,
+                   "store %s has format %u; run `h5tx upgrade %s` to convert it (every revision, "
+                   "tag and message is kept)",
+                   path, m->format, path);
+}
+
 int h5tx__store_id_new(uint8_t id[16], h5tx_error *err) {
   size_t got = 0;
   while (got < 16) {

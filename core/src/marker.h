@@ -30,6 +30,11 @@ int h5tx__marker_read(const char *path, unsigned newest, h5tx__marker *m, h5tx_e
  * in messages), synced before it returns. */
 int h5tx__marker_write(const char *dir, const char *store, const h5tx__marker *m, h5tx_error *err);
 
+/* 0 for a format-2 marker; for format 1 H5TX_EFORMAT "store S has format
+ * 1; run `h5tx upgrade S` to convert it (...)", the one message every
+ * entry point but the upgrade gives. */
+int h5tx__marker_need2(const char *path, const h5tx__marker *m, h5tx_error *err);
+
 /* A new store id: 128 random bits. */
 int h5tx__store_id_new(uint8_t id[16], h5tx_error *err);
 

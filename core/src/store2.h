@@ -5,6 +5,7 @@
 #ifndef H5TX_STORE2_H
 #define H5TX_STORE2_H
 
+#include "apply2.h"
 #include "index.h"
 #include "marker.h"
 
@@ -28,5 +29,16 @@ typedef struct h5tx__defaults {
  * its defaults. */
 int h5tx__store2_meta(h5tx__kv *kv, const char *store, const h5tx__marker *m, h5tx__defaults *d,
                       h5tx_error *err);
+
+/* Rebuild the index of the format-2 store at `path` from its page log
+ * (docs/FORMAT.md, "Repair"): refused while a live snapshot or writer has
+ * it open (H5TX_EBUSY) and for format 1 (h5tx__marker_need2). The old
+ * `index/` is moved aside to `index.damaged-TIME` (if there is one); the
+ * new one gets the marker's format and id, the old index's defaults when
+ * they can still be read (else the built-in ones, said), and every revision
+ * h5tx__repair_index rebuilds; what it could not is said through `say`.
+ * *head gets the head rebuilt. */
+int h5tx__repair_store(const char *path, h5tx__say_fn say, void *say_arg, h5tx_rev *head,
+                       h5tx_error *err);
 
 #endif

@@ -163,19 +163,9 @@ typedef struct up_arg {
 static int apply_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   up_arg *a = arg;
   int rc = h5tx__apply_commit(t, a->c, a->at, rev_pages_fn, a->rp, err);
-  if (rc == 0 && a->flags) {
-    /* the collected flag, as format 1 had it */
-    uint8_t ck[8];
-    h5tx__val v;
-    h5tx__be64(ck, a->c->rev);
-    if ((rc = h5tx__idx_get(t, IDX_COMMITS, ck, 8, &v, err))) return rc;
-    uint8_t *copy = malloc(v.n);
-    if (!copy) return h5tx__err(err, H5TX_ENOMEM, "upgrade: out of memory");
-    memcpy(copy, v.p, v.n);
-    h5tx__le32(copy + 4, a->flags & H5TX_COMMIT_COLLECTED);
-    rc = h5tx__idx_put(t, IDX_COMMITS, ck, 8, copy, v.n, err);
-    free(copy);
-  }
+  /* the collected flag, as format 1 had it */
+  if (rc == 0 && (a->flags & H5TX_COMMIT_COLLECTED))
+    rc = h5tx__commit2_flags(t, a->c->rev, H5TX_COMMIT_COLLECTED, err);
   return rc;
 }
 
@@ -346,6 +336,12 @@ int h5tx__upgrade1(h5tx__kv *old, h5tx__kv *nkv, h5tx__plog *l, h5tx_rev *head, 
                           .stored = (uint32_t)b.n};
       rc = h5tx__plog_append(l, rp.nw ? rp.wid[0] : 0, &r, 1, &at, err);
     }
+    if (rc == 0 && (cr.flags & H5TX_COMMIT_COLLECTED)) {
+      /* so that repair marks it collected too */
+      h5tx__plog_rec r = {.kind = PLOG_COLLECTED, .enc = PLOG_ENC_ZERO, .key = rev};
+      h5tx__place cat;
+      rc = h5tx__plog_append(l, 0, &r, 1, &cat, err);
+    }
     if (rc == 0) {
       h5tx__lcommit d;
       const char *why;
@@ -391,36 +387,6 @@ int h5tx__upgrade1(h5tx__kv *old, h5tx__kv *nkv, h5tx__plog *l, h5tx_rev *head, 
   h5tx__buf_free(&b);
   if (rc == 0) *head = h;
   return rc;
-}
-
-/* The first live holder of the store's live table, as a message. */
-typedef struct busy_st {
-  char what[200];
-} busy_st;
-
-static void busy_pin(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns) {
-  (void)since_ns;
-  busy_st *b = arg;
-  if (!b->what[0])
-    snprintf(b->what, sizeof b->what, "process %" PRIu32 " reads revision %" PRIu64, pid, rev);
-}
-
-static int busy_lease(void *arg, const char *name, const h5tx__holder *h, int alive) {
-  busy_st *b = arg;
-  if (!alive) return 0;
-  snprintf(b->what, sizeof b->what, "process %" PRIu32 " on %s writes %s", h->pid, h->host, name);
-  return 1;
-}
-
-static int check_idle(h5tx__pins *p, const char *path, h5tx_error *err) {
-  busy_st b = {{0}};
-  h5tx__leases_scan(p, busy_lease, &b);
-  if (!b.what[0]) h5tx__pins_scan(p, busy_pin, &b);
-  if (b.what[0])
-    return h5tx__err(err, H5TX_EBUSY,
-                     "cannot upgrade store %s while it is in use (%s): close it everywhere first",
-                     path, b.what);
-  return 0;
 }
 
 /* The format-2 store in `tmp`, filled from the format-1 store at `path`. */
@@ -472,13 +438,14 @@ int h5tx__upgrade_store(const char *path, h5tx_rev *head, char *kept, size_t cap
   const char *parent = dirname(d1), *base = basename(d2);
   char tmp[4096];
   h5tx__pins *p = NULL;
-  if ((rc = h5tx__pins_open(path, &p, err)) || (rc = check_idle(p, path, err))) goto out;
+  if ((rc = h5tx__pins_open(path, &p, err)) || (rc = h5tx__pins_idle(p, "upgrade", path, err)))
+    goto out;
   if ((rc = h5tx__make_tmp_dir("cannot upgrade store", path, parent, base, tmp, sizeof tmp, err)))
     goto out;
   rc = convert_into(path, tmp, head, err);
   /* Still nobody in it: a writer that came meanwhile would lose its
    * commits in the kept directory. */
-  if (rc == 0) rc = check_idle(p, path, err);
+  if (rc == 0) rc = h5tx__pins_idle(p, "upgrade", path, err);
   if (rc) {
     h5tx__remove_tree(tmp);
     goto out;
