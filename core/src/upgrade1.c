@@ -185,7 +185,10 @@ static int meta_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   if (rc == 0) rc = h5tx__meta2_put(t, "next_file_id", m->next_fid, err);
   if (rc == 0) rc = h5tx__meta2_put(t, "head", m->head, err);
   if (rc == 0) rc = h5tx__meta2_put(t, "durable", m->head, err);
-  if (rc == 0) rc = h5tx__meta2_put(t, "upgraded_from", 1, err);
+  uint8_t from[12]; /* LE32 the old format, LE64 when (ns since the epoch) */
+  h5tx__le32(from, 1);
+  h5tx__le64(from + 4, h5tx__now_ns());
+  if (rc == 0) rc = h5tx__idx_put(t, IDX_META, "upgraded_from", 13, from, sizeof from, err);
   return rc;
 }
 

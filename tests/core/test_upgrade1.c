@@ -10,6 +10,7 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <time.h>
 
 static h5tx_error e;
 
@@ -312,6 +313,15 @@ int main(void) {
     uint64_t h3 = 0;
     OK(h5tx__kv_read(kv3, &t3, &e));
     OK(h5tx__meta2_get(t3, "head", &h3, &e));
+    /* upgraded_from: LE32 1, LE64 time (FORMAT.md, "meta") */
+    h5tx__val uf;
+    OK(h5tx__idx_get(t3, IDX_META, "upgraded_from", 13, &uf, &e));
+    CHECK(uf.n == 12);
+    if (uf.n == 12) {
+      uint64_t at = h5tx__get_le64((const uint8_t *)uf.p + 4) / 1000000000u;
+      CHECK(h5tx__get_le32(uf.p) == 1);
+      CHECK(at <= (uint64_t)time(NULL) && at + 600 >= (uint64_t)time(NULL));
+    }
     h5tx__kv_done(t3);
     CHECK(h3 == 6);
     h5tx__kv_close(kv3);
