@@ -144,6 +144,27 @@ int h5tx__apply_tag(h5tx__txn *t, const char *name, size_t nlen, h5tx_rev rev, h
   return h5tx__idx_put(t, IDX_TAGS, name, nlen, v, 8, err);
 }
 
+int h5tx__commit2_flags(h5tx__txn *t, h5tx_rev rev, uint32_t flags, h5tx_error *err) {
+  uint8_t ck[8];
+  h5tx__val v;
+  h5tx__be64(ck, rev);
+  int rc = h5tx__idx_get(t, IDX_COMMITS, ck, 8, &v, err);
+  if (rc == H5TX_ENOENT)
+    return h5tx__err(err, H5TX_ECORRUPT, "index table commits: no record of revision %" PRIu64,
+                     rev);
+  if (rc) return rc;
+  if (v.n < 8)
+    return h5tx__err(err, H5TX_ECORRUPT, "index table commits: revision %" PRIu64 ": %zu bytes",
+                     rev, v.n);
+  uint8_t *copy = malloc(v.n);
+  if (!copy) return oom(err);
+  memcpy(copy, v.p, v.n);
+  h5tx__le32(copy + 4, flags);
+  rc = h5tx__idx_put(t, IDX_COMMITS, ck, 8, copy, v.n, err);
+  free(copy);
+  return rc;
+}
+
 /* --- repair ------------------------------------------------------------ */
 
 typedef struct wid_list {
@@ -164,6 +185,8 @@ typedef struct repair_st {
   size_t wcap, wn;
   found *commits, *tags, *voids;
   size_t nc, cc, nt, ct, nv, cv;
+  h5tx_rev *collected; /* revisions a collected record names */
+  size_t ncol, ccol;
   uint64_t seq;
   h5tx__say_fn say;
   void *say_arg;
@@ -235,6 +258,10 @@ static int on_record(void *arg, const h5tx__place *p, const void *payload, h5tx_
   case PLOG_COMMIT: bad = keep(&st->commits, &st->nc, &st->cc, p, payload, seq); break;
   case PLOG_TAG: bad = keep(&st->tags, &st->nt, &st->ct, p, payload, seq); break;
   case PLOG_VOID: bad = keep(&st->voids, &st->nv, &st->cv, p, payload, seq); break;
+  case PLOG_COLLECTED:
+    bad = h5tx__grow(&st->collected, &st->ccol, st->ncol, sizeof *st->collected, 16);
+    if (!bad) st->collected[st->ncol++] = p->key;
+    break;
   default:
     say(st, "segment %016" PRIx64 " offset %" PRIu64 ": record kind %u skipped (a newer h5tx?)",
         p->seg, p->off, p->kind);
@@ -275,6 +302,10 @@ static int apply_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 static int tag_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   apply_arg *a = arg;
   return h5tx__apply_tag(t, a->tname, a->tlen, a->trev, err);
+}
+
+static int collected_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  return h5tx__commit2_flags(t, ((apply_arg *)arg)->trev, H5TX_COMMIT_COLLECTED, err);
 }
 
 static int init_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
@@ -321,6 +352,7 @@ static void st_free(repair_st *st) {
   for (size_t k = 0; k < st->wcap; k++)
     free(st->w[k].p);
   free(st->w);
+  free(st->collected);
   found *lists[3] = {st->commits, st->tags, st->voids};
   size_t counts[3] = {st->nc, st->nt, st->nv};
   for (int m = 0; m < 3; m++) {
@@ -397,6 +429,10 @@ int h5tx__repair_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn sayf, void *say
       a.trev = 0;
     }
     rc = h5tx__kv_write(kv, tag_fn, &a, 0, err);
+  }
+  for (size_t k = 0; k < st.ncol && rc == 0; k++) {
+    apply_arg a = {.trev = st.collected[k]};
+    if (a.trev <= last) rc = h5tx__kv_write(kv, collected_fn, &a, 0, err);
   }
   /* one flush at the end makes the rebuilt index durable */
   if (rc == 0) rc = h5tx__kv_write(kv, final_fn, &last, 1, err);

@@ -36,6 +36,10 @@ int h5tx__apply_tag(h5tx__txn *t, const char *name, size_t nlen, h5tx_rev rev, h
  * (a damaged segment tail, a missing revision and the commits after it, a
  * tag naming a revision not rebuilt) is said through `say`, one line each.
  * *head gets the last revision rebuilt. */
+/* Set the flags (H5TX_COMMIT_COLLECTED ...) of revision `rev`'s commit
+ * record in the index. */
+int h5tx__commit2_flags(h5tx__txn *t, h5tx_rev rev, uint32_t flags, h5tx_error *err);
+
 typedef void (*h5tx__say_fn)(void *arg, const char *line);
 int h5tx__repair_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn say, void *say_arg, h5tx_rev *head,
                        h5tx_error *err);

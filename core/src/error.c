@@ -1,9 +1,13 @@
 /* error.c - the one error type: codes, their names, and message helpers;
  * also the name rules every entry point checks (docs/FORMAT.md, "Names"),
- * and small helpers every part of the core shares (growing arrays, time). */
+ * and small helpers every part of the core shares (growing arrays, time,
+ * temporary and removed directories). */
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -33,6 +37,41 @@ int h5tx__errno_code(int e) {
   default: return H5TX_EIO;
   }
 }
+
+int h5tx__sync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int e = fsync(fd) != 0 ? errno : 0;
+  close(fd);
+  return e;
+}
+
+/* Make a new temporary directory `.BASE.tmp-PID-RANDOM` in `parent` (mode
+ * 0777 less the umask; a setgid parent's group and bit are inherited). A
+ * name left by a crashed creation, even by a process that had this pid,
+ * is never reused. */
+int h5tx__make_tmp_dir(const char *what, const char *path, const char *parent, const char *base,
+                       char *tmp, size_t cap, h5tx_error *err) {
+  uint64_t x = h5tx__now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)tmp;
+  for (int tries = 0; tries < 100; tries++) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    snprintf(tmp, cap, "%s/.%s.tmp-%d-%06llx", parent, base, (int)getpid(),
+             (unsigned long long)(x >> 40));
+    if (mkdir(tmp, 0777) == 0) return 0;
+    if (errno != EEXIST) break;
+  }
+  return h5tx__err(err, h5tx__errno_code(errno), "%s %s: %s: %s", what, path, tmp, strerror(errno));
+}
+
+static int remove_one(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(p);
+  return 0;
+}
+
+void h5tx__remove_tree(const char *dir) { nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 const char *h5tx__file_kind(unsigned mode) {
   switch (mode & S_IFMT) {

@@ -94,6 +94,20 @@ int h5tx__check_options(const char *prefix, uint32_t page_size, int codec, int d
 /* 0 if `name` is a valid tag name, else H5TX_EINVAL. */
 int h5tx__check_tag(const char *name, h5tx_error *err);
 
+/* fsync directory `dir` (its entries are then on disk): 0 or an errno. */
+int h5tx__sync_dir(const char *dir);
+
+/* Make a new temporary directory `.BASE.tmp-PID-RANDOM` in `parent` for
+ * store `path` (mode 0777 less the umask; a setgid parent's group and bit
+ * are inherited); its name in `tmp`. A name left by a crashed process, even
+ * one that had this pid, is never reused. Errors start with `what` ("cannot
+ * create store"). */
+int h5tx__make_tmp_dir(const char *what, const char *path, const char *parent, const char *base,
+                       char *tmp, size_t cap, h5tx_error *err);
+
+/* Remove directory `dir` and everything under it, as far as it can. */
+void h5tx__remove_tree(const char *dir);
+
 /* What kind of file st_mode `mode` describes ("a FIFO"), for messages. */
 const char *h5tx__file_kind(unsigned mode);
 /* Make room in the array `*pv` (capacity `*cap` elements of `size` bytes)

@@ -20,7 +20,14 @@
 typedef struct h5tx__plog h5tx__plog;
 
 /* Record kinds and encodings (FORMAT.md, "Batches"). */
-enum { PLOG_PAGE = 1, PLOG_COMMIT = 2, PLOG_VOID = 3, PLOG_TAG = 4, PLOG_SEAL = 5 };
+enum {
+  PLOG_PAGE = 1,
+  PLOG_COMMIT = 2,
+  PLOG_VOID = 3,
+  PLOG_TAG = 4,
+  PLOG_SEAL = 5,
+  PLOG_COLLECTED = 6
+};
 enum { PLOG_ENC_ZERO = 0, PLOG_ENC_RAW = 1, PLOG_ENC_ZSTD = 2, PLOG_ENC_EXTERNAL = 3 };
 
 #define PLOG_HDR 4096u      /* segment header and batch header size */

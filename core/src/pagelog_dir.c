@@ -354,14 +354,6 @@ int h5tx__plog_append(h5tx__plog *l, uint64_t wid, const h5tx__plog_rec *recs, s
   return rc;
 }
 
-static int sync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int e = fsync(fd) != 0 ? errno : 0;
-  close(fd);
-  return e;
-}
-
 int h5tx__plog_flush(h5tx__plog *l, h5tx_error *err) {
   int rc = 0;
   pthread_mutex_lock(&l->mu);
@@ -381,7 +373,7 @@ int h5tx__plog_flush(h5tx__plog *l, h5tx_error *err) {
       l->dirty = 0;
   }
   if (rc == 0 && l->dir_dirty) {
-    int e = sync_dir(l->dir);
+    int e = h5tx__sync_dir(l->dir);
     if (e)
       rc = io_err(err, e, "cannot flush", l->dir);
     else

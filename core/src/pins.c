@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,5 +457,35 @@ int h5tx__leases_scan(h5tx__pins *p, h5tx__lease_fn fn, void *arg) {
     int rc = fn(arg, name, &h, !ok || mine || held(p, lease_off(k)));
     if (rc) return rc;
   }
+  return 0;
+}
+
+/* The first live holder of the store's live table, as a message. */
+typedef struct busy_st {
+  char what[200];
+} busy_st;
+
+static void busy_pin(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns) {
+  (void)since_ns;
+  busy_st *b = arg;
+  if (!b->what[0])
+    snprintf(b->what, sizeof b->what, "process %" PRIu32 " reads revision %" PRIu64, pid, rev);
+}
+
+static int busy_lease(void *arg, const char *name, const h5tx__holder *h, int alive) {
+  busy_st *b = arg;
+  if (!alive) return 0;
+  snprintf(b->what, sizeof b->what, "process %" PRIu32 " on %s writes %s", h->pid, h->host, name);
+  return 1;
+}
+
+int h5tx__pins_idle(h5tx__pins *p, const char *verb, const char *path, h5tx_error *err) {
+  busy_st b = {{0}};
+  h5tx__leases_scan(p, busy_lease, &b);
+  if (!b.what[0]) h5tx__pins_scan(p, busy_pin, &b);
+  if (b.what[0])
+    return h5tx__err(err, H5TX_EBUSY,
+                     "cannot %s store %s while it is in use (%s): close it everywhere first", verb,
+                     path, b.what);
   return 0;
 }

@@ -60,4 +60,9 @@ void h5tx__lease_release(h5tx__pins *p, int slot, uint64_t token);
 typedef int (*h5tx__lease_fn)(void *arg, const char *name, const h5tx__holder *h, int alive);
 int h5tx__leases_scan(h5tx__pins *p, h5tx__lease_fn fn, void *arg);
 
+/* 0 if no live snapshot or writer holds a slot of the table, else
+ * H5TX_EBUSY: "cannot VERB store PATH while it is in use (process P reads
+ * revision R | process P on HOST writes NAME)". */
+int h5tx__pins_idle(h5tx__pins *p, const char *verb, const char *path, h5tx_error *err);
+
 #endif

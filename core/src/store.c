@@ -2,6 +2,7 @@
  * the LMDB environment, the store's defaults; head and usage. */
 #include "store.h"
 
+#include "marker.h"
 #include "records.h"
 
 #include <errno.h>
@@ -15,8 +16,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#define MARKER "h5tx-store"
-#define MARKER_HEAD "h5tx store\n"
+#define MARKER H5TX__MARKER
 
 void h5tx_store_opts_init(h5tx_store_opts *o) {
   memset(o, 0, sizeof *o);
@@ -28,57 +28,6 @@ void h5tx_store_opts_init(h5tx_store_opts *o) {
 static int ends_with(const char *s, const char *suf) {
   size_t a = strlen(s), b = strlen(suf);
   return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-/* Read the marker: 0, or H5TX_EFORMAT / H5TX_EROFS / H5TX_EIO with a
- * message naming the real problem. Opened non-blocking, so a FIFO (or any
- * other special file) in its place is an error, not a hang. */
-static int check_marker(const char *path, h5tx_error *err) {
-  char mp[4096], buf[256];
-  snprintf(mp, sizeof mp, "%s/" MARKER, path);
-  int fd = open(mp, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) {
-    int e = errno;
-    if (e == ENOENT)
-      return h5tx__err(err, H5TX_EFORMAT, "%s is not an h5tx store (no %s marker)", path, MARKER);
-    return h5tx__err(err, h5tx__errno_code(e), "store %s: cannot read its marker %s: %s", path, mp,
-                     strerror(e));
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int e = errno;
-    close(fd);
-    if (!S_ISREG(st.st_mode))
-      return h5tx__err(err, H5TX_EFORMAT, "store %s: its marker %s is not a regular file (%s)",
-                       path, mp, h5tx__file_kind(st.st_mode));
-    return h5tx__err(err, H5TX_EIO, "store %s: %s: %s", path, mp, strerror(e));
-  }
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  int e = errno;
-  close(fd);
-  if (n < 0)
-    return h5tx__err(err, h5tx__errno_code(e), "store %s: cannot read its marker %s: %s", path, mp,
-                     strerror(e));
-  buf[n] = 0;
-  const char *v = buf + strlen(MARKER_HEAD);
-  size_t digits = 0;
-  if (strncmp(buf, MARKER_HEAD, strlen(MARKER_HEAD)) != 0 || strncmp(v, "format ", 7) != 0 ||
-      (digits = strspn(v + 7, "0123456789")) == 0)
-    return h5tx__err(err, H5TX_EFORMAT, "%s is not an h5tx store (foreign %s marker)", path,
-                     MARKER);
-  v += 7;
-  /* Compared as digits, so no number is too large to name as written. */
-  while (digits > 1 && *v == '0') {
-    v++;
-    digits--;
-  }
-  if (digits == 1 && *v == '0')
-    return h5tx__err(err, H5TX_EFORMAT, "store %s: bad format version 0", path);
-  if (digits > 9 || strtoul(v, NULL, 10) > H5TX_FORMAT_VERSION)
-    return h5tx__err(err, H5TX_EFORMAT,
-                     "store %s has format %.*s; this h5tx reads format %d and older: upgrade h5tx",
-                     path, (int)(digits > 40 ? 40 : digits), v, H5TX_FORMAT_VERSION);
-  return 0;
 }
 
 typedef struct init_arg {
@@ -176,33 +125,11 @@ static int check_local_fs(const char *store, const char *dir, h5tx_error *err) {
 
 /* fsync directory `dir`: its entries are then on disk. */
 static int sync_dir(const char *store, const char *dir, h5tx_error *err) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) != 0) {
-    int e = errno;
-    if (fd >= 0) close(fd);
+  int e = h5tx__sync_dir(dir);
+  if (e)
     return h5tx__err(err, h5tx__errno_code(e), "cannot create store %s: syncing directory %s: %s",
                      store, dir, strerror(e));
-  }
-  close(fd);
   return 0;
-}
-
-/* Make a new temporary directory `.BASE.tmp-PID-RANDOM` in `parent` (mode
- * 0777 less the umask; a setgid parent's group and bit are inherited). A
- * name left by a crashed creation, even by a process that had this pid,
- * is never reused. */
-static int make_tmp_dir(const char *path, const char *parent, const char *base, char *tmp,
-                        size_t cap, h5tx_error *err) {
-  uint64_t x = h5tx__now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)tmp;
-  for (int tries = 0; tries < 100; tries++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    snprintf(tmp, cap, "%s/.%s.tmp-%d-%06llx", parent, base, (int)getpid(),
-             (unsigned long long)(x >> 40));
-    if (mkdir(tmp, 0777) == 0) return 0;
-    if (errno != EEXIST) break;
-  }
-  return h5tx__err(err, h5tx__errno_code(errno), "cannot create store %s: %s: %s", path, tmp,
-                   strerror(errno));
 }
 
 /* Create the store at `path` in a temporary directory renamed into place.
@@ -233,18 +160,10 @@ static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *
     goto out;
   }
   if ((rc = check_local_fs(path, parent, err))) goto out;
-  if ((rc = make_tmp_dir(path, parent, base, tmp, sizeof tmp, err))) goto out;
-  char mp[4200];
-  snprintf(mp, sizeof mp, "%s/" MARKER, tmp);
-  FILE *f = fopen(mp, "we");
-  if (!f || fprintf(f, MARKER_HEAD "format %d\n", H5TX_FORMAT_VERSION) < 0 || fflush(f) != 0 ||
-      fsync(fileno(f)) != 0) {
-    rc = h5tx__err(err, h5tx__errno_code(errno), "cannot create store %s: writing marker: %s", path,
-                   strerror(errno));
-    if (f) fclose(f);
-    goto cleanup;
-  }
-  fclose(f);
+  if ((rc = h5tx__make_tmp_dir("cannot create store", path, parent, base, tmp, sizeof tmp, err)))
+    goto out;
+  h5tx__marker m = {.format = H5TX_FORMAT_VERSION};
+  if ((rc = h5tx__marker_write(tmp, path, &m, err))) goto cleanup;
   h5tx__kv *kv;
   rc = h5tx__kv_open(tmp, 1, 0, 0, &kv, err);
   if (rc) goto cleanup;
@@ -340,7 +259,8 @@ int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **
   } else if ((rc = check_local_fs(path, path, err))) {
     return rc;
   }
-  if ((rc = check_marker(path, err))) return rc;
+  h5tx__marker m;
+  if ((rc = h5tx__marker_read(path, H5TX_FORMAT_VERSION, &m, err))) return rc;
 
   h5tx_store *s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path))) {

@@ -6,10 +6,18 @@
 
 #include "codec.h"
 #include "internal.h"
+#include "pins.h"
 #include "records.h"
+#include "store2.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* One format-1 entry that belongs to a revision. */
 typedef struct item {
@@ -155,19 +163,9 @@ typedef struct up_arg {
 static int apply_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   up_arg *a = arg;
   int rc = h5tx__apply_commit(t, a->c, a->at, rev_pages_fn, a->rp, err);
-  if (rc == 0 && a->flags) {
-    /* the collected flag, as format 1 had it */
-    uint8_t ck[8];
-    h5tx__val v;
-    h5tx__be64(ck, a->c->rev);
-    if ((rc = h5tx__idx_get(t, IDX_COMMITS, ck, 8, &v, err))) return rc;
-    uint8_t *copy = malloc(v.n);
-    if (!copy) return h5tx__err(err, H5TX_ENOMEM, "upgrade: out of memory");
-    memcpy(copy, v.p, v.n);
-    h5tx__le32(copy + 4, a->flags & H5TX_COMMIT_COLLECTED);
-    rc = h5tx__idx_put(t, IDX_COMMITS, ck, 8, copy, v.n, err);
-    free(copy);
-  }
+  /* the collected flag, as format 1 had it */
+  if (rc == 0 && (a->flags & H5TX_COMMIT_COLLECTED))
+    rc = h5tx__commit2_flags(t, a->c->rev, H5TX_COMMIT_COLLECTED, err);
   return rc;
 }
 
@@ -187,7 +185,10 @@ static int meta_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   if (rc == 0) rc = h5tx__meta2_put(t, "next_file_id", m->next_fid, err);
   if (rc == 0) rc = h5tx__meta2_put(t, "head", m->head, err);
   if (rc == 0) rc = h5tx__meta2_put(t, "durable", m->head, err);
-  if (rc == 0) rc = h5tx__meta2_put(t, "upgraded_from", 1, err);
+  uint8_t from[12]; /* LE32 the old format, LE64 when (ns since the epoch) */
+  h5tx__le32(from, 1);
+  h5tx__le64(from + 4, h5tx__now_ns());
+  if (rc == 0) rc = h5tx__idx_put(t, IDX_META, "upgraded_from", 13, from, sizeof from, err);
   return rc;
 }
 
@@ -338,6 +339,12 @@ int h5tx__upgrade1(h5tx__kv *old, h5tx__kv *nkv, h5tx__plog *l, h5tx_rev *head, 
                           .stored = (uint32_t)b.n};
       rc = h5tx__plog_append(l, rp.nw ? rp.wid[0] : 0, &r, 1, &at, err);
     }
+    if (rc == 0 && (cr.flags & H5TX_COMMIT_COLLECTED)) {
+      /* so that repair marks it collected too */
+      h5tx__plog_rec r = {.kind = PLOG_COLLECTED, .enc = PLOG_ENC_ZERO, .key = rev};
+      h5tx__place cat;
+      rc = h5tx__plog_append(l, 0, &r, 1, &cat, err);
+    }
     if (rc == 0) {
       h5tx__lcommit d;
       const char *why;
@@ -382,5 +389,93 @@ int h5tx__upgrade1(h5tx__kv *old, h5tx__kv *nkv, h5tx__plog *l, h5tx_rev *head, 
   free(it.v);
   h5tx__buf_free(&b);
   if (rc == 0) *head = h;
+  return rc;
+}
+
+/* The format-2 store in `tmp`, filled from the format-1 store at `path`. */
+static int convert_into(const char *path, const char *tmp, h5tx_rev *head, h5tx_error *err) {
+  h5tx_store_opts o;
+  memset(&o, 0, sizeof o);
+  o.codec = o.durability = -1; /* the old store's defaults replace these */
+  uint8_t id[16];
+  char idir[4200], ldir[4200];
+  int rc = h5tx__store2_fill(tmp, path, &o, id, err);
+  if (rc) return rc;
+  snprintf(idir, sizeof idir, "%s/index", tmp);
+  snprintf(ldir, sizeof ldir, "%s/log", tmp);
+  h5tx__kv *old = NULL, *nkv = NULL;
+  h5tx__plog *l = NULL;
+  if ((rc = h5tx__kv_open(path, 0, 1, 0, &old, err)) ||
+      (rc = h5tx__idx_open(idir, 0, 0, &nkv, err)) ||
+      (rc = h5tx__plog_open(ldir, id, 0, 0, 0, &l, err)))
+    goto out;
+  rc = h5tx__upgrade1(old, nkv, l, head, err);
+out:
+  if (l) h5tx__plog_close(l);
+  if (nkv) h5tx__kv_close(nkv);
+  if (old) h5tx__kv_close(old);
+  if (rc) return rc;
+  h5tx__pins *p;
+  if ((rc = h5tx__pins_open(tmp, &p, err))) return rc;
+  h5tx__pins_close(p);
+  int e = h5tx__sync_dir(tmp);
+  if (e)
+    return h5tx__err(err, h5tx__errno_code(e), "cannot upgrade store %s: syncing %s: %s", path, tmp,
+                     strerror(e));
+  return 0;
+}
+
+int h5tx__upgrade_store(const char *path, h5tx_rev *head, char *kept, size_t cap, h5tx_error *err) {
+  h5tx__marker m;
+  int rc = h5tx__marker_read(path, 2, &m, err);
+  if (rc) return rc;
+  if (m.format != 1)
+    return h5tx__err(err, H5TX_EINVAL, "store %s has format %u already: nothing to upgrade", path,
+                     m.format);
+  char *d1 = strdup(path), *d2 = strdup(path);
+  if (!d1 || !d2) {
+    free(d1);
+    free(d2);
+    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  }
+  const char *parent = dirname(d1), *base = basename(d2);
+  char tmp[4096];
+  h5tx__pins *p = NULL;
+  if ((rc = h5tx__pins_open(path, &p, err)) || (rc = h5tx__pins_idle(p, "upgrade", path, err)))
+    goto out;
+  if ((rc = h5tx__make_tmp_dir("cannot upgrade store", path, parent, base, tmp, sizeof tmp, err)))
+    goto out;
+  rc = convert_into(path, tmp, head, err);
+  /* Still nobody in it: a writer that came meanwhile would lose its
+   * commits in the kept directory. */
+  if (rc == 0) rc = h5tx__pins_idle(p, "upgrade", path, err);
+  if (rc) {
+    h5tx__remove_tree(tmp);
+    goto out;
+  }
+  snprintf(kept, cap, "%s/.%s.format1-%lld", parent, base, (long long)time(NULL));
+  if (rename(path, kept) != 0) {
+    rc = h5tx__err(err, h5tx__errno_code(errno), "cannot upgrade store %s: renaming it to %s: %s",
+                   path, kept, strerror(errno));
+    h5tx__remove_tree(tmp);
+    goto out;
+  }
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    if (rename(kept, path) == 0) h5tx__remove_tree(tmp);
+    rc = h5tx__err(err, h5tx__errno_code(e),
+                   "cannot upgrade store %s: renaming %s into its place: %s (the format-1 store "
+                   "is %s)",
+                   path, tmp, strerror(e), access(path, F_OK) == 0 ? "back in place" : kept);
+    goto out;
+  }
+  int e = h5tx__sync_dir(parent);
+  if (e)
+    rc = h5tx__err(err, h5tx__errno_code(e), "store %s upgraded, but syncing %s failed: %s", path,
+                   parent, strerror(e));
+out:
+  h5tx__pins_close(p);
+  free(d1);
+  free(d2);
   return rc;
 }

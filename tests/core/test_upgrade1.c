@@ -10,10 +10,12 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <time.h>
 
 static h5tx_error e;
 
 #include "f2_commit.h"
+#include "store2.h"
 #include "upgrade1.h"
 
 enum { FPS = 4096 };
@@ -201,6 +203,41 @@ static void upgrade_and_compare(const char *store, const char *dir, h5tx_rev wan
   h5tx__kv_close(kv);
 }
 
+/* All of table `table` of the index in `dir` as one byte string (each key
+ * and value with its length), so two indexes compare with memcmp. */
+static uint8_t *dump_table(const char *dir, int table, size_t *n) {
+  h5tx__kv *kv;
+  h5tx__txn *t;
+  h5tx__cur *c;
+  h5tx__val k, v;
+  OK(h5tx__idx_open(dir, 0, 1, &kv, &e));
+  OK(h5tx__kv_read(kv, &t, &e));
+  OK(h5tx__kv_cursor(t, table, &c, &e));
+  uint8_t *out = NULL;
+  *n = 0;
+  int rc = h5tx__kv_seek(c, "", 0, &k, &v, &e);
+  while (rc == 0) {
+    out = realloc(out, *n + 16 + k.n + v.n);
+    REQUIRE(out);
+    h5tx__le64(out + *n, k.n);
+    memcpy(out + *n + 8, k.p, k.n);
+    h5tx__le64(out + *n + 8 + k.n, v.n);
+    memcpy(out + *n + 16 + k.n, v.p, v.n);
+    *n += 16 + k.n + v.n;
+    rc = h5tx__kv_next(c, &k, &v, &e);
+  }
+  CHECK(rc == H5TX_ENOENT);
+  h5tx__kv_cursor_close(c);
+  h5tx__kv_done(t);
+  h5tx__kv_close(kv);
+  return out;
+}
+
+static void say_line(void *arg, const char *line) {
+  (void)arg;
+  printf("repair: %s\n", line);
+}
+
 int main(void) {
   uint64_t seed = test_seed("core_upgrade1");
   test_paths tp = temp_paths();
@@ -242,6 +279,94 @@ int main(void) {
   REQUIRE(system(cmd) == 0);
   snprintf(small, sizeof small, "%s/small.h5tx", up2);
   upgrade_and_compare(small, up2, 6, 6, 2, NULL);
+
+  /* the checked-in store upgraded in place: refused while in use, then a
+   * format-2 store with a new id where it was, the old one kept aside */
+  char up3[800], small3[900], kept[1200];
+  snprintf(up3, sizeof up3, "%s/up3", tp.dir);
+  REQUIRE(mkdir(up3, 0777) == 0);
+  snprintf(cmd, sizeof cmd, "tar -xzf '%s' -C '%s'", H5TX_FORMAT1_STORE, up3);
+  REQUIRE(system(cmd) == 0);
+  snprintf(small3, sizeof small3, "%s/small.h5tx", up3);
+  h5tx_rev uhead = 0;
+  h5tx_snap *busy;
+  OK(h5tx_store_open(small3, NULL, &s, &e));
+  OK(h5tx_snap_open(s, 6, &busy, &e));
+  FAILS(h5tx__upgrade_store(small3, &uhead, kept, sizeof kept, &e), H5TX_EBUSY, "reads revision 6");
+  h5tx_snap_close(busy);
+  h5tx_store_close(s);
+  OK(h5tx__upgrade_store(small3, &uhead, kept, sizeof kept, &e));
+  CHECK(uhead == 6);
+  h5tx__marker m3, mk;
+  OK(h5tx__marker_read(small3, 2, &m3, &e));
+  CHECK(m3.format == 2);
+  OK(h5tx__marker_read(kept, 2, &mk, &e));
+  CHECK(mk.format == 1);
+  {
+    char idir3[1000];
+    snprintf(idir3, sizeof idir3, "%s/index", small3);
+    h5tx__kv *kv3;
+    h5tx__defaults d3;
+    OK(h5tx__idx_open(idir3, 0, 1, &kv3, &e));
+    OK(h5tx__store2_meta(kv3, small3, &m3, &d3, &e));
+    h5tx__txn *t3;
+    uint64_t h3 = 0;
+    OK(h5tx__kv_read(kv3, &t3, &e));
+    OK(h5tx__meta2_get(t3, "head", &h3, &e));
+    /* upgraded_from: LE32 1, LE64 time (FORMAT.md, "meta") */
+    h5tx__val uf;
+    OK(h5tx__idx_get(t3, IDX_META, "upgraded_from", 13, &uf, &e));
+    CHECK(uf.n == 12);
+    if (uf.n == 12) {
+      uint64_t at = h5tx__get_le64((const uint8_t *)uf.p + 4) / 1000000000u;
+      CHECK(h5tx__get_le32(uf.p) == 1);
+      CHECK(at <= (uint64_t)time(NULL) && at + 600 >= (uint64_t)time(NULL));
+    }
+    h5tx__kv_done(t3);
+    CHECK(h3 == 6);
+    h5tx__kv_close(kv3);
+  }
+  FAILS(h5tx__upgrade_store(small3, &uhead, kept, sizeof kept, &e), H5TX_EINVAL,
+        "has format 2 already");
+  /* repair rebuilds the same index from the log, defaults kept */
+  {
+    const int tables[] = {IDX_NAMES, IDX_FILES, IDX_PAGES, IDX_LENGTHS, IDX_COMMITS, IDX_TAGS};
+    char idir3[1000];
+    snprintf(idir3, sizeof idir3, "%s/index", small3);
+    uint8_t *before[6];
+    size_t nb[6];
+    for (int i = 0; i < 6; i++)
+      before[i] = dump_table(idir3, tables[i], &nb[i]);
+    h5tx__kv *kv3;
+    h5tx__defaults d_before, d_after;
+    OK(h5tx__idx_open(idir3, 0, 1, &kv3, &e));
+    OK(h5tx__store2_meta(kv3, small3, &m3, &d_before, &e));
+    h5tx__kv_close(kv3);
+    h5tx_rev rhead = 0;
+    OK(h5tx__repair_store(small3, say_line, NULL, &rhead, &e));
+    CHECK(rhead == 6);
+    for (int i = 0; i < 6; i++) {
+      size_t na;
+      uint8_t *after = dump_table(idir3, tables[i], &na);
+      CHECK(nb[i] > 0 || tables[i] == IDX_TAGS);
+      if (na != nb[i] || memcmp(after, before[i], na) != 0)
+        fprintf(stderr, "repaired index differs in table %s\n", h5tx__idx_table(tables[i]));
+      CHECK(na == nb[i] && memcmp(after, before[i], na) == 0);
+      free(after);
+      free(before[i]);
+    }
+    OK(h5tx__idx_open(idir3, 0, 1, &kv3, &e));
+    OK(h5tx__store2_meta(kv3, small3, &m3, &d_after, &e));
+    h5tx__kv_close(kv3);
+    CHECK(memcmp(&d_before, &d_after, sizeof d_after) == 0);
+    /* format 1 is refused, naming the upgrade */
+    FAILS(h5tx__repair_store(kept, say_line, NULL, &rhead, &e), H5TX_EFORMAT, "run `h5tx upgrade ");
+  }
+  OK(h5tx_store_open(kept, NULL, &s, &e)); /* the kept store is the old one */
+  h5tx_rev kh = 0;
+  OK(h5tx_store_head(s, &kh, &e));
+  CHECK(kh == 6);
+  h5tx_store_close(s);
 
   /* 4. a damaged format-1 page record fails the upgrade, naming it */
   char data[800];
