@@ -1,6 +1,8 @@
 /* records.c - byte layout of keys and records (docs/FORMAT.md). */
 #include "records.h"
 
+#include "index.h"
+
 #include "codec.h"
 
 #include <stdlib.h>
@@ -250,13 +252,15 @@ int h5tx__name_lookup(h5tx__txn *t, const char *name, h5tx_rev rev, uint64_t *fi
   size_t nlen = strlen(name);
   size_t kl = h5tx__name_key(key, name, nlen, rev);
   h5tx__cur *c;
-  int rc = h5tx__kv_cursor(t, KV_NAMES, &c, err);
+  int rc = h5tx__kv_cursor(t, IDX_NAMES, &c, err);
   if (rc) return rc;
   h5tx__val k, v;
   rc = h5tx__kv_seek(c, key, kl, &k, &v, err);
   if (rc == 0) {
     if (k.n != kl || memcmp(k.p, key, nlen + 1) != 0)
       rc = H5TX_ENOENT;
+    else if ((rc = h5tx__idx_value(IDX_NAMES, &k, &v, err)))
+      ;
     else if (v.n != 8)
       rc = h5tx__err(err, H5TX_ECORRUPT, "names entry of '%s' has %zu bytes", name, v.n);
     else {
@@ -298,7 +302,7 @@ int h5tx__name_clash(h5tx__txn *t, const char *store, const char *name, const ch
   }
   /* A file under `name` as a directory: the names "name/..." sort together. */
   h5tx__cur *c;
-  if ((rc = h5tx__kv_cursor(t, KV_NAMES, &c, err))) return rc;
+  if ((rc = h5tx__kv_cursor(t, IDX_NAMES, &c, err))) return rc;
   uint8_t key[H5TX_NAME_KEY_MAX];
   memcpy(key, name, n);
   key[n] = '/';
@@ -338,13 +342,15 @@ int h5tx__length_lookup(h5tx__txn *t, uint64_t fid, h5tx_rev rev, uint64_t *len,
   uint8_t key[H5TX_LEN_KEY];
   h5tx__len_key(key, fid, rev);
   h5tx__cur *c;
-  int rc = h5tx__kv_cursor(t, KV_LENGTHS, &c, err);
+  int rc = h5tx__kv_cursor(t, IDX_LENGTHS, &c, err);
   if (rc) return rc;
   h5tx__val k, v;
   rc = h5tx__kv_seek(c, key, sizeof key, &k, &v, err);
   if (rc == 0) {
     if (k.n != H5TX_LEN_KEY || memcmp(k.p, key, 8) != 0)
       rc = H5TX_ENOENT;
+    else if ((rc = h5tx__idx_value(IDX_LENGTHS, &k, &v, err)))
+      ;
     else if (v.n != 8)
       rc = h5tx__err(err, H5TX_ECORRUPT, "lengths entry of file %llu has %zu bytes",
                      (unsigned long long)fid, v.n);

@@ -280,3 +280,40 @@ int h5tx__commit2_encode(h5tx__buf *b, const h5tx__lcommit *c, const uint8_t *fi
              ? -1
              : 0;
 }
+
+int h5tx__file2_parse(const void *v, size_t n, h5tx__file2 *f) {
+  const uint8_t *p = v;
+  if (n < 32) return -1;
+  f->page_size = h5tx__get_le32(p);
+  f->flags = h5tx__get_le32(p + 4);
+  f->created = h5tx__get_le64(p + 8);
+  f->origin_fid = h5tx__get_le64(p + 16);
+  f->origin_rev = h5tx__get_le64(p + 24);
+  f->name = (const char *)p + 32;
+  f->name_len = n - 32;
+  if (f->page_size == 0 || (f->page_size & (f->page_size - 1))) return -1;
+  return 0;
+}
+
+int h5tx__commit2_parse(const void *v, size_t n, h5tx__commit2 *c) {
+  const uint8_t *p = v;
+  if (n < 88 || h5tx__get_le32(p) != 2) return -1;
+  c->flags = h5tx__get_le32(p + 4);
+  c->parent = h5tx__get_le64(p + 8);
+  c->time_ns = h5tx__get_le64(p + 16);
+  c->pid = h5tx__get_le32(p + 24);
+  c->host_len = h5tx__get_le16(p + 28);
+  c->msg_len = h5tx__get_le16(p + 30);
+  c->nfiles = h5tx__get_le32(p + 32);
+  c->bytes_added = h5tx__get_le64(p + 40);
+  c->pages_added = h5tx__get_le64(p + 48);
+  c->branch = h5tx__get_le64(p + 56);
+  c->wid = h5tx__get_le64(p + 64);
+  c->seg = h5tx__get_le64(p + 72);
+  c->off = h5tx__get_le64(p + 80);
+  if (88 + c->host_len + c->msg_len + 8 * (size_t)c->nfiles != n) return -1;
+  c->host = (const char *)p + 88;
+  c->msg = c->host + c->host_len;
+  c->fids = (const uint8_t *)c->msg + c->msg_len;
+  return 0;
+}

@@ -88,4 +88,36 @@ int h5tx__commit2_encode(h5tx__buf *b, const h5tx__lcommit *c, const uint8_t *fi
                          uint64_t bytes_added, uint64_t pages_added, uint64_t wid, uint64_t seg,
                          uint64_t off);
 
+/* A files value (before the index's check), parsed; `name` points into it. */
+typedef struct h5tx__file2 {
+  uint32_t page_size, flags;
+  h5tx_rev created;
+  uint64_t origin_fid;
+  h5tx_rev origin_rev;
+  const char *name;
+  size_t name_len;
+} h5tx__file2;
+/* -1 if `n` bytes at `v` are no files record (shorter than 32 bytes, or a
+ * page size that is not a power of two). */
+int h5tx__file2_parse(const void *v, size_t n, h5tx__file2 *f);
+
+/* A commits value (before the index's check), parsed; host, message and
+ * fids point into it. */
+typedef struct h5tx__commit2 {
+  uint32_t flags;
+  h5tx_rev parent;
+  uint64_t time_ns;
+  uint32_t pid;
+  const char *host;
+  size_t host_len;
+  const char *msg;
+  size_t msg_len;
+  uint32_t nfiles;
+  const uint8_t *fids; /* nfiles LE64 ids */
+  uint64_t bytes_added, pages_added, branch, wid, seg, off;
+} h5tx__commit2;
+/* -1 if `n` bytes at `v` are no commit record of version 2 whose lengths
+ * add up. */
+int h5tx__commit2_parse(const void *v, size_t n, h5tx__commit2 *c);
+
 #endif

@@ -2,16 +2,24 @@
 #ifndef H5TX_STORE_H
 #define H5TX_STORE_H
 
+#include "index.h"
 #include "internal.h"
-#include "kv.h"
+#include "pagelog.h"
 #include "pins.h"
 #include "records.h"
+#include "records2.h"
 
+/* A format-2 store (docs/FORMAT.md): the index (`kv`, opened with index.h's
+ * tables: every value carries its check, read it with h5tx__idx_get /
+ * h5tx__idx_value) and the page log (`log`), which holds every payload. */
 struct h5tx_store {
   h5tx__kv *kv;
+  h5tx__plog *log;
   h5tx__pins *pins; /* NULL when the directory is not writable */
   char *path;
+  uint8_t id[16]; /* the store id (marker) */
   int read_only;
+  int open_fd; /* `readers`, holding the open lock (store.c); -1 if none */
   /* Effective defaults for writers: the store's, overridden by the opts
    * given to h5tx_store_open. */
   uint32_t page_size;
@@ -19,8 +27,7 @@ struct h5tx_store {
   size_t dirty_limit;
 };
 
-/* A writer's spill file in the store's directory, unlinked as soon as it is
- * made (one is left only by a crash in between). */
+/* (format 1's spill files; goes with the writer's switch) */
 #define H5TX__SPILL_PREFIX ".spill-"
 
 /* Prefix for messages: "store <path>". */
