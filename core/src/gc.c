@@ -1,18 +1,28 @@
-/* gc.c - garbage collection: drop every page version (and name and length
- * entry) that no kept revision can read. Two write transactions with a scan
- * of the reader table between them, so a snapshot that checked its revision
- * is never collected under it (docs/FORMAT.md, "The reader table"). Runs of
- * gc are serialised by an flock on the reader table file. */
+/* gc.c - garbage collection (docs/FORMAT.md, "Garbage collection"): drop
+ * every page version (and name and length entry) that no kept revision can
+ * read, then give the space back by compacting mostly dead segments
+ * (compact.c). Phase 1 flags the revisions to collect; a scan of the live
+ * table between the phases spares any a snapshot pinned meanwhile; phase 2
+ * marks the rest collected (a log record first, so repair rebuilds them
+ * collected) and drops versions in batches of short index transactions,
+ * so commits proceed between them. Runs of gc are serialised by an flock
+ * on the live table file. */
 #include "store.h"
 
+#include "apply2.h"
+#include "compact.h"
 #include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+/* Versions one index transaction of phase 2 drops at most. */
+#define GC_BATCH 4096
 
 typedef struct revset {
   h5tx_rev *v;
@@ -20,13 +30,7 @@ typedef struct revset {
 } revset;
 
 static int revset_add(revset *r, h5tx_rev x) {
-  if (r->n == r->cap) {
-    size_t cap = r->cap ? r->cap * 2 : 256;
-    h5tx_rev *v = realloc(r->v, cap * sizeof *v);
-    if (!v) return -1;
-    r->v = v;
-    r->cap = cap;
-  }
+  if (h5tx__grow(&r->v, &r->cap, r->n, sizeof *r->v, 256)) return -1;
   r->v[r->n++] = x;
   return 0;
 }
@@ -62,6 +66,8 @@ static int revset_any(const revset *r, h5tx_rev lo, h5tx_rev hi) {
   return a < r->n && r->v[a] < hi;
 }
 
+static int oom(h5tx_error *err) { return h5tx__err(err, H5TX_ENOMEM, "out of memory"); }
+
 /* Collect the pinned revisions; a pin that cannot be recorded must stop gc,
  * or it could drop what a live snapshot reads. */
 typedef struct pin_collect {
@@ -76,7 +82,7 @@ static void pin_cb(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns) {
   if (revset_add(&pc->set, rev)) pc->oom = 1;
 }
 
-/* Scan the reader table into `pc` (sorted); H5TX_ENOMEM if a pin was lost. */
+/* Scan the live table into `pc` (sorted); H5TX_ENOMEM if a pin was lost. */
 static int scan_pins(h5tx_store *s, pin_collect *pc, h5tx_error *err) {
   pc->set.n = 0;
   pc->oom = 0;
@@ -84,102 +90,6 @@ static int scan_pins(h5tx_store *s, pin_collect *pc, h5tx_error *err) {
   if (pc->oom) return h5tx__err(err, H5TX_ENOMEM, "out of memory reading the reader table");
   revset_sort(&pc->set);
   return 0;
-}
-
-typedef struct gc_arg {
-  h5tx_store *s;
-  const h5tx_gc_opts *o;
-  pin_collect pins;
-  revset tags, doomed;
-  h5tx_gc_result res;
-} gc_arg;
-
-/* Set and clear flags of the commit record of `rev`. */
-static int set_flags(h5tx__txn *t, h5tx_rev rev, uint32_t set, uint32_t clear, h5tx_error *err) {
-  uint8_t key[8];
-  h5tx__be64(key, rev);
-  h5tx__val v;
-  int rc = h5tx__kv_get(t, KV_COMMITS, key, 8, &v, err);
-  if (rc) return rc;
-  uint8_t *copy = malloc(v.n);
-  if (!copy) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-  memcpy(copy, v.p, v.n);
-  uint32_t f = h5tx__get_le32(copy + H5TX_COMMIT_FLAGS_OFF);
-  h5tx__le32(copy + H5TX_COMMIT_FLAGS_OFF, (f & ~clear) | set);
-  rc = h5tx__kv_put(t, KV_COMMITS, key, 8, copy, v.n, err);
-  free(copy);
-  return rc;
-}
-
-/* Call fn for every commit record not yet collected, oldest first. */
-typedef int (*commit_fn)(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit_rec *cr,
-                         h5tx_error *err);
-static int each_live_commit(gc_arg *a, h5tx__txn *t, commit_fn fn, void *arg, h5tx_error *err) {
-  h5tx__cur *c;
-  int rc = h5tx__kv_cursor(t, KV_COMMITS, &c, err);
-  if (rc) return rc;
-  h5tx__val k, v;
-  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
-    h5tx__commit_rec cr;
-    if (k.n != 8 || h5tx__commit_parse(&v, &cr) != 0) {
-      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed commit record", a->s->path);
-      break;
-    }
-    h5tx_rev r = h5tx__get_be64(k.p);
-    if (cr.flags & H5TX_COMMIT_COLLECTED) continue;
-    if ((rc = fn(arg, t, r, &cr, err))) break;
-  }
-  h5tx__kv_cursor_close(c);
-  return rc == H5TX_ENOENT ? 0 : rc;
-}
-
-/* Phase 1: choose the revisions to collect and flag them "being collected". */
-typedef struct choose_arg {
-  gc_arg *a;
-  h5tx_rev head;
-} choose_arg;
-
-static int choose(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit_rec *cr,
-                  h5tx_error *err) {
-  choose_arg *ca = arg;
-  gc_arg *a = ca->a;
-  uint64_t keep_last = a->o->keep_last;
-  /* The newest keep_last revisions: head - r < keep_last (r + keep_last
-   * could wrap for a huge count and keep nothing). */
-  int keep = r >= ca->head || keep_last == 0 || ca->head - r < keep_last ||
-             (a->o->keep_since_ns && cr->time_ns >= a->o->keep_since_ns) || revset_has(&a->tags, r);
-  int pinned = !keep && revset_has(&a->pins.set, r);
-  if (pinned) a->res.revisions_pinned++;
-  uint32_t flags = cr->flags & ~H5TX_COMMIT_COLLECTING;
-  if (!keep && !pinned) {
-    if (revset_add(&a->doomed, r)) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-    flags |= H5TX_COMMIT_COLLECTING;
-  }
-  /* Rewriting a record the walk's cursor stands on is safe in LMDB: the
-   * cursor is adjusted and goes on to the next key. */
-  if (flags != cr->flags && !a->o->dry_run)
-    return set_flags(t, r, flags & H5TX_COMMIT_COLLECTING, ~flags & H5TX_COMMIT_COLLECTING, err);
-  return 0;
-}
-
-static int phase1(h5tx__txn *t, void *arg, h5tx_error *err) {
-  gc_arg *a = arg;
-  a->doomed.n = 0;
-  a->tags.n = 0;
-  a->res.revisions_pinned = 0;
-  choose_arg ca = {a, 0};
-  int rc = h5tx__meta_get(t, "head", &ca.head, err);
-  if (rc) return rc;
-  h5tx__cur *c;
-  if ((rc = h5tx__kv_cursor(t, KV_TAGS, &c, err))) return rc;
-  h5tx__val k, v;
-  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err))
-    if (v.n == 8 && revset_add(&a->tags, h5tx__get_le64(v.p)))
-      rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-  h5tx__kv_cursor_close(c);
-  if (rc != H5TX_ENOENT) return rc;
-  revset_sort(&a->tags);
-  return each_live_commit(a, t, choose, &ca, err);
 }
 
 /* When each file stopped being named: a file is readable from its creation
@@ -203,9 +113,127 @@ static int cmp_end(const void *a, const void *b) {
   return x->end < y->end ? 1 : x->end > y->end ? -1 : 0; /* latest end first */
 }
 
-static int ends_load(h5tx__txn *t, gc_arg *a, file_ends *fe, h5tx_error *err) {
+/* (file, revision) pairs sorted by file then revision: for `ends`, one per
+ * file; for `origins`, the revisions at which copies read a file through
+ * their origin (docs/FORMAT.md, "Origin"). */
+static int cmp_pair(const void *a, const void *b) {
+  const file_end *x = a, *y = b;
+  if (x->fid != y->fid) return x->fid < y->fid ? -1 : 1;
+  return x->end < y->end ? -1 : x->end > y->end;
+}
+
+typedef struct gc_arg {
+  h5tx_store *s;
+  const h5tx_gc_opts *o;
+  pin_collect pins;
+  revset tags, doomed;
+  h5tx_gc_result res;
+  /* phase 2 */
+  h5tx_rev head;   /* head when phase 2 began: later versions are kept */
+  revset kept;     /* revisions not collected */
+  file_ends ends;  /* per file: the revision from which no name means it */
+  file_ends origs; /* per file: revisions a copy reads it at */
+} gc_arg;
+
+/* Set and clear flags of the commit record of `rev`. */
+static int set_flags(h5tx__txn *t, h5tx_rev rev, uint32_t set, uint32_t clear, h5tx_error *err) {
+  uint8_t key[8];
+  h5tx__be64(key, rev);
+  h5tx__val v;
+  int rc = h5tx__idx_get(t, IDX_COMMITS, key, 8, &v, err);
+  if (rc == H5TX_ENOENT)
+    return h5tx__err(err, H5TX_ECORRUPT, "index table commits: no record of revision %" PRIu64,
+                     rev);
+  if (rc) return rc;
+  h5tx__commit2 c;
+  if (h5tx__commit2_parse(v.p, v.n, &c) != 0)
+    return h5tx__err(err, H5TX_ECORRUPT, "index table commits: revision %" PRIu64 ": malformed",
+                     rev);
+  return h5tx__commit2_flags(t, rev, (c.flags & ~clear) | set, err);
+}
+
+/* Call fn for every commit record not yet collected, oldest first. */
+typedef int (*commit_fn)(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit2 *cr,
+                         h5tx_error *err);
+static int each_live_commit(gc_arg *a, h5tx__txn *t, commit_fn fn, void *arg, h5tx_error *err) {
   h5tx__cur *c;
-  int rc = h5tx__kv_cursor(t, KV_NAMES, &c, err);
+  int rc = h5tx__kv_cursor(t, IDX_COMMITS, &c, err);
+  if (rc) return rc;
+  h5tx__val k, v;
+  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+    h5tx__commit2 cr;
+    if ((rc = h5tx__idx_value(IDX_COMMITS, &k, &v, err))) break;
+    if (k.n != 8 || h5tx__commit2_parse(v.p, v.n, &cr) != 0) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed commit record", a->s->path);
+      break;
+    }
+    h5tx_rev r = h5tx__get_be64(k.p);
+    if (cr.flags & H5TX_COMMIT_COLLECTED) continue;
+    if ((rc = fn(arg, t, r, &cr, err))) break;
+  }
+  h5tx__kv_cursor_close(c);
+  return rc == H5TX_ENOENT ? 0 : rc;
+}
+
+/* Phase 1: choose the revisions to collect and flag them "being collected". */
+typedef struct choose_arg {
+  gc_arg *a;
+  h5tx_rev head;
+} choose_arg;
+
+static int choose(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit2 *cr, h5tx_error *err) {
+  choose_arg *ca = arg;
+  gc_arg *a = ca->a;
+  uint64_t keep_last = a->o->keep_last;
+  /* The newest keep_last revisions: head - r < keep_last (r + keep_last
+   * could wrap for a huge count and keep nothing). */
+  int keep = r >= ca->head || keep_last == 0 || ca->head - r < keep_last ||
+             (a->o->keep_since_ns && cr->time_ns >= a->o->keep_since_ns) || revset_has(&a->tags, r);
+  int pinned = !keep && revset_has(&a->pins.set, r);
+  if (pinned) a->res.revisions_pinned++;
+  uint32_t flags = cr->flags & ~H5TX_COMMIT_COLLECTING;
+  if (!keep && !pinned) {
+    if (revset_add(&a->doomed, r)) return oom(err);
+    flags |= H5TX_COMMIT_COLLECTING;
+  }
+  /* Rewriting a record the walk's cursor stands on is safe in LMDB: the
+   * cursor is adjusted and goes on to the next key. */
+  if (flags != cr->flags && !a->o->dry_run)
+    return set_flags(t, r, flags & H5TX_COMMIT_COLLECTING, ~flags & H5TX_COMMIT_COLLECTING, err);
+  return 0;
+}
+
+static int phase1(h5tx__txn *t, void *arg, h5tx_error *err) {
+  gc_arg *a = arg;
+  a->doomed.n = 0;
+  a->tags.n = 0;
+  a->res.revisions_pinned = 0;
+  choose_arg ca = {a, 0};
+  int rc = h5tx__meta2_get(t, "head", &ca.head, err);
+  if (rc) return rc;
+  h5tx__cur *c;
+  if ((rc = h5tx__kv_cursor(t, IDX_TAGS, &c, err))) return rc;
+  h5tx__val k, v;
+  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+    if ((rc = h5tx__idx_value(IDX_TAGS, &k, &v, err))) break;
+    if (v.n != 8) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: tag '%.*s': a value of %zu bytes", a->s->path,
+                     (int)k.n, (const char *)k.p, v.n);
+      break;
+    }
+    if (revset_add(&a->tags, h5tx__get_le64(v.p))) rc = oom(err);
+  }
+  h5tx__kv_cursor_close(c);
+  if (rc != H5TX_ENOENT) return rc;
+  revset_sort(&a->tags);
+  return each_live_commit(a, t, choose, &ca, err);
+}
+
+static int ends_load(h5tx__txn *t, gc_arg *a, h5tx_error *err) {
+  file_ends *fe = &a->ends;
+  fe->n = 0;
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, IDX_NAMES, &c, err);
   if (rc) return rc;
   const uint8_t *prev = NULL;
   size_t prev_len = 0;
@@ -213,6 +241,7 @@ static int ends_load(h5tx__txn *t, gc_arg *a, file_ends *fe, h5tx_error *err) {
   uint8_t name[H5TX_NAME_KEY_MAX];
   h5tx__val k, v;
   for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+    if ((rc = h5tx__idx_value(IDX_NAMES, &k, &v, err))) break;
     if (k.n < 9 || k.n > sizeof name || v.n != 8) {
       rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed names entry in gc", a->s->path);
       break;
@@ -229,7 +258,7 @@ static int ends_load(h5tx__txn *t, gc_arg *a, file_ends *fe, h5tx_error *err) {
     uint64_t fid = h5tx__get_le64(v.p);
     if (fid) {
       if (h5tx__grow(&fe->v, &fe->cap, fe->n, sizeof *fe->v, 256)) {
-        rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+        rc = oom(err);
         break;
       }
       fe->v[fe->n++] = (file_end){fid, upper};
@@ -247,8 +276,36 @@ static int ends_load(h5tx__txn *t, gc_arg *a, file_ends *fe, h5tx_error *err) {
   return 0;
 }
 
-/* The revision from which file `fid` is named no more (0: never named). */
-static h5tx_rev ends_get(const file_ends *fe, uint64_t fid) {
+/* The revisions at which copies read their origin files. */
+static int origins_load(h5tx__txn *t, gc_arg *a, h5tx_error *err) {
+  file_ends *o = &a->origs;
+  o->n = 0;
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, IDX_FILES, &c, err);
+  if (rc) return rc;
+  h5tx__val k, v;
+  for (rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err); rc == 0; rc = h5tx__kv_next(c, &k, &v, err)) {
+    h5tx__file2 f;
+    if ((rc = h5tx__idx_value(IDX_FILES, &k, &v, err))) break;
+    if (k.n != 8 || h5tx__file2_parse(v.p, v.n, &f) != 0) {
+      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed files entry in gc", a->s->path);
+      break;
+    }
+    if (!f.origin_fid) continue;
+    if (h5tx__grow(&o->v, &o->cap, o->n, sizeof *o->v, 16)) {
+      rc = oom(err);
+      break;
+    }
+    o->v[o->n++] = (file_end){f.origin_fid, f.origin_rev};
+  }
+  h5tx__kv_cursor_close(c);
+  if (rc != H5TX_ENOENT) return rc;
+  if (o->n) qsort(o->v, o->n, sizeof *o->v, cmp_pair);
+  return 0;
+}
+
+/* First index of file `fid` in `fe` (sorted by file). */
+static size_t pairs_first(const file_ends *fe, uint64_t fid) {
   size_t lo = 0, hi = fe->n;
   while (lo < hi) {
     size_t m = (lo + hi) / 2;
@@ -257,115 +314,240 @@ static h5tx_rev ends_get(const file_ends *fe, uint64_t fid) {
     else
       hi = m;
   }
-  return lo < fe->n && fe->v[lo].fid == fid ? fe->v[lo].end : 0;
+  return lo;
 }
 
-/* Drop versions of one table no kept revision reads. `group` is the length
- * of the key prefix that names one page / file / name (0: key length - 8).
- * With `ends`, keys start with a file id, and no version is read at or
- * after the revision its file stopped being named. */
-static int sweep(h5tx__txn *t, int table, size_t group, const revset *kept, const file_ends *ends,
-                 int dry, int count_pages, gc_arg *a, h5tx_error *err) {
-  h5tx__cur *c;
-  int rc = h5tx__kv_cursor(t, table, &c, err);
-  if (rc) return rc;
-  uint8_t prev[H5TX_NAME_KEY_MAX];
-  size_t prev_len = 0;
-  h5tx_rev upper = 0;
-  int have_prev = 0;
-  h5tx__val k, v;
-  rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err);
-  while (rc == 0) {
-    if (k.n < 8 || k.n > sizeof prev) {
-      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed key in gc", a->s->path);
-      break;
-    }
-    size_t g = group ? group : k.n - 8;
-    h5tx_rev r = h5tx__key_rev(&k);
-    if (!have_prev || prev_len != g || memcmp(prev, k.p, g) != 0) {
-      memcpy(prev, k.p, g);
-      prev_len = g;
-      have_prev = 1;
-      /* The newest version of a group: live until its file's end. */
-      upper = ends ? ends_get(ends, h5tx__get_be64(k.p)) : UINT64_MAX;
-    }
-    int keep = revset_any(kept, r, upper);
-    upper = r;
-    if (!keep) {
-      if (count_pages) {
-        a->res.versions_freed++;
-        a->res.bytes_freed += v.n;
-      }
-      if (!dry) {
-        if ((rc = h5tx__kv_cursor_del(c, err))) break;
-        /* The cursor now stands so that next returns the following key. */
-        rc = h5tx__kv_next(c, &k, &v, err);
-        continue;
-      }
-    }
-    rc = h5tx__kv_next(c, &k, &v, err);
-  }
-  h5tx__kv_cursor_close(c);
-  return rc == H5TX_ENOENT ? 0 : rc;
+/* The revision from which file `fid` is named no more (0: never named). */
+static h5tx_rev ends_get(const file_ends *fe, uint64_t fid) {
+  size_t i = pairs_first(fe, fid);
+  return i < fe->n && fe->v[i].fid == fid ? fe->v[i].end : 0;
 }
 
-/* Phase 2: with the final doomed set, sweep and flag collected. */
-typedef struct sort_arg {
-  gc_arg *a;
-  revset kept, spared;
-  uint64_t collected;
-} sort_arg;
-
-static int sort_rev(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit_rec *cr,
-                    h5tx_error *err) {
-  (void)t;
-  sort_arg *sa = arg;
-  if (revset_has(&sa->a->doomed, r)) {
-    sa->collected++;
-    return 0;
-  }
-  if (revset_add(&sa->kept, r) ||
-      ((cr->flags & H5TX_COMMIT_COLLECTING) && revset_add(&sa->spared, r)))
-    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+/* Does a copy read file `fid` at a revision in [lo, hi)? */
+static int origin_any(const file_ends *o, uint64_t fid, h5tx_rev lo, h5tx_rev hi) {
+  for (size_t i = pairs_first(o, fid); i < o->n && o->v[i].fid == fid; i++)
+    if (o->v[i].end >= lo && o->v[i].end < hi) return 1;
   return 0;
 }
 
-static int phase2(h5tx__txn *t, void *arg, h5tx_error *err) {
+/* ---- phase 2: sweep in batches ------------------------------------------ */
+
+/* Where the sweep stands: the table, the next key to look at, and the
+ * group (page / file / name) of the last key looked at with the upper end
+ * of its range. Copied at the start of each batch transaction and kept only
+ * when it commits, so a replayed transaction starts from the same place. */
+typedef struct sweep_pos {
+  int table; /* IDX_PAGES, IDX_LENGTHS, IDX_NAMES; -1: done */
+  uint8_t from[H5TX_NAME_KEY_MAX];
+  size_t from_len; /* 0: the table's first key */
+  uint8_t prev[H5TX_NAME_KEY_MAX];
+  size_t prev_len;
+  int have_prev;
+  h5tx_rev upper;
+  uint64_t versions, bytes; /* page versions dropped and their stored bytes */
+} sweep_pos;
+
+typedef struct sweep_arg {
+  gc_arg *a;
+  sweep_pos cur;  /* as of the last committed batch */
+  sweep_pos work; /* the batch running */
+  int dry;
+  size_t limit; /* versions per transaction (SIZE_MAX: all) */
+} sweep_arg;
+
+static size_t group_len(int table, size_t klen) {
+  return table == IDX_PAGES ? 16 : table == IDX_LENGTHS ? 8 : klen - 8;
+}
+
+/* Sweep from w->from on: drop what no kept revision reads, at most
+ * sa->limit versions, then stop with w->from at the next key. */
+static int sweep_run(h5tx__txn *t, sweep_arg *sa, h5tx_error *err) {
+  gc_arg *a = sa->a;
+  sweep_pos *w = &sa->work;
+  size_t dropped = 0;
+  while (w->table >= 0) {
+    int table = w->table;
+    h5tx__cur *c;
+    int rc = h5tx__kv_cursor(t, table, &c, err);
+    if (rc) return rc;
+    h5tx__val k, v;
+    rc = h5tx__kv_seek(c, w->from_len ? w->from : NULL, w->from_len, &k, &v, err);
+    while (rc == 0) {
+      if (dropped >= sa->limit && k.n <= sizeof w->from) {
+        /* the next batch starts here */
+        memcpy(w->from, k.p, k.n);
+        w->from_len = k.n;
+        h5tx__kv_cursor_close(c);
+        return 0;
+      }
+      h5tx__val val = v;
+      if ((rc = h5tx__idx_value(table, &k, &val, err))) break;
+      size_t min = table == IDX_PAGES ? H5TX_PAGE_KEY : table == IDX_LENGTHS ? H5TX_LEN_KEY : 9;
+      if (k.n < min || k.n > sizeof w->prev || (table == IDX_PAGES) != (k.n == H5TX_PAGE_KEY) ||
+          (table == IDX_LENGTHS && k.n != H5TX_LEN_KEY)) {
+        rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed key in table %s in gc", a->s->path,
+                       h5tx__idx_table(table));
+        break;
+      }
+      size_t g = group_len(table, k.n);
+      h5tx_rev r = h5tx__key_rev(&k);
+      int files = table != IDX_NAMES;
+      uint64_t fid = files ? h5tx__get_be64(k.p) : 0;
+      if (!w->have_prev || w->prev_len != g || memcmp(w->prev, k.p, g) != 0) {
+        memcpy(w->prev, k.p, g);
+        w->prev_len = g;
+        w->have_prev = 1;
+        /* The newest version of a group: live until its file's end. */
+        w->upper = files ? ends_get(&a->ends, fid) : UINT64_MAX;
+      }
+      /* A version committed after phase 2 began is never dropped: the
+       * kept set does not know its revision. */
+      int keep = r > a->head || revset_any(&a->kept, r, w->upper) ||
+                 (files && origin_any(&a->origs, fid, r, w->upper));
+      w->upper = r;
+      if (!keep) {
+        if (table == IDX_PAGES) {
+          h5tx__place p;
+          const char *why = NULL;
+          if (h5tx__place_parse(val.p, val.n, &p, &why) != 0) {
+            rc =
+                h5tx__err(err, H5TX_ECORRUPT,
+                          "store %s: file id %" PRIu64 " page %" PRIu64 " revision %" PRIu64 ": %s",
+                          a->s->path, fid, h5tx__get_be64((const uint8_t *)k.p + 8), r, why);
+            break;
+          }
+          w->versions++;
+          w->bytes += p.stored;
+          /* One record per version today: its dedupe entry goes with it
+           * (DECISIONS.md: a reference check once records are shared). */
+          if (!sa->dry && p.enc != PLOG_ENC_ZERO) {
+            uint8_t dk[H5TX_DEDUPE_KEY];
+            h5tx__dedupe_key(dk, &p);
+            int d = h5tx__kv_del(t, IDX_DEDUPE, dk, sizeof dk, err);
+            if (d && d != H5TX_ENOENT) {
+              rc = d;
+              break;
+            }
+          }
+        }
+        if (!sa->dry) {
+          if ((rc = h5tx__kv_cursor_del(c, err))) break;
+          dropped++;
+        }
+      }
+      rc = h5tx__kv_next(c, &k, &v, err);
+    }
+    h5tx__kv_cursor_close(c);
+    if (rc != H5TX_ENOENT) return rc;
+    /* the next table */
+    w->table = table == IDX_PAGES ? IDX_LENGTHS : table == IDX_LENGTHS ? IDX_NAMES : -1;
+    w->from_len = 0;
+    w->have_prev = 0;
+  }
+  return 0;
+}
+
+static int sweep_batch(h5tx__txn *t, void *arg, h5tx_error *err) {
+  sweep_arg *sa = arg;
+  sa->work = sa->cur;
+  return sweep_run(t, sa, err);
+}
+
+/* Before the sweep: which revisions stay readable, file ends, origins. */
+typedef struct prep_arg {
+  gc_arg *a;
+  uint64_t collected;
+} prep_arg;
+
+static int note_kept(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit2 *cr,
+                     h5tx_error *err) {
+  (void)t;
+  (void)cr;
+  prep_arg *pa = arg;
+  if (revset_has(&pa->a->doomed, r)) {
+    pa->collected++;
+    return 0;
+  }
+  return revset_add(&pa->a->kept, r) ? oom(err) : 0;
+}
+
+static int spare(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit2 *cr, h5tx_error *err) {
   gc_arg *a = arg;
-  int dry = a->o->dry_run;
-  a->res.versions_freed = a->res.bytes_freed = 0;
-  sort_arg sa = {a, {0}, {0}, 0};
-  file_ends ends = {0};
-  int rc = each_live_commit(a, t, sort_rev, &sa, err);
-  if (rc) goto out;
+  if (revset_has(&a->doomed, r)) return 0;
   /* Revisions a pin spared become readable again. */
-  for (size_t i = 0; i < sa.spared.n && !dry; i++)
-    if ((rc = set_flags(t, sa.spared.v[i], 0, H5TX_COMMIT_COLLECTING, err))) goto out;
-  if (sa.collected == 0) goto out; /* nothing becomes unreadable: nothing to free */
+  if (cr->flags & H5TX_COMMIT_COLLECTING) return set_flags(t, r, 0, H5TX_COMMIT_COLLECTING, err);
+  return 0;
+}
+
+/* Phase 2's first transaction: un-flag what a pin spared, flag the doomed
+ * revisions collected (their log records are flushed already) and read
+ * what the sweep needs, all as of one snapshot. `dry`: no changes. */
+static int prep(h5tx__txn *t, gc_arg *a, int dry, h5tx_error *err) {
+  prep_arg pa = {a, 0};
+  a->kept.n = 0;
+  int rc = h5tx__meta2_get(t, "head", &a->head, err);
+  if (rc == 0 && !dry) rc = each_live_commit(a, t, spare, a, err);
+  if (rc == 0) rc = each_live_commit(a, t, note_kept, &pa, err);
   /* kept is ascending already (keys are big-endian revisions). */
-  /* Before the names sweep changes what they say. */
-  if ((rc = ends_load(t, a, &ends, err))) goto out;
-  if ((rc = sweep(t, KV_PAGES, 16, &sa.kept, &ends, dry, 1, a, err))) goto out;
-  if ((rc = sweep(t, KV_LENGTHS, 8, &sa.kept, &ends, dry, 0, a, err))) goto out;
-  if ((rc = sweep(t, KV_NAMES, 0, &sa.kept, NULL, dry, 0, a, err))) goto out;
-  for (size_t i = 0; i < a->doomed.n && !dry; i++)
-    if ((rc = set_flags(t, a->doomed.v[i], H5TX_COMMIT_COLLECTED, H5TX_COMMIT_COLLECTING, err)))
-      goto out;
-out:
-  a->res.revisions_collected = sa.collected;
-  free(sa.kept.v);
-  free(sa.spared.v);
-  free(ends.v);
+  for (size_t i = 0; i < a->doomed.n && rc == 0 && !dry; i++)
+    rc = set_flags(t, a->doomed.v[i], H5TX_COMMIT_COLLECTED, H5TX_COMMIT_COLLECTING, err);
+  if (rc == 0) rc = ends_load(t, a, err);
+  if (rc == 0) rc = origins_load(t, a, err);
+  a->res.revisions_collected = pa.collected;
   return rc;
 }
 
-/* Phase 2 for a dry run: the same sweep in a read transaction. */
+static int prep_fn(h5tx__txn *t, void *arg, h5tx_error *err) { return prep(t, arg, 0, err); }
+
+/* A collected record in the log for every doomed revision, flushed, so
+ * that `h5tx repair` rebuilds them collected (FORMAT.md, kind 6). */
+static int log_collected(gc_arg *a, h5tx_error *err) {
+  if (a->doomed.n == 0) return 0;
+  h5tx__plog_rec *r = calloc(a->doomed.n, sizeof *r);
+  h5tx__place *pl = calloc(a->doomed.n, sizeof *pl);
+  int rc = 0;
+  if (!r || !pl)
+    rc = oom(err);
+  else {
+    for (size_t i = 0; i < a->doomed.n; i++)
+      r[i] = (h5tx__plog_rec){.kind = PLOG_COLLECTED, .enc = PLOG_ENC_ZERO, .key = a->doomed.v[i]};
+    rc = h5tx__plog_append(a->s->log, 0, r, a->doomed.n, pl, err);
+    if (rc == 0) rc = h5tx__plog_flush(a->s->log, err);
+  }
+  free(r);
+  free(pl);
+  return rc;
+}
+
+static int phase2(gc_arg *a, h5tx_error *err) {
+  int sync = a->s->durability == H5TX_SYNC;
+  int rc = log_collected(a, err);
+  if (rc == 0) rc = h5tx__kv_write(a->s->kv, prep_fn, a, sync, err);
+  sweep_arg sa = {.a = a, .limit = GC_BATCH};
+  sa.cur.table = IDX_PAGES;
+  /* Always swept, even when nothing new was collected: a gc that stopped
+   * half-way left versions of collected revisions behind. */
+  while (rc == 0 && sa.cur.table >= 0) {
+    rc = h5tx__kv_write(a->s->kv, sweep_batch, &sa, sync, err);
+    if (rc == 0) sa.cur = sa.work;
+  }
+  a->res.versions_freed = sa.cur.versions;
+  a->res.bytes_freed = sa.cur.bytes;
+  return rc;
+}
+
+/* Phase 2 for a dry run: the same choices and sweep in a read transaction. */
 static int dry_phase2(gc_arg *a, h5tx_error *err) {
   h5tx__txn *t;
   int rc = h5tx__kv_read(a->s->kv, &t, err);
   if (rc) return rc;
-  rc = phase2(t, a, err);
+  sweep_arg sa = {.a = a, .dry = 1, .limit = SIZE_MAX};
+  sa.work.table = IDX_PAGES;
+  rc = prep(t, a, 1, err);
+  if (rc == 0) rc = sweep_run(t, &sa, err);
   h5tx__kv_done(t);
+  a->res.versions_freed = sa.work.versions;
+  a->res.bytes_freed = sa.work.bytes;
   return rc;
 }
 
@@ -412,10 +594,12 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
       a.doomed.n = j;
       revset_sort(&a.doomed);
       h5tx__test_stop("gc-phase2");
-      rc = h5tx__kv_write(s->kv, phase2, &a, s->durability == H5TX_SYNC, err);
-      /* Revisions spared by a pin were un-flagged by phase 2: they open
+      /* Revisions spared by a pin are un-flagged by phase 2: they open
        * again, and the next gc reconsiders them. */
+      rc = phase2(&a, err);
     }
+    /* Then the space: mostly dead segments copied forward and deleted. */
+    if (rc == 0) rc = h5tx__compact(s, NULL, err);
   }
   flock(lock, LOCK_UN);
   close(lock);
@@ -423,5 +607,8 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
   free(a.pins.set.v);
   free(a.tags.v);
   free(a.doomed.v);
+  free(a.kept.v);
+  free(a.ends.v);
+  free(a.origs.v);
   return rc;
 }
