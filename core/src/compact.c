@@ -468,6 +468,16 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
   free(segs);
   /* Live payload bytes per segment, from a full scan of `pages`. */
   if (rc == 0) rc = h5tx__scan(s, IDX_PAGES, count_live, &st, err);
+  /* This handle's own open segment, when mostly dead, is sealed so that
+   * it can be compacted too (a process that writes and collects keeps
+   * one open segment for its whole life otherwise). */
+  seginfo *own = rc ? NULL : seg_find(&st, h5tx__plog_open_segment(s->log));
+  if (own && own->live * 2 < own->size) {
+    rc = h5tx__plog_seal(s->log, err);
+    /* the flush closes its descriptor, which held its lock */
+    if (rc == 0) rc = h5tx__plog_flush(s->log, err);
+    if (rc == 0) rc = h5tx__plog_seg_size(s->log, own->seg, &own->size, err);
+  }
   size_t ncand = 0;
   for (size_t i = 0; i < st.nsegs && rc == 0; i++) {
     seginfo *si = &st.segs[i];

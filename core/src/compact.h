@@ -4,7 +4,7 @@
 #ifndef H5TX_COMPACT_H
 #define H5TX_COMPACT_H
 
-#include "store.h"
+#include "pagelog.h"
 
 /* The `dedupe` key of a page record (docs/FORMAT.md, `dedupe`): content
  * hash, raw length, segment, offset. */

@@ -104,6 +104,10 @@ int h5tx__plog_segments(h5tx__plog *l, uint64_t **segs, size_t *n, h5tx_error *e
  * segment's lock), 0 if not. */
 int h5tx__plog_busy(h5tx__plog *l, uint64_t seg);
 
+/* The number of the segment this handle appends to now, 0 if none (gc
+ * seals it when it is mostly dead, so that it can be compacted). */
+uint64_t h5tx__plog_open_segment(h5tx__plog *l);
+
 /* Flush segment `seg` as it is (recovery: what a dead writer left).
  * H5TX_ENOENT if it is gone (err untouched). */
 int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err);

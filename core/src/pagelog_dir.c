@@ -558,6 +558,13 @@ int h5tx__plog_busy(h5tx__plog *l, uint64_t seg) {
   return busy;
 }
 
+uint64_t h5tx__plog_open_segment(h5tx__plog *l) {
+  pthread_mutex_lock(&l->mu);
+  uint64_t seg = l->fd >= 0 && l->pid == getpid() ? l->seg : 0;
+  pthread_mutex_unlock(&l->mu);
+  return seg;
+}
+
 int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
   char path[PATH_MAX];
   seg_path(l, seg, path, sizeof path);
