@@ -1,8 +1,15 @@
 /* test_gc.c - garbage collection frees space and never removes a version
  * that a kept revision (the newest N, head, one made since a time), a tag
  * or a live snapshot can read; a dry run reports the same and changes
- * nothing. Snapshots of other processes are tested in test_isolation.c. */
+ * nothing; phase 2 works in batches that let commits through. Snapshots
+ * of other processes are tested in test_isolation.c, compaction of the
+ * page log in test_compact.c. */
 #include "check.h"
+#include "pipes.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 static h5tx_error e;
 
@@ -36,6 +43,31 @@ static void check_rev(h5tx_store *s, h5tx_rev r, int readable) {
     CHECK(0);
   }
   h5tx_snap_close(sn);
+}
+
+/* Bytes allocated to the page log of store `store` (what `du` counts). */
+static uint64_t log_du(const char *store) {
+  char dir[700];
+  snprintf(dir, sizeof dir, "%s/log", store);
+  DIR *d = opendir(dir);
+  REQUIRE(d != NULL);
+  uint64_t total = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    char p[1000];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+    if (de->d_name[0] != '.' && stat(p, &st) == 0) total += (uint64_t)st.st_blocks * 512;
+  }
+  closedir(d);
+  return total;
+}
+
+static void check_rev_gone(h5tx_store *s, h5tx_rev r) {
+  h5tx_snap *sn;
+  int rc = h5tx_snap_open(s, r, &sn, &e);
+  CHECK(rc == H5TX_EGONE);
+  if (rc == 0) h5tx_snap_close(sn);
 }
 
 /* Write `npages` pages of byte `fill` to `name` (created) in one commit. */
@@ -142,6 +174,87 @@ static void test_keep_last_huge(const char *dir) {
   h5tx_store_close(s);
 }
 
+/* Phase 2 drops versions in batches of at most 4096 per index transaction
+ * and holds none between them: a gc in another process, stopped between
+ * two batches (stop point gc-batch), lets a commit through; what it then
+ * leaves is exactly what the kept revisions and the new one read. */
+#define BPS 512
+#define BPAGES 5000
+static uint8_t bfile[3][BPAGES * BPS];
+
+static h5tx_rev write_all(h5tx_store *s, uint8_t *bytes, uint64_t *rng) {
+  for (size_t i = 0; i < sizeof bfile[0]; i++)
+    bytes[i] = (uint8_t)rng_next(rng);
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "big", &wo, &w, &e));
+  OK(h5tx_writer_write(w, 0, bytes, sizeof bfile[0], &e));
+  h5tx_rev r;
+  OK(h5tx_writer_commit(w, NULL, &r, &e));
+  h5tx_writer_close(w);
+  return r;
+}
+
+static void check_big(h5tx_store *s, h5tx_rev r, const uint8_t *bytes) {
+  static uint8_t buf[BPAGES * BPS];
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, r, &sn, &e));
+  OK(h5tx_snap_read(sn, "big", 0, buf, sizeof buf, &e));
+  CHECK(memcmp(buf, bytes, sizeof buf) == 0);
+  h5tx_snap_close(sn);
+}
+
+static void test_batches(const char *dir, uint64_t *rng) {
+  char p[700];
+  snprintf(p, sizeof p, "%s/batches.h5tx", dir);
+  h5tx_store *s = open_store(p, BPS, 0);
+  REQUIRE(write_all(s, bfile[0], rng) == 1);
+  REQUIRE(write_all(s, bfile[1], rng) == 2);
+  CHECK(page_versions(s) == 2 * BPAGES);
+  int up[2], down[2];
+  REQUIRE(pipe(up) == 0 && pipe(down) == 0);
+  pid_t pid = spawn();
+  if (pid == 0) {
+    close(up[0]);
+    close(down[1]);
+    char v[64];
+    snprintf(v, sizeof v, "gc-batch:%d:%d", up[1], down[0]);
+    setenv("H5TX_TEST_STOP", v, 1);
+    h5tx_store *cs = open_store(p, BPS, 0);
+    h5tx_gc_opts g = {1, 0, 0};
+    h5tx_gc_result res;
+    OK(h5tx_gc(cs, &g, &res, &e));
+    CHECK(res.revisions_collected == 1 && res.versions_freed == BPAGES);
+    h5tx_store_close(cs);
+    _exit(check_failures ? 1 : 0);
+  }
+  close(up[1]);
+  close(down[0]);
+  char c = 0;
+  REQUIRE(read(up[0], &c, 1) == 1 && c == 'S');
+  /* gc stands between two batches: a commit goes through */
+  alarm(60);
+  REQUIRE(write_all(s, bfile[2], rng) == 3);
+  alarm(0);
+  /* the first batch dropped some of revision 1's versions, not all */
+  uint64_t mid = page_versions(s);
+  CHECK(mid > 2 * BPAGES && mid < 3 * BPAGES);
+  REQUIRE(write(down[1], "g", 1) == 1);
+  close(down[1]);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(up[0]);
+  /* revision 1 went; 2 (head when gc began) and 3 (made during it) stay */
+  check_rev_gone(s, 1);
+  check_big(s, 2, bfile[1]);
+  check_big(s, 3, bfile[2]);
+  CHECK(page_versions(s) == 2 * BPAGES);
+  h5tx_store_close(s);
+}
+
 int main(void) {
   uint64_t rng = test_seed("core_gc");
   test_paths tp = temp_paths();
@@ -221,7 +334,7 @@ int main(void) {
 
   /* Freed space is reused: rewriting everything several times more, then
    * collecting, leaves the data file no larger than twice what it was. */
-  uint64_t file_before = after.file_bytes;
+  uint64_t file_before = after.file_bytes, log_before = log_du(tp.store);
   for (int k = 0; k < 3; k++) {
     OK(h5tx_writer_open(s, "f.bin", NULL, &w, &e));
     for (int p = 0; p < NPAGES; p++) {
@@ -236,9 +349,16 @@ int main(void) {
   OK(h5tx_store_usage(s, &after, &e));
   CHECK(after.page_versions == NPAGES);
   CHECK(after.file_bytes <= 2 * file_before);
+  /* and so is the page log's: compaction gives the dead records back */
+  uint64_t log_after = log_du(tp.store);
+  if (log_after > 2 * log_before)
+    fprintf(stderr, "page log: %llu bytes, was %llu\n", (unsigned long long)log_after,
+            (unsigned long long)log_before);
+  CHECK(log_after <= 2 * log_before);
   h5tx_store_close(s);
   test_removed_files(tp.dir);
   test_keep_last_huge(tp.dir);
+  test_batches(tp.dir, &rng);
   remove_tree(tp.dir);
   return check_done("core_gc");
 }
