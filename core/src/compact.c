@@ -214,6 +214,13 @@ static int tag_current(const cst *st, const void *payload, size_t n) {
   return rev == 0;
 }
 
+/* Does `a` (an index entry's place) name record `b` (found in the log)?
+ * Place and identity: records of no bytes (zero pages) share offsets. */
+static int same_record(const h5tx__place *a, const h5tx__place *b) {
+  return a->seg == b->seg && a->off == b->off && a->check == b->check && a->wid == b->wid &&
+         a->key == b->key && a->enc == b->enc && a->stored == b->stored;
+}
+
 /* Append the gathered records (one write id) and note their new places. */
 static int group_flush(cst *st, h5tx_error *err) {
   if (st->ng == 0) return 0;
@@ -244,6 +251,8 @@ static int group_flush(cst *st, h5tx_error *err) {
     if (o->kind == PLOG_PAGE) {
       for (size_t j = ent_find(st, o->seg, o->off);
            j < st->nents && st->ents[j].old.seg == o->seg && st->ents[j].old.off == o->off; j++) {
+        /* a record of no bytes shares its offset with the next one */
+        if (!same_record(&st->ents[j].old, o)) continue;
         st->ents[j].neu = *n;
         st->ents[j].moved = 1;
       }
@@ -271,9 +280,7 @@ static int on_rec(void *arg, const h5tx__place *p, const void *payload, h5tx_err
   case PLOG_PAGE: {
     size_t i = ent_find(st, p->seg, p->off);
     for (; i < st->nents && st->ents[i].old.seg == p->seg && st->ents[i].old.off == p->off; i++)
-      if (st->ents[i].old.check == p->check && st->ents[i].old.wid == p->wid &&
-          st->ents[i].old.key == p->key)
-        copy = 1;
+      if (same_record(&st->ents[i].old, p)) copy = 1;
     if (!copy && st->leases && !wid_committed(st, p->wid)) st->pending = 1;
     break;
   }
@@ -333,7 +340,7 @@ static int repoint_page(h5tx__txn *t, const live_ent *e, h5tx_error *err) {
   if (h5tx__place_parse(v.p, v.n, &cur, &why) != 0)
     return h5tx__err(err, H5TX_ECORRUPT, "index table pages: %s", why);
   /* Only an entry that still names the old record moves. */
-  if (cur.seg != e->old.seg || cur.off != e->old.off || cur.check != e->old.check) return 0;
+  if (!same_record(&cur, &e->old)) return 0;
   uint8_t val[H5TX_PLACE_VAL];
   h5tx__place_encode(val, &e->neu);
   if ((rc = h5tx__idx_put(t, IDX_PAGES, e->key, H5TX_PAGE_KEY, val, sizeof val, err))) return rc;

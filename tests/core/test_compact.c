@@ -19,7 +19,7 @@ static h5tx_error e;
 #define PS 4096
 #define NPAGES 64
 #define NREVS 30
-#define TAGGED 7
+#define TAGGED 6 /* its zero page 10 shares its offset with page 11 */
 #define PINNED 12
 
 static uint8_t model[NREVS + 1][NPAGES * PS];
@@ -111,7 +111,8 @@ int main(void) {
   h5tx_store *s = open_store(tp.store, PS, 0);
   /* Revision r: a random half of the pages rewritten with random bytes;
    * revision 5 cuts the file to 40 pages (tombstones), revision 6 writes
-   * a page of zeros; g.bin lives from revision 3 to 9. A new store handle
+   * zeros over page 10 (a record of no bytes, at the offset of page 11's
+   * record) and extends the file again; g.bin lives from revision 3 to 9. A new store handle
    * (a new segment) every 8 revisions. */
   h5tx_rev r = 0;
   while (r < NREVS) {
@@ -129,8 +130,8 @@ int main(void) {
       OK(h5tx_writer_truncate(w, length[next], &e));
     } else {
       for (int p = 0; p < NPAGES; p++) {
-        int zero = next == 6 && p == 50;
-        int must = zero || next == 1 || (next == 6 && p >= 40);
+        int zero = next == 6 && p == 10;
+        int must = zero || next == 1 || (next == 6 && (p == 11 || p >= 40));
         if (!must && rng_below(&rng, 2)) continue;
         uint8_t *pg = model[next] + (size_t)p * PS;
         for (int i = 0; i < PS; i++)
