@@ -234,7 +234,7 @@ static int group_flush(cst *st, h5tx_error *err) {
   if (!recs) return oom(err);
   for (size_t i = 0; i < st->ng; i++) {
     recs[i] = st->g[i].r;
-    recs[i].payload = st->pay.p + st->g[i].poff;
+    recs[i].payload = recs[i].stored ? st->pay.p + st->g[i].poff : NULL;
   }
   int rc = h5tx__plog_append(st->s->log, st->gwid, recs, st->ng, st->gpl, err);
   free(recs);
@@ -391,12 +391,14 @@ static int repoint_all(cst *st, h5tx_error *err) {
   int rc = 0;
   for (size_t i = 0; i < st->nents && rc == 0; i += REPOINT_BATCH) {
     repoint_arg a = {st, i, i + REPOINT_BATCH < st->nents ? i + REPOINT_BATCH : st->nents, 0, 0};
-    rc = h5tx__kv_write(st->s->kv, repoint_fn, &a, 0, err);
+    rc = h5tx__kv_write(st->s->kv, repoint_fn, &a, 1, err);
   }
   for (size_t i = 0; i < st->nmc && rc == 0; i += REPOINT_BATCH) {
     repoint_arg a = {st, 0, 0, i, i + REPOINT_BATCH < st->nmc ? i + REPOINT_BATCH : st->nmc};
-    rc = h5tx__kv_write(st->s->kv, repoint_fn, &a, 0, err);
+    rc = h5tx__kv_write(st->s->kv, repoint_fn, &a, 1, err);
   }
+  /* synced: the index never names a segment about to be deleted, even
+   * after a power loss */
   return rc;
 }
 

@@ -21,8 +21,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/* Versions one index transaction of phase 2 drops at most. */
+/* Versions one index transaction of phase 2 drops at most, and keys it
+ * looks at at most (a sweep that drops little must not hold the writer
+ * lock for a whole table either). */
 #define GC_BATCH 4096
+#define GC_VISIT 65536
 
 typedef struct revset {
   h5tx_rev *v;
@@ -352,7 +355,7 @@ typedef struct sweep_arg {
   sweep_pos cur;  /* as of the last committed batch */
   sweep_pos work; /* the batch running */
   int dry;
-  size_t limit; /* versions per transaction (SIZE_MAX: all) */
+  size_t limit, visit; /* versions dropped, keys seen per transaction */
 } sweep_arg;
 
 static size_t group_len(int table, size_t klen) {
@@ -364,7 +367,7 @@ static size_t group_len(int table, size_t klen) {
 static int sweep_run(h5tx__txn *t, sweep_arg *sa, h5tx_error *err) {
   gc_arg *a = sa->a;
   sweep_pos *w = &sa->work;
-  size_t dropped = 0;
+  size_t dropped = 0, visited = 0;
   while (w->table >= 0) {
     int table = w->table;
     h5tx__cur *c;
@@ -373,13 +376,14 @@ static int sweep_run(h5tx__txn *t, sweep_arg *sa, h5tx_error *err) {
     h5tx__val k, v;
     rc = h5tx__kv_seek(c, w->from_len ? w->from : NULL, w->from_len, &k, &v, err);
     while (rc == 0) {
-      if (dropped >= sa->limit && k.n <= sizeof w->from) {
+      if ((dropped >= sa->limit || visited >= sa->visit) && k.n <= sizeof w->from) {
         /* the next batch starts here */
         memcpy(w->from, k.p, k.n);
         w->from_len = k.n;
         h5tx__kv_cursor_close(c);
         return 0;
       }
+      visited++;
       h5tx__val val = v;
       if ((rc = h5tx__idx_value(table, &k, &val, err))) break;
       size_t min = table == IDX_PAGES ? H5TX_PAGE_KEY : table == IDX_LENGTHS ? H5TX_LEN_KEY : 9;
@@ -523,7 +527,7 @@ static int phase2(gc_arg *a, h5tx_error *err) {
   int sync = a->s->durability == H5TX_SYNC;
   int rc = log_collected(a, err);
   if (rc == 0) rc = h5tx__kv_write(a->s->kv, prep_fn, a, sync, err);
-  sweep_arg sa = {.a = a, .limit = GC_BATCH};
+  sweep_arg sa = {.a = a, .limit = GC_BATCH, .visit = GC_VISIT};
   sa.cur.table = IDX_PAGES;
   /* Always swept, even when nothing new was collected: a gc that stopped
    * half-way left versions of collected revisions behind. */
@@ -543,7 +547,7 @@ static int dry_phase2(gc_arg *a, h5tx_error *err) {
   h5tx__txn *t;
   int rc = h5tx__kv_read(a->s->kv, &t, err);
   if (rc) return rc;
-  sweep_arg sa = {.a = a, .dry = 1, .limit = SIZE_MAX};
+  sweep_arg sa = {.a = a, .dry = 1, .limit = SIZE_MAX, .visit = SIZE_MAX};
   sa.work.table = IDX_PAGES;
   rc = prep(t, a, 1, err);
   if (rc == 0) rc = sweep_run(t, &sa, err);
@@ -601,7 +605,14 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
       rc = phase2(&a, err);
     }
     /* Then the space: mostly dead segments copied forward and deleted. */
-    if (rc == 0) rc = h5tx__compact(s, NULL, err);
+    if (rc == 0 && (rc = h5tx__compact(s, NULL, err)) != 0 && err) {
+      char why[sizeof err->msg];
+      snprintf(why, sizeof why, "%s", err->msg);
+      h5tx__err(err, rc,
+                "store %s: gc collected %" PRIu64 " revision(s) and dropped %" PRIu64
+                " page version(s), then compacting the page log failed: %s",
+                s->path, a.res.revisions_collected, a.res.versions_freed, why);
+    }
   }
   flock(lock, LOCK_UN);
   close(lock);
