@@ -463,7 +463,9 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
   cst st = {.s = s};
   uint64_t *segs = NULL;
   size_t ns = 0;
-  int rc = h5tx__plog_segments(s->log, &segs, &ns, err);
+  /* Segments this handle rolled past keep their lock until flushed. */
+  int rc = h5tx__plog_flush(s->log, err);
+  if (rc == 0) rc = h5tx__plog_segments(s->log, &segs, &ns, err);
   if (rc == 0 && ns && !(st.segs = calloc(ns, sizeof *st.segs))) rc = oom(err);
   for (size_t i = 0; i < ns && rc == 0; i++) {
     uint64_t size;
@@ -543,6 +545,17 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
   /* Every copy is on disk before an index entry names it. */
   if (rc == 0) rc = h5tx__plog_flush(s->log, err);
   if (rc == 0) rc = repoint_all(&st, err);
+  /* The highest-numbered segment stays (when nothing was copied, a
+   * candidate may be it): a new segment takes the next number after the
+   * highest, and a number must never come back while a reader may hold a
+   * descriptor of the deleted file under it. */
+  if (rc == 0 && (rc = h5tx__plog_segments(s->log, &segs, &ns, err)) == 0) {
+    if (ns) {
+      seginfo *top = seg_find(&st, segs[ns - 1]);
+      if (top) top->cand = 0;
+    }
+    free(segs);
+  }
   /* What still names a candidate keeps it. */
   if (rc == 0) rc = h5tx__scan(s, IDX_PAGES, still_named, &st, err);
   if (rc == 0) rc = h5tx__scan(s, IDX_COMMITS, commit_still_named, &st, err);
