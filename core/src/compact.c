@@ -17,16 +17,6 @@
 #define COPY_RECS 1024
 #define COPY_BYTES (8u << 20)
 
-void h5tx__dedupe_key(uint8_t dk[H5TX_DEDUPE_KEY], const h5tx__place *p) {
-  h5tx__be64(dk, p->content);
-  dk[8] = (uint8_t)(p->raw >> 24);
-  dk[9] = (uint8_t)(p->raw >> 16);
-  dk[10] = (uint8_t)(p->raw >> 8);
-  dk[11] = (uint8_t)p->raw;
-  h5tx__be64(dk + 12, p->seg);
-  h5tx__be64(dk + 20, p->off);
-}
-
 typedef struct seginfo {
   uint64_t seg, size, live;
   int cand; /* to be compacted */

@@ -4,12 +4,7 @@
 #ifndef H5TX_COMPACT_H
 #define H5TX_COMPACT_H
 
-#include "pagelog.h"
-
-/* The `dedupe` key of a page record (docs/FORMAT.md, `dedupe`): content
- * hash, raw length, segment, offset. */
-#define H5TX_DEDUPE_KEY 28
-void h5tx__dedupe_key(uint8_t dk[H5TX_DEDUPE_KEY], const h5tx__place *p);
+#include "records2.h"
 
 typedef struct h5tx__compact_result {
   uint64_t segments;      /* segments deleted */

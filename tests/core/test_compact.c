@@ -9,6 +9,7 @@
  * revisions come back collected. */
 #include "check.h"
 
+#include "records2.h"
 #include "store2.h"
 
 #include <dirent.h>
@@ -18,12 +19,15 @@ static h5tx_error e;
 
 #define PS 4096
 #define NPAGES 64
-#define NREVS 30
+#define NREVS 30         /* revisions of f.bin */
+#define HEAD (NREVS + 1) /* h.bin written, with the last tag changes */
+#define HPAGES 16
 #define TAGGED 6 /* its zero page 10 shares its offset with page 11 */
 #define PINNED 12
 
-static uint8_t model[NREVS + 1][NPAGES * PS];
-static uint64_t length[NREVS + 1];
+static uint8_t model[HEAD + 1][NPAGES * PS];
+static uint64_t length[HEAD + 1];
+static uint8_t hfile[HPAGES * PS];
 
 /* Bytes allocated under `dir` (st_blocks), what `du` adds up. */
 static uint64_t du(const char *dir) {
@@ -98,6 +102,66 @@ static void check_rev(h5tx_store *s, h5tx_rev r, int readable, const char *when)
   h5tx_snap_close(sn);
 }
 
+/* The tags of a store as "name=rev " pairs, in name order. */
+static int tag_cb(void *arg, const char *name, h5tx_rev rev) {
+  char *out = arg;
+  size_t n = strlen(out);
+  snprintf(out + n, 512 - n, "%s=%llu ", name, (unsigned long long)rev);
+  return 0;
+}
+
+static void check_tags(h5tx_store *s, const char *want, const char *when) {
+  char got[512] = "";
+  OK(h5tx_tags(s, tag_cb, got, &e));
+  if (strcmp(got, want) != 0) {
+    fprintf(stderr, "%s: tags '%s', want '%s'\n", when, got, want);
+    CHECK(0);
+  }
+}
+
+/* Every `dedupe` entry names the record of a `pages` entry, and every
+ * `pages` entry of a record with bytes has one (the store closed). */
+static void check_dedupe(const char *store, const char *when) {
+  char dir[700];
+  snprintf(dir, sizeof dir, "%s/index", store);
+  h5tx__kv *kv;
+  OK(h5tx__idx_open(dir, 0, 1, &kv, &e));
+  h5tx__txn *t;
+  OK(h5tx__kv_read(kv, &t, &e));
+  h5tx__cur *c;
+  h5tx__val k, v;
+  uint64_t with_bytes = 0, entries = 0;
+  OK(h5tx__kv_cursor(t, IDX_PAGES, &c, &e));
+  for (int rc = h5tx__kv_seek(c, NULL, 0, &k, &v, &e); rc == 0; rc = h5tx__kv_next(c, &k, &v, &e)) {
+    h5tx__place p;
+    const char *why;
+    OK(h5tx__idx_value(IDX_PAGES, &k, &v, &e));
+    REQUIRE(h5tx__place_parse(v.p, v.n, &p, &why) == 0);
+    if (p.enc == PLOG_ENC_ZERO) continue;
+    with_bytes++;
+    uint8_t dk[H5TX_DEDUPE_KEY];
+    h5tx__dedupe_key(dk, &p);
+    h5tx__val dv;
+    int rc2 = h5tx__idx_get(t, IDX_DEDUPE, dk, sizeof dk, &dv, &e);
+    if (rc2 != 0 || dv.n != v.n || memcmp(dv.p, v.p, v.n) != 0) {
+      fprintf(stderr, "%s: segment %llu offset %llu: no dedupe entry naming it\n", when,
+              (unsigned long long)p.seg, (unsigned long long)p.off);
+      CHECK(0);
+    }
+  }
+  h5tx__kv_cursor_close(c);
+  OK(h5tx__kv_cursor(t, IDX_DEDUPE, &c, &e));
+  for (int rc = h5tx__kv_seek(c, NULL, 0, &k, &v, &e); rc == 0; rc = h5tx__kv_next(c, &k, &v, &e))
+    entries++;
+  h5tx__kv_cursor_close(c);
+  h5tx__kv_done(t);
+  h5tx__kv_close(kv);
+  if (entries != with_bytes)
+    fprintf(stderr, "%s: %llu dedupe entries for %llu records\n", when, (unsigned long long)entries,
+            (unsigned long long)with_bytes);
+  CHECK(entries == with_bytes);
+}
+
 static void say(void *arg, const char *line) {
   (void)arg;
   printf("repair: %s\n", line);
@@ -144,6 +208,10 @@ int main(void) {
     h5tx_writer_close(w);
     REQUIRE(got == next);
     r = next;
+    if (r == 1) {
+      OK(h5tx_tag_set(s, "moved", 1, &e));
+      OK(h5tx_tag_set(s, "gone", 1, &e));
+    }
     if (r == 2 || r == 8) {
       /* g.bin: created at 3, removed at 9 (each a revision of its own) */
       memcpy(model[r + 1], model[r], sizeof model[r]);
@@ -165,10 +233,37 @@ int main(void) {
       s = open_store(tp.store, PS, 0);
     }
   }
+  /* Tags set in the first segment and changed in a segment of their own,
+   * which holds only tag records and so is not worth compacting: repair
+   * must not bring the old values back from records copied forward past
+   * it. */
+  h5tx_store_close(s);
+  s = open_store(tp.store, PS, 0);
   OK(h5tx_tag_set(s, "kept", TAGGED, &e));
+  OK(h5tx_tag_set(s, "moved", TAGGED, &e));
+  OK(h5tx_tag_delete(s, "gone", &e));
+  /* ... in a segment that is mostly live: h.bin, which head reads */
+  for (size_t i = 0; i < sizeof hfile; i++)
+    hfile[i] = (uint8_t)rng_next(&rng);
+  {
+    h5tx_writer *w;
+    h5tx_writer_opts wo;
+    h5tx_writer_opts_init(&wo);
+    wo.create = 1;
+    OK(h5tx_writer_open(s, "h.bin", &wo, &w, &e));
+    OK(h5tx_writer_write(w, 0, hfile, sizeof hfile, &e));
+    h5tx_rev got;
+    OK(h5tx_writer_commit(w, NULL, &got, &e));
+    h5tx_writer_close(w);
+    REQUIRE(got == HEAD);
+    memcpy(model[HEAD], model[NREVS], sizeof model[HEAD]);
+    length[HEAD] = length[NREVS];
+  }
+  h5tx_store_close(s);
+  s = open_store(tp.store, PS, 0);
   h5tx_snap *pin;
   OK(h5tx_snap_open(s, PINNED, &pin, &e)); /* pinned before gc */
-  for (h5tx_rev k = 1; k <= NREVS; k++)
+  for (h5tx_rev k = 1; k <= HEAD; k++)
     check_rev(s, k, 1, "before gc");
 
   uint64_t before = du(logdir);
@@ -180,14 +275,14 @@ int main(void) {
   printf("log: %llu bytes in %d segments before gc, %llu in %d after; %llu versions freed\n",
          (unsigned long long)before, segs_before, (unsigned long long)after, count_segments(logdir),
          (unsigned long long)res.versions_freed);
-  CHECK(res.revisions_collected == NREVS - 3);
+  CHECK(res.revisions_collected == HEAD - 3);
   CHECK(res.revisions_pinned == 1);
   /* Kept: about 3 x 64 pages of the ~30 x 32 written. */
   CHECK(after * 2 < before);
-  int kept[NREVS + 1] = {0};
-  kept[TAGGED] = kept[PINNED] = kept[NREVS] = 1;
+  int kept[HEAD + 1] = {0};
+  kept[TAGGED] = kept[PINNED] = kept[HEAD] = 1;
   check_snap(pin, PINNED, "pinned across gc");
-  for (h5tx_rev k = 1; k <= NREVS; k++)
+  for (h5tx_rev k = 1; k <= HEAD; k++)
     check_rev(s, k, kept[k], "after gc");
   /* A second gc finds nothing more to free and keeps the size. */
   OK(h5tx_gc(s, &g, &res, &e));
@@ -196,19 +291,33 @@ int main(void) {
   check_snap(pin, PINNED, "pinned across a second gc");
   h5tx_snap_close(pin);
   h5tx_store_close(s);
+  check_dedupe(tp.store, "after gc");
+
+  /* Reopened with nobody else in it: recovery checks the revisions above
+   * `durable` (all of them, with nosync) against the log, where their
+   * commit and page records now sit at new places. */
+  s = open_store(tp.store, PS, 0);
+  for (h5tx_rev k = 1; k <= HEAD; k++)
+    check_rev(s, k, kept[k], "reopened after gc");
+  check_tags(s, "kept=6 moved=6 ", "reopened after gc");
+  h5tx_store_close(s);
 
   /* The index rebuilt from the compacted log: the same kept revisions,
    * byte for byte; the collected ones collected. */
   h5tx_rev head = 0;
   OK(h5tx__repair_store(tp.store, say, NULL, &head, &e));
-  CHECK(head == NREVS);
+  CHECK(head == HEAD);
   s = open_store(tp.store, PS, 0);
-  for (h5tx_rev k = 1; k <= NREVS; k++)
+  for (h5tx_rev k = 1; k <= HEAD; k++)
     check_rev(s, k, kept[k], "after repair");
+  check_tags(s, "kept=6 moved=6 ", "after repair");
   h5tx_snap *sn;
   OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
   char buf[16];
   FAILS(h5tx_snap_read(sn, "g.bin", 0, buf, sizeof buf, &e), H5TX_ENOENT, "g.bin");
+  static uint8_t hbuf[HPAGES * PS];
+  OK(h5tx_snap_read(sn, "h.bin", 0, hbuf, sizeof hbuf, &e));
+  CHECK(memcmp(hbuf, hfile, sizeof hbuf) == 0);
   h5tx_snap_close(sn);
   h5tx_store_close(s);
   remove_tree(tp.dir);
