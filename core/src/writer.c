@@ -9,6 +9,7 @@
 #include "pages2.h"
 #include "proc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@ typedef struct dpage {
   uint64_t page; /* NO_PAGE: empty slot */
   uint8_t *mem;
   int placed, dead;
+  int same; /* past a truncation, but equal to the version stored at base:
+               reads as that version, needs no record and no tombstone */
   h5tx__place place;
 } dpage;
 
@@ -165,10 +168,12 @@ static void txn_end(h5tx_writer *w) {
 
 /* The base version of `page` as this writer sees it before its own
  * changes: *found 0 for zeros (past a truncation or the base length, or
- * never stored), else its place. */
-static int base_place(h5tx_writer *w, uint64_t page, h5tx__place *p, int *found, h5tx_error *err) {
+ * never stored), else its place. `stored`: the version stored at base
+ * whatever this writer cut off. */
+static int base_place(h5tx_writer *w, uint64_t page, int stored, h5tx__place *p, int *found,
+                      h5tx_error *err) {
   *found = 0;
-  if (!w->fid || page >= w->trunc_page || page * w->ps >= w->base_len) return 0;
+  if (!w->fid || (!stored && (page >= w->trunc_page || page * w->ps >= w->base_len))) return 0;
   int rc = txn_begin(w, err);
   if (rc) return rc;
   h5tx_rev at;
@@ -185,10 +190,10 @@ static int load_place(h5tx_writer *w, uint64_t page, const h5tx__place *p, uint8
   return rc ? h5tx__page_fail(w->s, w->name, page, w->base, rc, err) : 0;
 }
 
-/* The base content of `page` into `dst`. */
-static int base_load(h5tx_writer *w, uint64_t page, uint8_t *dst, h5tx_error *err) {
+/* The base content of `page` into `dst` (`stored`: as base_place). */
+static int base_load(h5tx_writer *w, uint64_t page, int stored, uint8_t *dst, h5tx_error *err) {
   h5tx__place p;
-  int found, rc = base_place(w, page, &p, &found, err);
+  int found, rc = base_place(w, page, stored, &p, &found, err);
   if (rc) return rc;
   if (!found) {
     memset(dst, 0, w->ps);
@@ -210,17 +215,19 @@ static int content(h5tx_writer *w, uint64_t page, dpage *e, uint8_t *dst, const 
     memset(dst, 0, w->ps);
     return 0;
   }
+  if (e && e->same) return base_load(w, page, 1, dst, err);
   if (e) return load_place(w, page, &e->place, dst, err);
-  return base_load(w, page, dst, err);
+  return base_load(w, page, 0, dst, err);
 }
 
-/* Is `data` what the file holds at base for `page`? */
+/* Is `data` the version of `page` stored at base (past a truncation too:
+ * reads at the new revision find that version, so nothing is stored)? */
 static int same_as_base(h5tx_writer *w, uint64_t page, const uint8_t *data, int *same,
                         h5tx_error *err) {
   h5tx__place p;
   int found;
   *same = 0;
-  int rc = base_place(w, page, &p, &found, err);
+  int rc = base_place(w, page, 1, &p, &found, err);
   if (rc) return rc;
   if (!found) {
     *same = h5tx__is_zero(data, w->ps);
@@ -262,18 +269,74 @@ static int tell(h5tx_writer *w, progress *pr, size_t n, h5tx_error *err) {
 /* Append `n` entries (their contents in e[i]->mem, or tombstones for dead
  * ones) as records of this writer's write id; each then holds its place
  * and leaves memory. Compression runs here, outside any lock. */
+/* Encoding pages [from, to) of a batch into records, with its own view
+ * of the compression policy. */
+typedef struct zjob {
+  h5tx_writer *w;
+  dpage **e;
+  h5tx__plog_rec *recs;
+  size_t from, to;
+  h5tx__zpolicy zp;
+} zjob;
+
+static void *encode(void *arg) {
+  zjob *j = arg;
+  h5tx_writer *w = j->w;
+  for (size_t i = j->from; i < j->to; i++) {
+    if (j->e[i]->dead)
+      j->recs[i] = (h5tx__plog_rec){
+          .kind = PLOG_PAGE, .enc = PLOG_ENC_ZERO, .key = j->e[i]->page, .raw = w->ps};
+    else
+      h5tx__page2_record(&j->recs[i], j->e[i]->page, j->e[i]->mem, w->ps, w->codec, w->level,
+                         &j->zp, w->zbufs + i * h5tx__zstd_bound(w->ps));
+  }
+  return NULL;
+}
+
+static int cpus(void) {
+  static int n;
+  if (!n) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    n = c < 1 ? 1 : c > 4 ? 4 : (int)c;
+  }
+  return n;
+}
+
+/* Encode a batch: with zstd while the policy tries every page, in as
+ * many threads as there are cores (at most 4); the policy then learns the
+ * threads' results, the last part's last. */
+static void encode_batch(h5tx_writer *w, dpage **e, h5tx__plog_rec *recs, size_t n) {
+  int nt = w->codec == H5TX_CODEC_ZSTD && w->zp.misses < H5TX_ZP_GIVE_UP && n >= 8 ? cpus() : 1;
+  zjob jobs[4];
+  pthread_t th[4];
+  int started[4] = {0};
+  for (int k = 0; k < nt; k++) {
+    jobs[k] =
+        (zjob){w, e, recs, n * (size_t)k / (size_t)nt, n * (size_t)(k + 1) / (size_t)nt, w->zp};
+    if (k > 0) started[k] = pthread_create(&th[k], NULL, encode, &jobs[k]) == 0;
+  }
+  encode(&jobs[0]);
+  for (int k = 1; k < nt; k++) {
+    if (started[k])
+      pthread_join(th[k], NULL);
+    else
+      encode(&jobs[k]); /* no thread: do it here */
+  }
+  h5tx__zpolicy merged = jobs[nt - 1].zp;
+  merged.tried = w->zp.tried;
+  merged.paid = w->zp.paid;
+  for (int k = 0; k < nt; k++) {
+    merged.tried += jobs[k].zp.tried - w->zp.tried;
+    merged.paid += jobs[k].zp.paid - w->zp.paid;
+  }
+  w->zp = merged;
+}
+
 static int append(h5tx_writer *w, dpage **e, size_t n, h5tx_error *err) {
   h5tx__plog_rec recs[BATCH];
   h5tx__place places[BATCH];
   if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
-  for (size_t i = 0; i < n; i++) {
-    if (e[i]->dead)
-      recs[i] = (h5tx__plog_rec){
-          .kind = PLOG_PAGE, .enc = PLOG_ENC_ZERO, .key = e[i]->page, .raw = w->ps};
-    else
-      h5tx__page2_record(&recs[i], e[i]->page, e[i]->mem, w->ps, w->codec, w->level, &w->zp,
-                         w->zbufs + i * h5tx__zstd_bound(w->ps));
-  }
+  encode_batch(w, e, recs, n);
   int rc = h5tx__plog_append(w->s->log, w->wid, recs, n, places, err);
   if (rc) {
     if (err) {
@@ -320,9 +383,13 @@ static int stream(h5tx_writer *w, int dead_too, progress *pr, h5tx_error *err) {
         free(e->mem);
         e->mem = NULL;
         w->mem_bytes -= w->ps;
-        e->page = NO_PAGE; /* removed; the table is rebuilt below */
-        w->n--;
-        forgot = 1;
+        if (e->page >= w->trunc_page) {
+          e->same = 1; /* no tombstone for it */
+        } else {
+          e->page = NO_PAGE; /* removed; the table is rebuilt below */
+          w->n--;
+          forgot = 1;
+        }
         if (pr && (rc = tell(w, pr, 1, err))) break;
         continue;
       }
@@ -544,6 +611,7 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
     }
     e->mem = mem;
     e->dead = 0;
+    e->same = 0;
     w->mem_bytes += w->ps;
   }
   if (src)
