@@ -5,6 +5,7 @@
 #include "compact.h"
 
 #include "admin.h"
+#include "apply2.h"
 #include "pages2.h"
 #include "records.h"
 
@@ -48,6 +49,10 @@ typedef struct grec {
   h5tx__place old;
 } grec;
 
+typedef struct seg_end {
+  uint64_t seg, end;
+} seg_end;
+
 typedef struct cst {
   h5tx_store *s;
   seginfo *segs;
@@ -74,6 +79,9 @@ typedef struct cst {
   h5tx__place *gpl;
   size_t cgpl;
   uint64_t written;
+  /* where copies went: segment and the end of its last batch copied */
+  seg_end tgt[8];
+  int ntgt;
 } cst;
 
 static int oom(h5tx_error *err) { return h5tx__err(err, H5TX_ENOMEM, "out of memory"); }
@@ -211,6 +219,23 @@ static int same_record(const h5tx__place *a, const h5tx__place *b) {
          a->key == b->key && a->enc == b->enc && a->stored == b->stored;
 }
 
+static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+/* A copy landed at `n`: the segments table will say the index took its
+ * segment in up to there (FORMAT.md, "Recovery"). */
+static void note_target(cst *st, const h5tx__place *n) {
+  uint64_t end = align_up(n->off + n->stored, 4096);
+  for (int i = 0; i < st->ntgt; i++)
+    if (st->tgt[i].seg == n->seg) {
+      if (end > st->tgt[i].end) st->tgt[i].end = end;
+      return;
+    }
+  /* more targets than room (a copy of over 7 GiB): recovery reads the
+   * rest after a reboot, as for any record not taken in */
+  if (st->ntgt < (int)(sizeof st->tgt / sizeof st->tgt[0]))
+    st->tgt[st->ntgt++] = (seg_end){n->seg, end};
+}
+
 /* Append the gathered records (one write id) and note their new places. */
 static int group_flush(cst *st, h5tx_error *err) {
   if (st->ng == 0) return 0;
@@ -238,6 +263,7 @@ static int group_flush(cst *st, h5tx_error *err) {
       break;
     }
     st->written += o->stored;
+    note_target(st, n);
     if (o->kind == PLOG_PAGE) {
       for (size_t j = ent_find(st, o->seg, o->off);
            j < st->nents && st->ents[j].old.seg == o->seg && st->ents[j].old.off == o->off; j++) {
@@ -258,8 +284,6 @@ static int group_flush(cst *st, h5tx_error *err) {
   st->pay.n = 0;
   return rc;
 }
-
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 /* Each record of a candidate segment: weigh it (what a copy would write,
  * whether a live writer may still commit records of it) or copy it. */
@@ -417,6 +441,34 @@ static int commit_still_named(void *arg, const h5tx__val *k, const h5tx__val *v,
   return 0;
 }
 
+/* The `segments` table after compaction: the copies' segments taken in
+ * up to the last copy (never lowered), the deleted segments' entries
+ * gone. */
+static int segments_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  cst *st = arg;
+  int rc = 0;
+  for (int i = 0; i < st->ntgt && rc == 0; i++) {
+    uint8_t k[8];
+    h5tx__val v;
+    h5tx__be64(k, st->tgt[i].seg);
+    uint64_t end = st->tgt[i].end;
+    int r = h5tx__idx_get(t, IDX_SEGMENTS, k, 8, &v, err);
+    if (r == 0 && v.n >= 16 && h5tx__get_le64((const uint8_t *)v.p + 8) > end)
+      end = h5tx__get_le64((const uint8_t *)v.p + 8);
+    else if (r && r != H5TX_ENOENT)
+      return r;
+    rc = h5tx__segment_put(t, st->tgt[i].seg, 0, end, err);
+  }
+  for (size_t i = 0; i < st->nsegs && rc == 0; i++) {
+    if (!st->segs[i].cand) continue;
+    uint8_t k[8];
+    h5tx__be64(k, st->segs[i].seg);
+    rc = h5tx__kv_del(t, IDX_SEGMENTS, k, 8, err);
+    if (rc == H5TX_ENOENT) rc = 0;
+  }
+  return rc;
+}
+
 static void st_free(cst *st) {
   free(st->segs);
   free(st->ents);
@@ -459,7 +511,7 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
   if (rc == 0 && ns && !(st.segs = calloc(ns, sizeof *st.segs))) rc = oom(err);
   for (size_t i = 0; i < ns && rc == 0; i++) {
     uint64_t size;
-    int r = h5tx__plog_seg_size(s->log, segs[i], &size, err);
+    int r = h5tx__plog_size(s->log, segs[i], &size, err);
     if (r == H5TX_ENOENT) continue;
     if (r)
       rc = r;
@@ -477,7 +529,7 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
     rc = h5tx__plog_seal(s->log, err);
     /* the flush closes its descriptor, which held its lock */
     if (rc == 0) rc = h5tx__plog_flush(s->log, err);
-    if (rc == 0) rc = h5tx__plog_seg_size(s->log, own->seg, &own->size, err);
+    if (rc == 0) rc = h5tx__plog_size(s->log, own->seg, &own->size, err);
   }
   size_t ncand = 0;
   for (size_t i = 0; i < st.nsegs && rc == 0; i++) {
@@ -555,6 +607,7 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
     res->segments++;
     res->bytes_deleted += st.segs[i].size;
   }
+  if (rc == 0) rc = h5tx__kv_write(s->kv, segments_fn, &st, 0, err);
   res->bytes_written = st.written;
 out:
   st_free(&st);

@@ -112,10 +112,6 @@ uint64_t h5tx__plog_open_segment(h5tx__plog *l);
  * H5TX_ENOENT if it is gone (err untouched). */
 int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err);
 
-/* The size in bytes of segment `seg`'s file (compaction weighs it against
- * the live bytes in it). H5TX_ENOENT if it is gone (err untouched). */
-int h5tx__plog_seg_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err);
-
 /* Delete segment `seg` (gc, compaction). */
 int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err);
 
