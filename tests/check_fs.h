@@ -1,14 +1,32 @@
 /* check_fs.h - file-system helpers the tests share: damaging a byte of a
- * store on disk, and a small private tmpfs to fill up. */
+ * store on disk, a small private tmpfs to fill up, and what `du` counts. */
 #ifndef H5TX_CHECK_FS_H
 #define H5TX_CHECK_FS_H
 
 #include "check.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+
+/* Bytes allocated (st_blocks) to the files directly in `dir`: what `du`
+ * adds up for a store's page log. */
+static inline uint64_t du_bytes(const char *dir) {
+  DIR *d = opendir(dir);
+  REQUIRE(d != NULL);
+  uint64_t total = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    char p[1200];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+    if (de->d_name[0] != '.' && stat(p, &st) == 0) total += (uint64_t)st.st_blocks * 512;
+  }
+  closedir(d);
+  return total;
+}
 
 /* Flip bits `mask` of byte `at` of the first occurrence of `needle` in the
  * store's data file; returns 1 if found. Call it while no handle of the

@@ -8,6 +8,7 @@
  * index is rebuilt from the compacted log by repair, where the collected
  * revisions come back collected. */
 #include "check.h"
+#include "check_fs.h"
 #include "pipes.h"
 
 #include "records2.h"
@@ -31,23 +32,6 @@ static h5tx_error e;
 static uint8_t model[HEAD + 1][NPAGES * PS];
 static uint64_t length[HEAD + 1];
 static uint8_t hfile[HPAGES * PS];
-
-/* Bytes allocated under `dir` (st_blocks), what `du` adds up. */
-static uint64_t du(const char *dir) {
-  DIR *d = opendir(dir);
-  REQUIRE(d != NULL);
-  uint64_t total = 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (de->d_name[0] == '.') continue;
-    char p[1200];
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    struct stat st;
-    if (stat(p, &st) == 0) total += (uint64_t)st.st_blocks * 512;
-  }
-  closedir(d);
-  return total;
-}
 
 static int count_segments(const char *dir) {
   DIR *d = opendir(dir);
@@ -332,7 +316,7 @@ static void test_concurrent(const char *dir, uint64_t *rng) {
    * written stays. */
   char logdir[720];
   snprintf(logdir, sizeof logdir, "%s/log", path);
-  uint64_t left = du(logdir);
+  uint64_t left = du_bytes(logdir);
   printf("concurrent: %llu page bytes written, %llu bytes of log left\n",
          (unsigned long long)written, (unsigned long long)left);
   CHECK(left * 4 < written * 3);
@@ -443,12 +427,12 @@ int main(void) {
   for (h5tx_rev k = 1; k <= HEAD; k++)
     check_rev(s, k, 1, "before gc");
 
-  uint64_t before = du(logdir);
+  uint64_t before = du_bytes(logdir);
   int segs_before = count_segments(logdir);
   h5tx_gc_opts g = {1, 0, 0};
   h5tx_gc_result res;
   OK(h5tx_gc(s, &g, &res, &e));
-  uint64_t after = du(logdir);
+  uint64_t after = du_bytes(logdir);
   printf("log: %llu bytes in %d segments before gc, %llu in %d after; %llu versions freed\n",
          (unsigned long long)before, segs_before, (unsigned long long)after, count_segments(logdir),
          (unsigned long long)res.versions_freed);
@@ -464,7 +448,7 @@ int main(void) {
   /* A second gc finds nothing more to free and keeps the size. */
   OK(h5tx_gc(s, &g, &res, &e));
   CHECK(res.revisions_collected == 0 && res.versions_freed == 0);
-  CHECK(du(logdir) <= after + 64 * 1024);
+  CHECK(du_bytes(logdir) <= after + 64 * 1024);
   check_snap(pin, PINNED, "pinned across a second gc");
   h5tx_snap_close(pin);
   h5tx_store_close(s);

@@ -5,10 +5,9 @@
  * of other processes are tested in test_isolation.c, compaction of the
  * page log in test_compact.c. */
 #include "check.h"
+#include "check_fs.h"
 #include "pipes.h"
 
-#include <dirent.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 static h5tx_error e;
@@ -49,18 +48,7 @@ static void check_rev(h5tx_store *s, h5tx_rev r, int readable) {
 static uint64_t log_du(const char *store) {
   char dir[700];
   snprintf(dir, sizeof dir, "%s/log", store);
-  DIR *d = opendir(dir);
-  REQUIRE(d != NULL);
-  uint64_t total = 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    char p[1000];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    if (de->d_name[0] != '.' && stat(p, &st) == 0) total += (uint64_t)st.st_blocks * 512;
-  }
-  closedir(d);
-  return total;
+  return du_bytes(dir);
 }
 
 static void check_rev_gone(h5tx_store *s, h5tx_rev r) {
