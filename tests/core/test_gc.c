@@ -8,6 +8,7 @@
 #include "check_fs.h"
 #include "pipes.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 static h5tx_error e;
@@ -194,13 +195,14 @@ static void check_big(h5tx_store *s, h5tx_rev r, const uint8_t *bytes) {
   h5tx_snap_close(sn);
 }
 
-static void test_batches(const char *dir, uint64_t *rng) {
-  char p[700];
-  snprintf(p, sizeof p, "%s/batches.h5tx", dir);
-  h5tx_store *s = open_store(p, BPS, 0);
-  REQUIRE(write_all(s, bfile[0], rng) == 1);
-  REQUIRE(write_all(s, bfile[1], rng) == 2);
-  CHECK(page_versions(s) == 2 * BPAGES);
+/* A gc (keep head) in another process, stopped at `stop`: its pid, the
+ * pipe it says 'S' on and the one that lets it go on. */
+typedef struct gc_peer {
+  pid_t pid;
+  int up, down;
+} gc_peer;
+
+static gc_peer gc_stopped(const char *store, const char *stop, uint64_t collect, uint64_t free) {
   int up[2], down[2];
   REQUIRE(pipe(up) == 0 && pipe(down) == 0);
   pid_t pid = spawn();
@@ -208,13 +210,13 @@ static void test_batches(const char *dir, uint64_t *rng) {
     close(up[0]);
     close(down[1]);
     char v[64];
-    snprintf(v, sizeof v, "gc-batch:%d:%d", up[1], down[0]);
+    snprintf(v, sizeof v, "%s:%d:%d", stop, up[1], down[0]);
     setenv("H5TX_TEST_STOP", v, 1);
-    h5tx_store *cs = open_store(p, BPS, 0);
+    h5tx_store *cs = open_store(store, BPS, 0);
     h5tx_gc_opts g = {1, 0, 0};
     h5tx_gc_result res;
     OK(h5tx_gc(cs, &g, &res, &e));
-    CHECK(res.revisions_collected == 1 && res.versions_freed == BPAGES);
+    CHECK(res.revisions_collected == collect && res.versions_freed == free);
     h5tx_store_close(cs);
     _exit(check_failures ? 1 : 0);
   }
@@ -222,6 +224,32 @@ static void test_batches(const char *dir, uint64_t *rng) {
   close(down[0]);
   char c = 0;
   REQUIRE(read(up[0], &c, 1) == 1 && c == 'S');
+  return (gc_peer){pid, up[0], down[1]};
+}
+
+static void gc_finish(gc_peer *g, int kill_it) {
+  if (kill_it)
+    kill(g->pid, SIGKILL);
+  else
+    REQUIRE(write(g->down, "g", 1) == 1);
+  close(g->down);
+  int status = 0;
+  REQUIRE(waitpid(g->pid, &status, 0) == g->pid);
+  if (kill_it)
+    CHECK(WIFSIGNALED(status));
+  else
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(g->up);
+}
+
+static void test_batches(const char *dir, uint64_t *rng) {
+  char p[700];
+  snprintf(p, sizeof p, "%s/batches.h5tx", dir);
+  h5tx_store *s = open_store(p, BPS, 0);
+  REQUIRE(write_all(s, bfile[0], rng) == 1);
+  REQUIRE(write_all(s, bfile[1], rng) == 2);
+  CHECK(page_versions(s) == 2 * BPAGES);
+  gc_peer g = gc_stopped(p, "gc-batch", 1, BPAGES);
   /* gc stands between two batches: a commit goes through */
   alarm(60);
   REQUIRE(write_all(s, bfile[2], rng) == 3);
@@ -229,17 +257,30 @@ static void test_batches(const char *dir, uint64_t *rng) {
   /* the first batch dropped some of revision 1's versions, not all */
   uint64_t mid = page_versions(s);
   CHECK(mid > 2 * BPAGES && mid < 3 * BPAGES);
-  REQUIRE(write(down[1], "g", 1) == 1);
-  close(down[1]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  close(up[0]);
+  gc_finish(&g, 0);
   /* revision 1 went; 2 (head when gc began) and 3 (made during it) stay */
   check_rev_gone(s, 1);
   check_big(s, 2, bfile[1]);
   check_big(s, 3, bfile[2]);
   CHECK(page_versions(s) == 2 * BPAGES);
+
+  /* A gc killed between two batches: what it collects is collected before
+   * the first version goes, for good: a later gc that would keep it (the
+   * newest 10) does not bring it back half swept, and with nothing new to
+   * collect it drops the rest. */
+  g = gc_stopped(p, "gc-batch", 1, BPAGES);
+  gc_finish(&g, 1);
+  check_rev_gone(s, 2);
+  check_big(s, 3, bfile[2]);
+  mid = page_versions(s);
+  CHECK(mid > BPAGES && mid < 2 * BPAGES);
+  h5tx_gc_opts keep10 = {10, 0, 0};
+  h5tx_gc_result res;
+  OK(h5tx_gc(s, &keep10, &res, &e));
+  CHECK(res.revisions_collected == 0 && res.versions_freed == mid - BPAGES);
+  check_rev_gone(s, 2);
+  CHECK(page_versions(s) == BPAGES);
+  check_big(s, 3, bfile[2]);
   h5tx_store_close(s);
 }
 
