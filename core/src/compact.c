@@ -7,6 +7,7 @@
 #include "admin.h"
 #include "apply2.h"
 #include "pages2.h"
+#include "proc.h"
 #include "records.h"
 
 #include <inttypes.h>
@@ -469,6 +470,55 @@ static int segments_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   return rc;
 }
 
+/* Dedupe entries that name a record in a segment about to be deleted
+ * and were not moved with a version (a record no version names: one
+ * superseded by a later record of its page in the same write) go before
+ * the segment does, so none names a record that is gone. */
+typedef struct stale {
+  cst *st;
+  uint8_t (*keys)[H5TX_DEDUPE_KEY];
+  size_t n, cap;
+} stale;
+
+static int note_stale(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
+  stale *sd = arg;
+  h5tx__val vv = *v;
+  int rc = h5tx__idx_value(IDX_DEDUPE, k, &vv, err);
+  if (rc) return rc;
+  if (k->n != H5TX_DEDUPE_KEY)
+    return h5tx__err(err, H5TX_ECORRUPT, "index table dedupe: a key of %zu bytes", k->n);
+  seginfo *si = seg_find(sd->st, h5tx__get_be64((const uint8_t *)k->p + 12));
+  if (!si || !si->cand) return 0;
+  if (h5tx__grow(&sd->keys, &sd->cap, sd->n, sizeof *sd->keys, 64)) return oom(err);
+  memcpy(sd->keys[sd->n++], k->p, H5TX_DEDUPE_KEY);
+  return 0;
+}
+
+typedef struct stale_arg {
+  stale *sd;
+  size_t from, to;
+} stale_arg;
+
+static int drop_stale_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  stale_arg *a = arg;
+  for (size_t i = a->from; i < a->to; i++) {
+    int rc = h5tx__kv_del(t, IDX_DEDUPE, a->sd->keys[i], H5TX_DEDUPE_KEY, err);
+    if (rc && rc != H5TX_ENOENT) return rc;
+  }
+  return 0;
+}
+
+static int drop_stale(cst *st, h5tx_error *err) {
+  stale sd = {st, NULL, 0, 0};
+  int rc = h5tx__scan(st->s, IDX_DEDUPE, note_stale, &sd, err);
+  for (size_t i = 0; i < sd.n && rc == 0; i += REPOINT_BATCH) {
+    stale_arg a = {&sd, i, i + REPOINT_BATCH < sd.n ? i + REPOINT_BATCH : sd.n};
+    rc = h5tx__kv_write(st->s->kv, drop_stale_fn, &a, 0, err);
+  }
+  free(sd.keys);
+  return rc;
+}
+
 static void st_free(cst *st) {
   free(st->segs);
   free(st->ents);
@@ -586,7 +636,9 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
   }
   /* Every copy is on disk before an index entry names it. */
   if (rc == 0) rc = h5tx__plog_flush(s->log, err);
+  if (rc == 0) h5tx__test_stop("compact-copied");
   if (rc == 0) rc = repoint_all(&st, err);
+  if (rc == 0) h5tx__test_stop("compact-repointed");
   /* The highest-numbered segment stays (when nothing was copied, a
    * candidate may be it): a new segment takes the next number after the
    * highest, and a number must never come back while a reader may hold a
@@ -601,6 +653,7 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
   /* What still names a candidate keeps it. */
   if (rc == 0) rc = h5tx__scan(s, IDX_PAGES, still_named, &st, err);
   if (rc == 0) rc = h5tx__scan(s, IDX_COMMITS, commit_still_named, &st, err);
+  if (rc == 0) rc = drop_stale(&st, err);
   for (size_t i = 0; i < st.nsegs && rc == 0; i++) {
     if (!st.segs[i].cand) continue;
     if ((rc = h5tx__plog_delete(s->log, st.segs[i].seg, err))) break;

@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -185,6 +186,24 @@ static void say_repair(void *arg, const char *line) {
   printf("repair: %s\n", line);
 }
 
+/* Repair the store, then remove the index it moved aside (as a user
+ * would: a second repair in the same second would want its name). */
+static h5tx_rev repair(const char *store) {
+  h5tx_rev head = 0;
+  OK(h5tx__repair_store(store, say_repair, NULL, &head, &e));
+  DIR *d = opendir(store);
+  REQUIRE(d != NULL);
+  struct dirent *de;
+  while ((de = readdir(d)))
+    if (strncmp(de->d_name, "index.damaged-", 14) == 0) {
+      char p[1200];
+      snprintf(p, sizeof p, "%s/%s", store, de->d_name);
+      remove_tree(p);
+    }
+  closedir(d);
+  return head;
+}
+
 /* ---- gc in another process while commits, reopens and reads go on ------ */
 
 #define CREVS 48
@@ -325,6 +344,105 @@ static void test_concurrent(const char *dir, uint64_t *rng) {
   CHECK(head == CREVS);
   s = open_store(path, PS, 0);
   check_all_or_gone(s, CREVS, "after repair");
+  h5tx_store_close(s);
+}
+
+/* ---- a gc killed in the middle of a compaction -------------------------- */
+
+#define KREVS 12
+#define KPAGES 16
+static uint8_t kmodel[KREVS + 1][KPAGES * PS];
+
+/* Every revision of k.bin reads its model, or (all but head) is gone;
+ * `exact`: all but head are gone. */
+static void check_k(h5tx_store *s, int exact, const char *when) {
+  static uint8_t buf[KPAGES * PS];
+  for (h5tx_rev r = 1; r <= KREVS; r++) {
+    h5tx_snap *sn;
+    int rc = h5tx_snap_open(s, r, &sn, &e);
+    if (r < KREVS && (exact || rc == H5TX_EGONE)) {
+      if (rc != H5TX_EGONE)
+        fprintf(stderr, "%s: revision %llu readable\n", when, (unsigned long long)r);
+      CHECK(rc == H5TX_EGONE);
+      if (rc == 0) h5tx_snap_close(sn);
+      continue;
+    }
+    OK(rc);
+    OK(h5tx_snap_read(sn, "k.bin", 0, buf, sizeof buf, &e));
+    if (memcmp(buf, kmodel[r], sizeof buf) != 0)
+      fprintf(stderr, "%s: revision %llu reads wrong bytes\n", when, (unsigned long long)r);
+    CHECK(memcmp(buf, kmodel[r], sizeof buf) == 0);
+    h5tx_snap_close(sn);
+  }
+}
+
+/* Killed after the copies are flushed (stop point compact-copied) or after
+ * the index names them (compact-repointed), before any segment is deleted:
+ * every revision still reads right, the next gc finishes the job, and
+ * repair rebuilds the same store from the log with its duplicates. */
+static void test_killed(const char *dir, uint64_t *rng, const char *stop) {
+  char path[700], logdir[720];
+  snprintf(path, sizeof path, "%s/killed-%s.h5tx", dir, stop);
+  snprintf(logdir, sizeof logdir, "%s/log", path);
+  h5tx_store *s = open_store(path, PS, 0);
+  for (h5tx_rev r = 1; r <= KREVS; r++) {
+    for (size_t i = 0; i < sizeof kmodel[r]; i++)
+      kmodel[r][i] = (uint8_t)rng_next(rng);
+    h5tx_writer *w;
+    h5tx_writer_opts wo;
+    h5tx_writer_opts_init(&wo);
+    wo.create = 1;
+    OK(h5tx_writer_open(s, "k.bin", &wo, &w, &e));
+    OK(h5tx_writer_write(w, 0, kmodel[r], sizeof kmodel[r], &e));
+    REQUIRE(h5tx_writer_commit(w, NULL, NULL, &e) == 0);
+    h5tx_writer_close(w);
+  }
+  h5tx_store_close(s); /* its segment sealed */
+  uint64_t before = du_bytes(logdir);
+  int up[2], down[2];
+  REQUIRE(pipe(up) == 0 && pipe(down) == 0);
+  pid_t pid = spawn();
+  if (pid == 0) {
+    close(up[0]);
+    close(down[1]);
+    char v[64];
+    snprintf(v, sizeof v, "%s:%d:%d", stop, up[1], down[0]);
+    setenv("H5TX_TEST_STOP", v, 1);
+    h5tx_store *cs = open_store(path, PS, 0);
+    h5tx_gc_opts g = {1, 0, 0};
+    OK(h5tx_gc(cs, &g, NULL, &e));
+    _exit(1); /* never gets here: killed at the stop */
+  }
+  close(up[1]);
+  close(down[0]);
+  char c = 0;
+  REQUIRE(read(up[0], &c, 1) == 1 && c == 'S');
+  kill(pid, SIGKILL);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));
+  close(up[0]);
+  close(down[1]);
+  /* nothing deleted yet: copies and originals both there */
+  CHECK(du_bytes(logdir) > before);
+  s = open_store(path, PS, 0);
+  check_k(s, 0, "killed");
+  h5tx_store_close(s);
+  /* repair reads every record twice over: the same revisions */
+  CHECK(repair(path) == KREVS);
+  s = open_store(path, PS, 0);
+  check_k(s, 1, "repaired with the copies");
+  h5tx_gc_opts g = {1, 0, 0};
+  OK(h5tx_gc(s, &g, NULL, &e));
+  h5tx_store_close(s);
+  uint64_t after = du_bytes(logdir);
+  printf("killed at %s: log %llu bytes before, %llu after the next gc\n", stop,
+         (unsigned long long)before, (unsigned long long)after);
+  CHECK(after * 2 < before);
+  check_index(path, stop);
+  CHECK(repair(path) == KREVS);
+  s = open_store(path, PS, 0);
+  check_k(s, 1, "repaired after the next gc");
   h5tx_store_close(s);
 }
 
@@ -488,6 +606,8 @@ int main(void) {
   h5tx_snap_close(sn);
   h5tx_store_close(s);
   test_concurrent(tp.dir, &rng);
+  test_killed(tp.dir, &rng, "compact-copied");
+  test_killed(tp.dir, &rng, "compact-repointed");
   remove_tree(tp.dir);
   return check_done("core_compact");
 }
