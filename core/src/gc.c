@@ -616,6 +616,12 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
   }
   flock(lock, LOCK_UN);
   close(lock);
+  if (rc && err && strncmp(err->msg, "store ", 6) != 0) {
+    /* the index's and the log's own messages name a table or a segment */
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    h5tx__err(err, rc, "store %s: gc: %s", s->path, why);
+  }
   if (rc == 0 && out) *out = a.res;
   free(a.pins.set.v);
   free(a.tags.v);

@@ -11,6 +11,7 @@
 #include "check_fs.h"
 #include "pipes.h"
 
+#include "records.h"
 #include "records2.h"
 #include "store2.h"
 
@@ -446,6 +447,47 @@ static void test_killed(const char *dir, uint64_t *rng, const char *stop) {
   h5tx_store_close(s);
 }
 
+/* ---- a damaged index value stops gc, named ------------------------------ */
+
+static int damage_first_page(h5tx__txn *t, void *arg, h5tx_error *err) {
+  (void)arg;
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, IDX_PAGES, &c, err);
+  if (rc) return rc;
+  h5tx__val k, v;
+  uint8_t key[H5TX_PAGE_KEY], bad[H5TX_PLACE_VAL + H5TX_IDX_CHECK];
+  rc = h5tx__kv_seek(c, NULL, 0, &k, &v, err);
+  if (rc == 0) memcpy(key, k.p, sizeof key);
+  h5tx__kv_cursor_close(c);
+  if (rc) return rc;
+  memset(bad, 0xab, sizeof bad);
+  return h5tx__kv_put(t, IDX_PAGES, key, sizeof key, bad, sizeof bad, err);
+}
+
+static void test_damaged(const char *dir) {
+  char path[700], idir[720];
+  snprintf(path, sizeof path, "%s/damaged.h5tx", dir);
+  snprintf(idir, sizeof idir, "%s/index", path);
+  h5tx_store *s = open_store(path, PS, 0);
+  for (int r = 1; r <= 3; r++) {
+    char text[2 * PS];
+    memset(text, 'a' + r, sizeof text - 1);
+    text[sizeof text - 1] = 0;
+    put_text(s, "x.bin", text, H5TX_HEAD);
+  }
+  h5tx_store_close(s);
+  h5tx__kv *kv;
+  OK(h5tx__idx_open(idir, 0, 0, &kv, &e));
+  OK(h5tx__kv_write(kv, damage_first_page, NULL, 1, &e));
+  h5tx__kv_close(kv);
+  s = open_store(path, PS, 0);
+  h5tx_gc_opts g = {1, 0, 0};
+  FAILS(h5tx_gc(s, &g, NULL, &e), H5TX_ECORRUPT, "pages");
+  CHECK(strstr(e.msg, path) && strstr(e.msg, "check mismatch"));
+  printf("damaged: %s\n", e.msg);
+  h5tx_store_close(s);
+}
+
 int main(void) {
   uint64_t rng = test_seed("core_compact");
   test_paths tp = temp_paths();
@@ -608,6 +650,7 @@ int main(void) {
   test_concurrent(tp.dir, &rng);
   test_killed(tp.dir, &rng, "compact-copied");
   test_killed(tp.dir, &rng, "compact-repointed");
+  test_damaged(tp.dir);
   remove_tree(tp.dir);
   return check_done("core_compact");
 }
