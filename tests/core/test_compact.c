@@ -11,6 +11,7 @@
 #include "check_fs.h"
 #include "pipes.h"
 
+#include "apply2.h"
 #include "records.h"
 #include "records2.h"
 #include "store2.h"
@@ -488,6 +489,85 @@ static void test_damaged(const char *dir) {
   h5tx_store_close(s);
 }
 
+/* ---- versions read through a copy's origin stay -------------------------- */
+
+static int no_pages(void *arg, uint64_t wid, const h5tx__place **pl, size_t *n, h5tx_error *err) {
+  (void)arg, (void)wid, (void)err;
+  *pl = NULL;
+  *n = 0;
+  return 0;
+}
+
+/* Revision 4: file 2, "copy.bin", a copy of file 1 as of revision 1
+ * (docs/FORMAT.md, "Origin"), made as a commit would make it. */
+static int copy_commit(h5tx__txn *t, void *arg, h5tx_error *err) {
+  (void)arg;
+  h5tx__lcommit c = {.rev = 4, .parent = 3, .host = "h", .host_len = 1, .msg = "", .msg_len = 0};
+  h5tx__buf b = {0};
+  h5tx__lop ops[3] = {{.op = LOP_FILE,
+                       .fid = 2,
+                       .page_size = PS,
+                       .a = 1,
+                       .b = 1,
+                       .name = "copy.bin",
+                       .name_len = 8},
+                      {.op = LOP_NAME, .fid = 2, .name = "copy.bin", .name_len = 8},
+                      {.op = LOP_LENGTH, .fid = 2, .a = PS}};
+  REQUIRE(h5tx__lcommit_begin(&b, &c) == 0);
+  for (int i = 0; i < 3; i++)
+    REQUIRE(h5tx__lcommit_add(&b, &ops[i]) == 0);
+  h5tx__lcommit pc;
+  const char *why;
+  REQUIRE(h5tx__lcommit_parse(b.p, b.n, &pc, &why) == 0);
+  h5tx__place at = {0};
+  int rc = h5tx__apply_commit(t, &pc, &at, no_pages, NULL, err);
+  h5tx__buf_free(&b);
+  return rc;
+}
+
+static int has_version(h5tx__kv *kv, uint64_t fid, uint64_t page, h5tx_rev rev) {
+  h5tx__txn *t;
+  OK(h5tx__kv_read(kv, &t, &e));
+  uint8_t k[H5TX_PAGE_KEY];
+  h5tx__page_key(k, fid, page, rev);
+  h5tx__val v;
+  int rc = h5tx__idx_get(t, IDX_PAGES, k, sizeof k, &v, &e);
+  h5tx__kv_done(t);
+  REQUIRE(rc == 0 || rc == H5TX_ENOENT);
+  return rc == 0;
+}
+
+static void test_origin(const char *dir) {
+  char path[700], idir[720];
+  snprintf(path, sizeof path, "%s/origin.h5tx", dir);
+  snprintf(idir, sizeof idir, "%s/index", path);
+  h5tx_store *s = open_store(path, PS, 0);
+  for (int r = 1; r <= 3; r++) {
+    char text[PS];
+    memset(text, '0' + r, sizeof text - 1);
+    text[sizeof text - 1] = 0;
+    REQUIRE(put_text(s, "a.bin", text, H5TX_HEAD) == (h5tx_rev)r);
+  }
+  h5tx_store_close(s);
+  h5tx__kv *kv;
+  OK(h5tx__idx_open(idir, 0, 0, &kv, &e));
+  OK(h5tx__kv_write(kv, copy_commit, NULL, 1, &e));
+  h5tx__kv_close(kv);
+  /* keep head (4) only: of file 1's versions, 3 is what head reads and 1
+   * what the copy reads through its origin; 2 goes */
+  s = open_store(path, PS, 0);
+  h5tx_gc_opts g = {1, 0, 0};
+  h5tx_gc_result res;
+  OK(h5tx_gc(s, &g, &res, &e));
+  CHECK(res.revisions_collected == 3 && res.versions_freed == 1);
+  h5tx_store_close(s);
+  OK(h5tx__idx_open(idir, 0, 1, &kv, &e));
+  CHECK(has_version(kv, 1, 0, 1));
+  CHECK(!has_version(kv, 1, 0, 2));
+  CHECK(has_version(kv, 1, 0, 3));
+  h5tx__kv_close(kv);
+}
+
 int main(void) {
   uint64_t rng = test_seed("core_compact");
   test_paths tp = temp_paths();
@@ -651,6 +731,7 @@ int main(void) {
   test_killed(tp.dir, &rng, "compact-copied");
   test_killed(tp.dir, &rng, "compact-repointed");
   test_damaged(tp.dir);
+  test_origin(tp.dir);
   remove_tree(tp.dir);
   return check_done("core_compact");
 }
