@@ -108,6 +108,10 @@ int h5tx__plog_busy(h5tx__plog *l, uint64_t seg);
  * H5TX_ENOENT if it is gone (err untouched). */
 int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err);
 
+/* The size of segment `seg` in bytes (what its file takes: header,
+ * batches, any torn tail). H5TX_ENOENT if it is gone (err untouched). */
+int h5tx__plog_seg_size(h5tx__plog *l, uint64_t seg, uint64_t *bytes, h5tx_error *err);
+
 /* Delete segment `seg` (gc, compaction). */
 int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err);
 

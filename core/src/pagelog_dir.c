@@ -568,6 +568,16 @@ int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
   return e ? io_err(err, e, "cannot flush", path) : 0;
 }
 
+int h5tx__plog_seg_size(h5tx__plog *l, uint64_t seg, uint64_t *bytes, h5tx_error *err) {
+  char path[PATH_MAX];
+  seg_path(l, seg, path, sizeof path);
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return errno == ENOENT ? H5TX_ENOENT : io_err(err, errno, "cannot stat", path);
+  *bytes = (uint64_t)st.st_size;
+  return 0;
+}
+
 int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
   char path[PATH_MAX];
   seg_path(l, seg, path, sizeof path);

@@ -60,8 +60,9 @@ typedef struct problems {
   char first[1024];
 } problems;
 
-static void on_problem(void *arg, const char *msg) {
+static void on_problem(void *arg, int kind, const char *msg) {
   problems *p = arg;
+  if (kind != H5TX_VERIFY_DAMAGE) return;
   if (!p->n) snprintf(p->first, sizeof p->first, "%s", msg);
   p->n++;
 }
@@ -85,7 +86,9 @@ typedef struct busy {
   problems pr;
 } busy;
 
-static void busy_problem(void *arg, const char *msg) { on_problem(&((busy *)arg)->pr, msg); }
+static void busy_problem(void *arg, int kind, const char *msg) {
+  on_problem(&((busy *)arg)->pr, kind, msg);
+}
 
 static void busy_progress(void *arg, uint64_t done, uint64_t total) {
   (void)done;

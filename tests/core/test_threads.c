@@ -85,7 +85,7 @@ int main(void) {
   CHECK(bad == 0);
   h5tx_usage u;
   OK(h5tx_store_usage(store, &u, &e));
-  CHECK(u.file_bytes > (8u << 20)); /* the map grew well past 1 MiB */
+  CHECK(u.index_bytes + u.log_bytes > (8u << 20)); /* what was written is on disk */
   h5tx_store_close(store);
   free(buf);
   remove_tree(tp.dir);
