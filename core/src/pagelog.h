@@ -108,9 +108,14 @@ int h5tx__plog_busy(h5tx__plog *l, uint64_t seg);
  * H5TX_ENOENT if it is gone (err untouched). */
 int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err);
 
-/* The size of segment `seg` in bytes (what its file takes: header,
- * batches, any torn tail). H5TX_ENOENT if it is gone (err untouched). */
-int h5tx__plog_seg_size(h5tx__plog *l, uint64_t seg, uint64_t *bytes, h5tx_error *err);
+/* The size in bytes of segment `seg`'s file (compaction weighs it against
+ * the live bytes in it). H5TX_ENOENT if it is gone (err untouched). */
+int h5tx__plog_seg_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err);
+
+/* 1 if segment `seg` ends with an intact seal batch (its offset to *at):
+ * whatever stopped a scan before it is damage inside a sealed segment, not
+ * the torn tail of a writer that died appending. 0 if not (or unreadable). */
+int h5tx__plog_tail_seal(h5tx__plog *l, uint64_t seg, uint64_t *at);
 
 /* Delete segment `seg` (gc, compaction). */
 int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err);

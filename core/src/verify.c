@@ -129,21 +129,6 @@ static int scan_nothing(void *arg, const h5tx__place *p, const void *payload, h5
   return 0;
 }
 
-/* 1 if the `segments` table records segment `seg` as sealed, with its
- * length in *len. */
-static int sealed_in_index(verify_arg *va, uint64_t seg, uint64_t *len) {
-  h5tx__txn *t;
-  if (h5tx__kv_read(va->s->kv, &t, NULL)) return 0;
-  uint8_t k[8];
-  h5tx__be64(k, seg);
-  h5tx__val v;
-  int sealed =
-      h5tx__idx_get(t, IDX_SEGMENTS, k, 8, &v, NULL) == 0 && v.n >= 16 && h5tx__get_le32(v.p) == 1;
-  if (sealed) *len = h5tx__get_le64((const uint8_t *)v.p + 8);
-  h5tx__kv_done(t);
-  return sealed;
-}
-
 static int scan_segment(verify_arg *va, uint64_t seg, h5tx_error *err) {
   h5tx__plog *l = va->s->log;
   seg_state ss = {.seg = seg, .busy = h5tx__plog_busy(l, seg)};
@@ -162,17 +147,22 @@ static int scan_segment(verify_arg *va, uint64_t seg, h5tx_error *err) {
     DAMAGE(va, "store %s: page log segment %016llx: %s", va->s->path, (unsigned long long)seg,
            e.msg);
   } else if (why && !ss.busy) {
-    uint64_t len = 0;
-    if (sealed_in_index(va, seg, &len) && len > end)
+    /* Stopped before the end, and nobody appends to it any more: in a
+     * segment that was sealed it is damage (repair and recovery, which scan,
+     * stop there); in one that was not, the torn tail its writer left when
+     * it died (or an append failed), which nothing reads. */
+    uint64_t seal = 0;
+    if (h5tx__plog_tail_seal(l, seg, &seal))
       DAMAGE(va,
-             "store %s: page log segment %016llx: %s at offset %llu; the segment was sealed at "
-             "%llu bytes, so the records after the offset are lost",
-             va->s->path, (unsigned long long)seg, why, (unsigned long long)end,
-             (unsigned long long)len);
+             "store %s: page log segment %016llx: damaged batch at offset %llu (%s) in a sealed "
+             "segment (its seal at offset %llu): the records from there on cannot be rebuilt "
+             "from the log",
+             va->s->path, (unsigned long long)seg, (unsigned long long)end, why,
+             (unsigned long long)seal);
     else
       say(va, H5TX_VERIFY_NOTE,
-          "store %s: page log segment %016llx: torn tail at offset %llu (%s): its writer died "
-          "before sealing it; nothing after that offset is read",
+          "store %s: page log segment %016llx: torn tail at offset %llu (%s): its writer stopped "
+          "before sealing it (it died, or an append failed); nothing after that offset is read",
           va->s->path, (unsigned long long)seg, (unsigned long long)end, why);
   }
   if (h5tx__grow(&va->segs, &va->csegs, va->nsegs, sizeof *va->segs, 16))
@@ -297,24 +287,25 @@ static void judge_version(verify_arg *va, const h5tx__val *k, const h5tx__val *v
       ss->end = end;
     ss->rescanned = 1;
   }
-  if (p.off + p.stored > ss->end && !ss->busy) {
-    snprintf(msg, cap,
-             "%s: its place (%s, %u bytes) lies beyond the segment's valid part, which ends at "
-             "offset %llu",
-             who, where, p.stored, (unsigned long long)ss->end);
-    return;
-  }
   *bytes += p.stored;
-  if (h5tx__page2_load(va->s->log, &p, va->buf, fi->page_size, va->scratch, &e)) {
-    if (e.code == H5TX_ENOENT || !e.msg[0])
-      snprintf(msg, cap, "%s: its segment is missing (%s)", who, where);
-    else
-      snprintf(msg, cap, "%s: %s", who, e.msg);
+  int rc = h5tx__page2_load(va->s->log, &p, va->buf, fi->page_size, va->scratch, &e);
+  if (rc) {
+    h5tx__page_fail(va->s, fi->name, page, rev, rc, &e);
+    snprintf(msg, cap, "%s", e.msg);
     return;
   }
   if (p.enc == PLOG_ENC_ZSTD && h5tx__hash(va->buf, fi->page_size) != p.content) {
     snprintf(msg, cap, "%s: its payload decodes to bytes whose hash is not its content hash (%s)",
              who, where);
+    return;
+  }
+  /* Readable, but past where a scan of its segment stops: recovery and
+   * repair would not find its record. */
+  if (p.off + p.stored > ss->end && !ss->busy) {
+    snprintf(msg, cap,
+             "%s: its place (%s, %u bytes) lies beyond the segment's valid part, which ends at "
+             "offset %llu",
+             who, where, p.stored, (unsigned long long)ss->end);
     return;
   }
   /* Every payload a version points at has its dedupe entry. */
@@ -429,15 +420,20 @@ static int verify_commit(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx
   h5tx_rev rev = k->n == 8 ? h5tx__get_be64(k->p) : 0;
   if (after_pin(va, rev)) return 0;
   h5tx__val cv = *v;
-  if (checked(va, IDX_COMMITS, k, &cv)) {
-    cc->expect = rev + 1;
-    if (rev <= va->head) va->revs[rev] |= REV_SEEN;
-    return 0;
-  }
   h5tx__commit2 c;
-  if (k->n != 8 || h5tx__commit2_parse(cv.p, cv.n, &c) != 0) {
+  int bad = checked(va, IDX_COMMITS, k, &cv) != 0;
+  if (!bad && (k->n != 8 || h5tx__commit2_parse(cv.p, cv.n, &c) != 0)) {
     DAMAGE(va, "store %s: commit record %llu malformed", path, (unsigned long long)rev);
+    bad = 1;
+  }
+  if (bad) {
+    /* reported once: taken as the main line's next, so that nothing after
+     * it is blamed for it */
     cc->expect = rev + 1;
+    if (rev && rev <= va->head) {
+      va->revs[rev] |= REV_SEEN;
+      va->main_last = rev;
+    }
     return 0;
   }
   if (rev != cc->expect)
@@ -566,6 +562,34 @@ static int verify_check_only(void *arg, const h5tx__val *k, const h5tx__val *v, 
   return 0;
 }
 
+/* Pin head as a snapshot does, but without refusing a head whose commit
+ * record is damaged (the scan reports it): only a head collected between
+ * reading and pinning it (head moved on meanwhile) is tried again. */
+static int pin_head(h5tx_store *s, h5tx_rev *head, int *slot, h5tx_error *err) {
+  for (int tries = 0; tries < 100; tries++) {
+    int rc = h5tx_store_head(s, head, err);
+    if (rc) return rc;
+    if (!s->pins) return 0;
+    if ((rc = h5tx__pin(s->pins, *head, slot, err))) return rc;
+    h5tx__txn *t;
+    if ((rc = h5tx__kv_read(s->kv, &t, err))) {
+      h5tx__unpin(s->pins, *slot);
+      *slot = -1;
+      return rc;
+    }
+    h5tx_rev h;
+    h5tx_error ignore;
+    rc = h5tx__rev_check_pinned(s, t, *head, &h, &ignore);
+    h5tx__kv_done(t);
+    if (rc != H5TX_EGONE) return 0;
+    h5tx__unpin(s->pins, *slot);
+    *slot = -1;
+  }
+  if (*slot >= 0) h5tx__unpin(s->pins, *slot);
+  *slot = -1;
+  return h5tx__err(err, H5TX_EBUSY, "store %s: could not pin head (collected 100 times)", s->path);
+}
+
 int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progress, void *arg,
                 h5tx_verify_result *out, h5tx_error *err) {
   h5tx_verify_result dummy;
@@ -578,10 +602,10 @@ int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progres
   /* One revision, pinned so that gc keeps it while the scan runs; the
    * files table and the log are read after the pin, so they hold every
    * file and record of it. */
-  h5tx_snap *pin = NULL;
-  int rc = h5tx_snap_open(s, H5TX_HEAD, &pin, err);
+  int slot = -1;
+  int rc = pin_head(s, &va.head, &slot, err);
   if (rc) return rc;
-  va.head = va.now = h5tx_snap_rev(pin);
+  va.now = va.head;
   if (!(va.revs = calloc(va.head + 1, 1))) {
     rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
     goto out;
@@ -618,7 +642,7 @@ int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progres
     rc = h5tx__scan(s, rest[i], verify_check_only, &oc, err);
   }
 out:
-  h5tx_snap_close(pin);
+  if (slot >= 0) h5tx__unpin(s->pins, slot);
   free(va.buf);
   free(va.scratch);
   free(va.segs);
