@@ -95,11 +95,19 @@ def read(path):
 
 
 def flip(store, needle):
-    """Flip a bit inside the first occurrence of `needle` in the store's data
-    file, as tests/core/test_corrupt.c does (nothing has the store open)."""
-    with open(os.path.join(str(store), "data.mdb"), "r+b") as f:
-        m = mmap.mmap(f.fileno(), 0)
-        i = m.find(needle)
-        assert i >= 0, needle
-        m[i + 5] ^= 0x20
-        m.close()
+    """Flip a bit inside the first occurrence of `needle` in the store's page
+    log (a page payload in a segment), as tests/core/test_corrupt.c does
+    (nothing has the store open)."""
+    log = os.path.join(str(store), "log")
+    for name in sorted(os.listdir(log)):
+        if not name.endswith(".seg"):
+            continue
+        with open(os.path.join(log, name), "r+b") as f:
+            m = mmap.mmap(f.fileno(), 0)
+            i = m.find(needle)
+            if i >= 0:
+                m[i + 5] ^= 0x20
+            m.close()
+            if i >= 0:
+                return
+    assert False, needle

@@ -390,7 +390,8 @@ def test_export_of_damaged_page_leaves_nothing(tmp_path):
     flip(s, b"page0005-")
     out = tmp_path / "out"
     p = h5tx("export", "%s/f" % s, out, code=1)
-    assert p.err == "h5tx: store %s: file 'f' page 5 revision 1: checksum mismatch\n" % s
+    assert p.err.startswith("h5tx: store %s: file 'f' page 5 revision 1: " % s)
+    assert p.err.endswith(": record check mismatch\n")
     assert sorted(os.listdir(tmp_path)) == ["a", "raw.h5tx"]
 
 
