@@ -202,6 +202,30 @@ static const log_rec *rec_find(const log_rec *v, size_t n, h5tx_rev rev) {
   return a < n && v[a].rev == rev ? &v[a] : NULL;
 }
 
+static void sort_recs(verify_arg *va) {
+  if (va->ncommits) qsort(va->commits, va->ncommits, sizeof *va->commits, cmp_rec);
+  if (va->nvoids) qsort(va->voids, va->nvoids, sizeof *va->voids, cmp_rec);
+}
+
+static int cmp_seg(const void *a, const void *b) {
+  const seg_state *x = a, *y = b;
+  return x->seg < y->seg ? -1 : x->seg > y->seg;
+}
+
+/* The scan of segment `seg`; one made since the log was listed (by a
+ * commit, or by compaction copying records forward) is scanned now. NULL
+ * if it does not exist. */
+static seg_state *seg_get(verify_arg *va, uint64_t seg, h5tx_error *err) {
+  seg_state *ss = seg_find(va, seg);
+  uint64_t size;
+  if (ss || h5tx__plog_seg_size(va->s->log, seg, &size, err) != 0) return ss;
+  size_t n = va->nsegs;
+  if (scan_segment(va, seg, err) != 0 || va->nsegs == n) return NULL;
+  qsort(va->segs, va->nsegs, sizeof *va->segs, cmp_seg);
+  sort_recs(va);
+  return seg_find(va, seg);
+}
+
 static int scan_log(verify_arg *va, h5tx_error *err) {
   uint64_t *segs;
   size_t n;
@@ -214,8 +238,7 @@ static int scan_log(verify_arg *va, h5tx_error *err) {
     if (va->progress) va->progress(va->parg, va->done, va->total);
   }
   free(segs);
-  if (va->ncommits) qsort(va->commits, va->ncommits, sizeof *va->commits, cmp_rec);
-  if (va->nvoids) qsort(va->voids, va->nvoids, sizeof *va->voids, cmp_rec);
+  sort_recs(va);
   return rc;
 }
 
@@ -273,7 +296,7 @@ static void judge_version(verify_arg *va, const h5tx__val *k, const h5tx__val *v
     snprintf(msg, cap, "%s: an external page (%s): this h5tx cannot read it", who, where);
     return;
   }
-  seg_state *ss = seg_find(va, p.seg);
+  seg_state *ss = seg_get(va, p.seg, &e);
   if (!ss) {
     snprintf(msg, cap, "%s: its segment is missing (%s)", who, where);
     return;
@@ -462,12 +485,13 @@ static int verify_commit(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx
   }
   /* Its commit record in the log, where the index says, and not voided:
    * what repair rebuilds the revision from. */
+  h5tx_error e;
+  seg_state *ss = seg_get(va, c.seg, &e); /* scanned, if made since the listing */
   const log_rec *lr = rec_find(va->commits, va->ncommits, rev);
   while (lr && lr < va->commits + va->ncommits && lr->rev == rev &&
          !(lr->seg == c.seg && lr->off == c.off))
     lr++;
   if (!lr || lr == va->commits + va->ncommits || lr->rev != rev) {
-    seg_state *ss = seg_find(va, c.seg);
     DAMAGE(va,
            "store %s: commit %llu: no intact commit record in the page log at segment %016llx "
            "offset %llu%s",
