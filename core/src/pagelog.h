@@ -108,15 +108,6 @@ int h5tx__plog_busy(h5tx__plog *l, uint64_t seg);
  * H5TX_ENOENT if it is gone (err untouched). */
 int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err);
 
-/* The size in bytes of segment `seg`'s file (compaction weighs it against
- * the live bytes in it). H5TX_ENOENT if it is gone (err untouched). */
-int h5tx__plog_seg_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err);
-
-/* 1 if segment `seg` ends with an intact seal batch (its offset to *at):
- * whatever stopped a scan before it is damage inside a sealed segment, not
- * the torn tail of a writer that died appending. 0 if not (or unreadable). */
-int h5tx__plog_tail_seal(h5tx__plog *l, uint64_t seg, uint64_t *at);
-
 /* Delete segment `seg` (gc, compaction). */
 int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err);
 
@@ -132,5 +123,19 @@ typedef int (*h5tx__plog_scan_fn)(void *arg, const h5tx__place *p, const void *p
                                   h5tx_error *err);
 int h5tx__plog_scan(h5tx__plog *l, uint64_t seg, h5tx__plog_scan_fn fn, void *arg, uint64_t *end,
                     int *sealed, const char **why, h5tx_error *err);
+/* The same from offset `from` (a batch boundary, as a previous scan's *end
+ * or a commit's batch end gives; 0: from the first batch). The segment
+ * header is checked either way. */
+int h5tx__plog_scan_from(h5tx__plog *l, uint64_t seg, uint64_t from, h5tx__plog_scan_fn fn,
+                         void *arg, uint64_t *end, int *sealed, const char **why, h5tx_error *err);
+
+/* The size of segment `seg`'s file. H5TX_ENOENT if it is gone (err
+ * untouched). */
+int h5tx__plog_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err);
+
+/* 1 if segment `seg` ends with an intact seal batch (its offset to *at):
+ * whatever stopped a scan before it is damage inside a sealed segment, not
+ * the torn tail of a writer that died appending. 0 if not (or unreadable). */
+int h5tx__plog_tail_seal(h5tx__plog *l, uint64_t seg, uint64_t *at);
 
 #endif

@@ -435,7 +435,7 @@ static int rd_fd(h5tx__plog *l, uint64_t seg) {
 static int verify(h5tx__plog *l, const h5tx__place *p, const void *buf, h5tx_error *err) {
   if (h5tx__plog_check(l->sid, p, h5tx__hash(buf, p->stored)) != p->check)
     return h5tx__err(err, H5TX_ECORRUPT,
-                     "page log segment %016" PRIx64 " offset %" PRIu64 ": record check mismatch",
+                     "checksum mismatch (page log segment %016" PRIx64 " offset %" PRIu64 ")",
                      p->seg, p->off);
   return 0;
 }
@@ -568,51 +568,6 @@ int h5tx__plog_sync_segment(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
   return e ? io_err(err, e, "cannot flush", path) : 0;
 }
 
-int h5tx__plog_seg_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err) {
-  char path[PATH_MAX];
-  seg_path(l, seg, path, sizeof path);
-  struct stat st;
-  if (stat(path, &st) != 0)
-    return errno == ENOENT ? H5TX_ENOENT : io_err(err, errno, "cannot stat", path);
-  *size = (uint64_t)st.st_size;
-  return 0;
-}
-
-int h5tx__plog_tail_seal(h5tx__plog *l, uint64_t seg, uint64_t *at) {
-  char path[PATH_MAX];
-  seg_path(l, seg, path, sizeof path);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  struct stat st;
-  uint8_t b[2 * PLOG_HDR];
-  int found = 0;
-  /* a seal batch: one header and one 4096-byte block holding 16 bytes */
-  if (fstat(fd, &st) == 0 && st.st_size >= 3 * PLOG_HDR && st.st_size % 4096 == 0 &&
-      pread_all(fd, b, sizeof b, (uint64_t)st.st_size - sizeof b) == 0) {
-    uint64_t off = (uint64_t)st.st_size - sizeof b;
-    const uint8_t *e = b + ENTRY0;
-    h5tx__place p = {.seg = seg,
-                     .off = h5tx__get_le64(e + 8),
-                     .stored = h5tx__get_le32(e + 4),
-                     .raw = h5tx__get_le32(e + 24),
-                     .wid = h5tx__get_le64(b + 40),
-                     .key = h5tx__get_le64(e + 16),
-                     .content = h5tx__get_le64(e + 32),
-                     .check = h5tx__get_le64(e + 40),
-                     .kind = e[0],
-                     .enc = e[1]};
-    found = memcmp(b, BAT_MAGIC, 8) == 0 &&
-            h5tx__get_le64(b + PLOG_HDR - 8) == h5tx__hash(b, PLOG_HDR - 8) &&
-            h5tx__get_le32(b + 8) == 1 && h5tx__get_le64(b + 16) == sizeof b &&
-            h5tx__get_le64(b + 24) == seg && h5tx__get_le64(b + 32) == off && p.kind == PLOG_SEAL &&
-            p.off == off + PLOG_HDR && p.stored == 16 &&
-            p.check == h5tx__plog_check(l->sid, &p, h5tx__hash(b + PLOG_HDR, 16));
-    if (found) *at = off;
-  }
-  close(fd);
-  return found;
-}
-
 int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
   char path[PATH_MAX];
   seg_path(l, seg, path, sizeof path);
@@ -627,8 +582,23 @@ int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
   return 0;
 }
 
+int h5tx__plog_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err) {
+  char path[PATH_MAX];
+  seg_path(l, seg, path, sizeof path);
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return errno == ENOENT ? H5TX_ENOENT : io_err(err, errno, "cannot stat", path);
+  *size = (uint64_t)st.st_size;
+  return 0;
+}
+
 int h5tx__plog_scan(h5tx__plog *l, uint64_t seg, h5tx__plog_scan_fn fn, void *arg, uint64_t *end,
                     int *sealed, const char **why, h5tx_error *err) {
+  return h5tx__plog_scan_from(l, seg, 0, fn, arg, end, sealed, why, err);
+}
+
+int h5tx__plog_scan_from(h5tx__plog *l, uint64_t seg, uint64_t from, h5tx__plog_scan_fn fn,
+                         void *arg, uint64_t *end, int *sealed, const char **why, h5tx_error *err) {
   *end = 0;
   *sealed = 0;
   const char *reason = NULL;
@@ -659,7 +629,7 @@ int h5tx__plog_scan(h5tx__plog *l, uint64_t seg, h5tx__plog_scan_fn fn, void *ar
     return h5tx__err(err, H5TX_ECORRUPT, "page log %s: segment of another %s", path,
                      h5tx__get_le64(h + 16) != seg ? "number" : "store");
   }
-  uint64_t at = PLOG_HDR;
+  uint64_t at = from > PLOG_HDR && from % 4096 == 0 ? from : PLOG_HDR;
   uint8_t *buf = NULL;
   size_t cap = 0;
   for (;;) {
@@ -760,4 +730,39 @@ int h5tx__plog_scan(h5tx__plog *l, uint64_t seg, h5tx__plog_scan_fn fn, void *ar
   close(fd);
   if (why) *why = reason;
   return rc;
+}
+
+int h5tx__plog_tail_seal(h5tx__plog *l, uint64_t seg, uint64_t *at) {
+  char path[PATH_MAX];
+  seg_path(l, seg, path, sizeof path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st;
+  uint8_t b[2 * PLOG_HDR];
+  int found = 0;
+  /* a seal batch: one header and one 4096-byte block holding 16 bytes */
+  if (fstat(fd, &st) == 0 && st.st_size >= 3 * PLOG_HDR && st.st_size % 4096 == 0 &&
+      pread_all(fd, b, sizeof b, (uint64_t)st.st_size - sizeof b) == 0) {
+    uint64_t off = (uint64_t)st.st_size - sizeof b;
+    const uint8_t *e = b + ENTRY0;
+    h5tx__place p = {.seg = seg,
+                     .off = h5tx__get_le64(e + 8),
+                     .stored = h5tx__get_le32(e + 4),
+                     .raw = h5tx__get_le32(e + 24),
+                     .wid = h5tx__get_le64(b + 40),
+                     .key = h5tx__get_le64(e + 16),
+                     .content = h5tx__get_le64(e + 32),
+                     .check = h5tx__get_le64(e + 40),
+                     .kind = e[0],
+                     .enc = e[1]};
+    found = memcmp(b, BAT_MAGIC, 8) == 0 &&
+            h5tx__get_le64(b + PLOG_HDR - 8) == h5tx__hash(b, PLOG_HDR - 8) &&
+            h5tx__get_le32(b + 8) == 1 && h5tx__get_le64(b + 16) == sizeof b &&
+            h5tx__get_le64(b + 24) == seg && h5tx__get_le64(b + 32) == off && p.kind == PLOG_SEAL &&
+            p.off == off + PLOG_HDR && p.stored == 16 &&
+            p.check == h5tx__plog_check(l->sid, &p, h5tx__hash(b + PLOG_HDR, 16));
+    if (found) *at = off;
+  }
+  close(fd);
+  return found;
 }

@@ -133,7 +133,7 @@ int h5tx__space(h5tx_store *s, uint64_t *index_bytes, uint64_t *log_bytes, uint6
   if ((rc = h5tx__plog_segments(s->log, &segs, &n, err))) return rc;
   for (size_t i = 0; i < n && rc == 0; i++) {
     uint64_t b;
-    rc = h5tx__plog_seg_size(s->log, segs[i], &b, err);
+    rc = h5tx__plog_size(s->log, segs[i], &b, err);
     if (rc == H5TX_ENOENT) { /* deleted (compaction) since it was listed */
       rc = 0;
       continue;

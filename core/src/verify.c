@@ -218,7 +218,7 @@ static int cmp_seg(const void *a, const void *b) {
 static seg_state *seg_get(verify_arg *va, uint64_t seg, h5tx_error *err) {
   seg_state *ss = seg_find(va, seg);
   uint64_t size;
-  if (ss || h5tx__plog_seg_size(va->s->log, seg, &size, err) != 0) return ss;
+  if (ss || h5tx__plog_size(va->s->log, seg, &size, err) != 0) return ss;
   size_t n = va->nsegs;
   if (scan_segment(va, seg, err) != 0 || va->nsegs == n) return NULL;
   qsort(va->segs, va->nsegs, sizeof *va->segs, cmp_seg);

@@ -95,14 +95,16 @@ def read(path):
 
 
 def flip(store, needle):
-    """Flip a bit inside the first occurrence of `needle` in the store's page
-    log (a page payload in a segment), as tests/core/test_corrupt.c does
-    (nothing has the store open)."""
-    log = os.path.join(str(store), "log")
-    for name in sorted(os.listdir(log)):
-        if not name.endswith(".seg"):
+    """Flip a bit inside the first occurrence of `needle` in the store's
+    files (page log segments first, then the index), as
+    tests/core/test_corrupt.c does (nothing has the store open)."""
+    logdir = os.path.join(str(store), "log")
+    files = [os.path.join(logdir, n) for n in sorted(os.listdir(logdir))]
+    files.append(os.path.join(str(store), "index", "data.mdb"))
+    for path in files:
+        if os.path.getsize(path) == 0:
             continue
-        with open(os.path.join(log, name), "r+b") as f:
+        with open(path, "r+b") as f:
             m = mmap.mmap(f.fileno(), 0)
             i = m.find(needle)
             if i >= 0:

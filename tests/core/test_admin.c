@@ -265,7 +265,8 @@ int main(void) {
   /* the page, and the batch holding it: its segment stops there for
    * recovery and repair, so its other pages and the commit record after it
    * too */
-  CHECK(found(&f, "damage", "file 'd/x.bin' page 1 revision 1: ", "record check mismatch"));
+  CHECK(found(&f, "damage",
+              "file 'd/x.bin' page 1 revision 1: ", "checksum mismatch (page log segment"));
   CHECK(found(&f, "damage", "damaged batch at offset", "a record fails its check"));
   CHECK(found(&f, "damage", "page 0 revision 1: ", "beyond the segment's valid part"));
   CHECK(f.res.page_versions == 3 && f.damage >= 2);

@@ -108,7 +108,7 @@ static void test_payload(const char *dir) {
   OK(h5tx_store_open(path, NULL, &s, &e));
   char want[800];
   snprintf(want, sizeof want, "store %s: file '" FILE_NAME "' page 3 revision 2: ", path);
-  read_fails(s, 2, 3, want, "record check mismatch");
+  read_fails(s, 2, 3, want, "checksum mismatch (page log segment");
   /* A read spanning the bad page fails as a whole: never wrong bytes. */
   h5tx_snap *sn;
   OK(h5tx_snap_open(s, 2, &sn, &e));
@@ -133,7 +133,7 @@ static void test_payload(const char *dir) {
   OK(h5tx_writer_commit(w, NULL, &r3, &e));
   h5tx_writer_close(w);
   reads_right(s, r3, 3, 3);
-  read_fails(s, 2, 3, "page 3 revision 2", "record check mismatch");
+  read_fails(s, 2, 3, "page 3 revision 2", "checksum mismatch (page log segment");
   h5tx_store_close(s);
 
   /* verify: the payload, the batch that holds it (its segment was sealed,
@@ -141,7 +141,8 @@ static void test_payload(const char *dir) {
    * revision 2, the commit record of revision 2): readable, but past where
    * recovery and repair stop. Nothing of revision 1 or 3. */
   findings f = verify_store(path);
-  CHECK(found(&f, "damage", "file '" FILE_NAME "' page 3 revision 2: ", "record check mismatch"));
+  CHECK(found(&f, "damage",
+              "file '" FILE_NAME "' page 3 revision 2: ", "checksum mismatch (page log segment"));
   CHECK(found(&f, "damage", "page log segment", "damaged batch at offset"));
   CHECK(found(&f, "damage", "in a sealed segment", "a record fails its check"));
   CHECK(found(&f, "damage", "page 2 revision 2: ", "beyond the segment's valid part"));
