@@ -550,9 +550,21 @@ static int verify_segment_rec(void *arg, const h5tx__val *k, const h5tx__val *v,
   verify_arg *va = arg;
   h5tx__val sv = *v;
   if (checked(va, IDX_SEGMENTS, k, &sv)) return 0;
-  if (k->n != 8 || sv.n != 32 || h5tx__get_le32(sv.p) > 2)
+  if (k->n != 8 || sv.n != 32 || h5tx__get_le32(sv.p) > 2) {
     DAMAGE(va, "store %s: index table segments: segment %016llx: malformed record", va->s->path,
            k->n == 8 ? (unsigned long long)h5tx__get_be64(k->p) : 0ull);
+    return 0;
+  }
+  /* What the index has taken in from a segment must lie in its valid part
+   * (one nobody appends to: its length cannot have grown since the scan). */
+  uint64_t seg = h5tx__get_be64(k->p), len = h5tx__get_le64((const uint8_t *)sv.p + 8);
+  const seg_state *ss = seg_find(va, seg);
+  if (ss && !ss->busy && len > ss->end)
+    DAMAGE(va,
+           "store %s: page log segment %016llx: the index has taken in its records up to offset "
+           "%llu, but its valid part ends at offset %llu",
+           va->s->path, (unsigned long long)seg, (unsigned long long)len,
+           (unsigned long long)ss->end);
   return 0;
 }
 
