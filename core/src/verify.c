@@ -555,16 +555,17 @@ static int verify_segment_rec(void *arg, const h5tx__val *k, const h5tx__val *v,
            k->n == 8 ? (unsigned long long)h5tx__get_be64(k->p) : 0ull);
     return 0;
   }
-  /* What the index has taken in from a segment must lie in its valid part
-   * (one nobody appends to: its length cannot have grown since the scan). */
-  uint64_t seg = h5tx__get_be64(k->p), len = h5tx__get_le64((const uint8_t *)sv.p + 8);
+  /* A segment never shrinks (it is deleted whole): one shorter than what
+   * the index has seen of it was cut. (Its valid part may end before that
+   * length: recovery after a power cut records a torn tail's length too.) */
+  uint64_t seg = h5tx__get_be64(k->p), len = h5tx__get_le64((const uint8_t *)sv.p + 8), size;
   const seg_state *ss = seg_find(va, seg);
-  if (ss && !ss->busy && len > ss->end)
+  h5tx_error e;
+  if (ss && !ss->busy && h5tx__plog_size(va->s->log, seg, &size, &e) == 0 && len > size)
     DAMAGE(va,
-           "store %s: page log segment %016llx: the index has taken in its records up to offset "
-           "%llu, but its valid part ends at offset %llu",
-           va->s->path, (unsigned long long)seg, (unsigned long long)len,
-           (unsigned long long)ss->end);
+           "store %s: page log segment %016llx: cut short: the index has seen %llu bytes of it, "
+           "it has %llu",
+           va->s->path, (unsigned long long)seg, (unsigned long long)len, (unsigned long long)size);
   return 0;
 }
 
