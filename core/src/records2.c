@@ -54,6 +54,16 @@ int h5tx__place_parse(const void *v, size_t n, h5tx__place *p, const char **why)
   return 0;
 }
 
+void h5tx__dedupe_key(uint8_t dk[H5TX_DEDUPE_KEY], const h5tx__place *p) {
+  h5tx__be64(dk, p->content);
+  dk[8] = (uint8_t)(p->raw >> 24);
+  dk[9] = (uint8_t)(p->raw >> 16);
+  dk[10] = (uint8_t)(p->raw >> 8);
+  dk[11] = (uint8_t)p->raw;
+  h5tx__be64(dk + 12, p->seg);
+  h5tx__be64(dk + 20, p->off);
+}
+
 int h5tx__buf_add(h5tx__buf *b, const void *p, size_t n) {
   if (b->n + n > b->cap) {
     size_t cap = b->cap ? b->cap : 256;

@@ -17,6 +17,11 @@ void h5tx__place_encode(uint8_t dst[H5TX_PLACE_VAL], const h5tx__place *p);
 /* -1 with *why if `n` bytes at `v` are not a place this build reads. */
 int h5tx__place_parse(const void *v, size_t n, h5tx__place *p, const char **why);
 
+/* The `dedupe` key of a page record: BE64 content hash, BE32 raw length,
+ * BE64 segment, BE64 offset. */
+#define H5TX_DEDUPE_KEY 28
+void h5tx__dedupe_key(uint8_t dk[H5TX_DEDUPE_KEY], const h5tx__place *p);
+
 /* A growable byte buffer. */
 typedef struct h5tx__buf {
   uint8_t *p;

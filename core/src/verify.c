@@ -332,14 +332,8 @@ static void judge_version(verify_arg *va, const h5tx__val *k, const h5tx__val *v
     return;
   }
   /* Every payload a version points at has its dedupe entry. */
-  uint8_t dk[28];
-  h5tx__be64(dk, p.content);
-  dk[8] = (uint8_t)(p.raw >> 24);
-  dk[9] = (uint8_t)(p.raw >> 16);
-  dk[10] = (uint8_t)(p.raw >> 8);
-  dk[11] = (uint8_t)p.raw;
-  h5tx__be64(dk + 12, p.seg);
-  h5tx__be64(dk + 20, p.off);
+  uint8_t dk[H5TX_DEDUPE_KEY];
+  h5tx__dedupe_key(dk, &p);
   h5tx__txn *t;
   if (h5tx__kv_read(va->s->kv, &t, &e) == 0) {
     h5tx__val dv;
@@ -535,11 +529,9 @@ static int verify_dedupe(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx
   if (checked(va, IDX_DEDUPE, k, &dv)) return 0;
   h5tx__place p;
   const char *why = NULL;
-  const uint8_t *kp = k->p;
-  if (k->n != 28 || h5tx__place_parse(dv.p, dv.n, &p, &why) != 0 ||
-      h5tx__get_be64(kp) != p.content ||
-      ((uint32_t)kp[8] << 24 | (uint32_t)kp[9] << 16 | (uint32_t)kp[10] << 8 | kp[11]) != p.raw ||
-      h5tx__get_be64(kp + 12) != p.seg || h5tx__get_be64(kp + 20) != p.off)
+  uint8_t dk[H5TX_DEDUPE_KEY];
+  if (h5tx__place_parse(dv.p, dv.n, &p, &why) == 0) h5tx__dedupe_key(dk, &p);
+  if (why || k->n != sizeof dk || memcmp(k->p, dk, sizeof dk) != 0)
     DAMAGE(va, "store %s: index table dedupe: an entry of %zu bytes whose key is not its place%s%s",
            va->s->path, k->n, why ? ": " : "", why ? why : "");
   return 0;
