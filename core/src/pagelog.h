@@ -133,9 +133,4 @@ int h5tx__plog_scan_from(h5tx__plog *l, uint64_t seg, uint64_t from, h5tx__plog_
  * untouched). */
 int h5tx__plog_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err);
 
-/* 1 if segment `seg` ends with an intact seal batch (its offset to *at):
- * whatever stopped a scan before it is damage inside a sealed segment, not
- * the torn tail of a writer that died appending. 0 if not (or unreadable). */
-int h5tx__plog_tail_seal(h5tx__plog *l, uint64_t seg, uint64_t *at);
-
 #endif

@@ -731,38 +731,3 @@ int h5tx__plog_scan_from(h5tx__plog *l, uint64_t seg, uint64_t from, h5tx__plog_
   if (why) *why = reason;
   return rc;
 }
-
-int h5tx__plog_tail_seal(h5tx__plog *l, uint64_t seg, uint64_t *at) {
-  char path[PATH_MAX];
-  seg_path(l, seg, path, sizeof path);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  struct stat st;
-  uint8_t b[2 * PLOG_HDR];
-  int found = 0;
-  /* a seal batch: one header and one 4096-byte block holding 16 bytes */
-  if (fstat(fd, &st) == 0 && st.st_size >= 3 * PLOG_HDR && st.st_size % 4096 == 0 &&
-      pread_all(fd, b, sizeof b, (uint64_t)st.st_size - sizeof b) == 0) {
-    uint64_t off = (uint64_t)st.st_size - sizeof b;
-    const uint8_t *e = b + ENTRY0;
-    h5tx__place p = {.seg = seg,
-                     .off = h5tx__get_le64(e + 8),
-                     .stored = h5tx__get_le32(e + 4),
-                     .raw = h5tx__get_le32(e + 24),
-                     .wid = h5tx__get_le64(b + 40),
-                     .key = h5tx__get_le64(e + 16),
-                     .content = h5tx__get_le64(e + 32),
-                     .check = h5tx__get_le64(e + 40),
-                     .kind = e[0],
-                     .enc = e[1]};
-    found = memcmp(b, BAT_MAGIC, 8) == 0 &&
-            h5tx__get_le64(b + PLOG_HDR - 8) == h5tx__hash(b, PLOG_HDR - 8) &&
-            h5tx__get_le32(b + 8) == 1 && h5tx__get_le64(b + 16) == sizeof b &&
-            h5tx__get_le64(b + 24) == seg && h5tx__get_le64(b + 32) == off && p.kind == PLOG_SEAL &&
-            p.off == off + PLOG_HDR && p.stored == 16 &&
-            p.check == h5tx__plog_check(l->sid, &p, h5tx__hash(b + PLOG_HDR, 16));
-    if (found) *at = off;
-  }
-  close(fd);
-  return found;
-}

@@ -129,6 +129,20 @@ static int scan_nothing(void *arg, const h5tx__place *p, const void *payload, h5
   return 0;
 }
 
+/* 1 if segment `seg` ends with an intact seal batch (one header and one
+ * block: 8 KiB), its offset to *at: whatever stopped a scan before it is
+ * damage inside a sealed segment, not a torn tail. */
+static int tail_seal(h5tx__plog *l, uint64_t seg, uint64_t *at) {
+  uint64_t size, end;
+  int sealed = 0;
+  const char *why = NULL;
+  h5tx_error e;
+  if (h5tx__plog_size(l, seg, &size, &e) != 0 || size < 3 * PLOG_HDR || size % PLOG_HDR) return 0;
+  *at = size - 2 * PLOG_HDR;
+  return h5tx__plog_scan_from(l, seg, *at, scan_nothing, NULL, &end, &sealed, &why, &e) == 0 &&
+         sealed && end == size;
+}
+
 static int scan_segment(verify_arg *va, uint64_t seg, h5tx_error *err) {
   h5tx__plog *l = va->s->log;
   seg_state ss = {.seg = seg, .busy = h5tx__plog_busy(l, seg)};
@@ -152,7 +166,7 @@ static int scan_segment(verify_arg *va, uint64_t seg, h5tx_error *err) {
      * stop there); in one that was not, the torn tail its writer left when
      * it died (or an append failed), which nothing reads. */
     uint64_t seal = 0;
-    if (h5tx__plog_tail_seal(l, seg, &seal))
+    if (tail_seal(l, seg, &seal))
       DAMAGE(va,
              "store %s: page log segment %016llx: damaged batch at offset %llu (%s) in a sealed "
              "segment (its seal at offset %llu): the records from there on cannot be rebuilt "
