@@ -4,7 +4,11 @@
  * wrong: a name of a file with no record, a length of one, a tag of a
  * revision past head, a commit whose parent is not the one before, a page
  * version in a segment that does not exist, one whose payload is not the
- * record its place says, a dedupe entry whose key is not its place. */
+ * record its place says, a dedupe entry whose key is not its place. And a
+ * file whose pages come through its origin (FORMAT.md, "Origin"; made here
+ * by applying a commit record, as no entry point makes one yet): its usage
+ * counts the pages it reads through the origin. */
+#include "apply2.h"
 #include "check_verify.h"
 #include "index.h"
 #include "pages2.h"
@@ -65,6 +69,77 @@ static int damage_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   return h5tx__idx_put(t, IDX_DEDUPE, dk, sizeof dk, v, sizeof v, err);
 }
 
+/* Revision 2: copy.bin, 4 pages long, created with origin f.bin (file 1)
+ * at revision 1 and no pages of its own. */
+static int copy_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  (void)arg;
+  uint64_t fid = 0;
+  int rc = h5tx__meta2_get(t, "next_file_id", &fid, err);
+  if (rc) return rc;
+  h5tx__lcommit c = {
+      .rev = 2, .parent = 1, .time_ns = 1, .host = "h", .host_len = 1, .msg = "copy", .msg_len = 4};
+  h5tx__lop ops[3] = {{.op = LOP_FILE,
+                       .fid = fid,
+                       .page_size = PS,
+                       .a = 1,
+                       .b = 1,
+                       .name = "copy.bin",
+                       .name_len = 8},
+                      {.op = LOP_NAME, .fid = fid, .name = "copy.bin", .name_len = 8},
+                      {.op = LOP_LENGTH, .fid = fid, .a = 4 * PS}};
+  h5tx__buf b = {0};
+  REQUIRE(h5tx__lcommit_begin(&b, &c) == 0);
+  for (int i = 0; i < 3; i++)
+    REQUIRE(h5tx__lcommit_add(&b, &ops[i]) == 0);
+  h5tx__lcommit parsed;
+  const char *why = NULL;
+  REQUIRE(h5tx__lcommit_parse(b.p, b.n, &parsed, &why) == 0);
+  h5tx__place at = {.seg = 1, .kind = PLOG_COMMIT};
+  rc = h5tx__apply_commit(t, &parsed, &at, NULL, NULL, err);
+  h5tx__buf_free(&b);
+  return rc;
+}
+
+static void test_origin(const char *dir) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/origin.h5tx", dir);
+  h5tx_store_opts o;
+  h5tx_store_opts_init(&o);
+  o.create = 1;
+  o.page_size = PS;
+  o.codec = H5TX_CODEC_NONE;
+  h5tx_store *s;
+  OK(h5tx_store_open(path, &o, &s, &e));
+  h5tx_writer *w;
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  OK(h5tx_writer_open(s, "f.bin", &wo, &w, &e));
+  uint8_t buf[PS];
+  for (int p = 0; p < 4; p++) {
+    memset(buf, 'a' + p, PS);
+    OK(h5tx_writer_write(w, (uint64_t)p * PS, buf, PS, &e));
+  }
+  OK(h5tx_writer_commit(w, NULL, NULL, &e));
+  h5tx_writer_close(w);
+  h5tx_store_close(s);
+  char idx[800];
+  snprintf(idx, sizeof idx, "%s/index", path);
+  h5tx__kv *kv;
+  OK(h5tx__idx_open(idx, 0, 0, &kv, &e));
+  OK(h5tx__kv_write(kv, copy_fn, NULL, 1, &e));
+  h5tx__kv_close(kv);
+
+  OK(h5tx_store_open(path, NULL, &s, &e));
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, 2, &sn, &e));
+  h5tx_file_usage u;
+  OK(h5tx_snap_usage(sn, "copy.bin", &u, &e));
+  CHECK(u.pages == 4 && u.raw_pages == 4 && u.stored_bytes == 4 * PS);
+  h5tx_snap_close(sn);
+  h5tx_store_close(s);
+}
+
 int main(void) {
   test_paths tp = temp_paths();
   h5tx_store_opts o;
@@ -116,6 +191,7 @@ int main(void) {
               "page log segment 0000000000000077"));
   CHECK(found(&f, "damage", "index table dedupe", "whose key is not its place"));
   CHECK(f.damage == 7 && f.notes == 0);
+  test_origin(tp.dir);
   remove_tree(tp.dir);
   return check_done("core_verify_index");
 }
