@@ -297,6 +297,10 @@ static void judge_version(verify_arg *va, const h5tx__val *k, const h5tx__val *v
     snprintf(msg, cap, "%s: %s", who, why);
     return;
   }
+  if (fi->page_size < H5TX_MIN_PAGE_SIZE || fi->page_size > H5TX_MAX_PAGE_SIZE) {
+    snprintf(msg, cap, "%s: its file's page size (%u bytes) is out of range", who, fi->page_size);
+    return;
+  }
   if (p.raw != fi->page_size) {
     snprintf(msg, cap, "%s: a page of %u bytes where the file has pages of %u", who, p.raw,
              fi->page_size);
@@ -656,8 +660,20 @@ int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progres
   if ((rc = h5tx__scan(s, IDX_FILES, h5tx__load_file, &va.files, err))) goto out;
   out->records += va.files.n + (uint64_t)va.files.bad;
   uint32_t maxps = H5TX_MIN_PAGE_SIZE;
-  for (size_t i = 0; i < va.files.n; i++)
-    if (va.files.v[i].page_size > maxps) maxps = va.files.v[i].page_size;
+  for (size_t i = 0; i < va.files.n; i++) {
+    const file_info *fi = &va.files.v[i];
+    if (fi->page_size > maxps) maxps = fi->page_size;
+    if (fi->page_size < H5TX_MIN_PAGE_SIZE || fi->page_size > H5TX_MAX_PAGE_SIZE)
+      DAMAGE(&va, "store %s: file '%s' (id %llu): a page size of %u bytes", s->path, fi->name,
+             (unsigned long long)fi->id, fi->page_size);
+    if (fi->created > va.head && !after_pin(&va, fi->created))
+      DAMAGE(&va, "store %s: file '%s' (id %llu): created at revision %llu, newer than head",
+             s->path, fi->name, (unsigned long long)fi->id, (unsigned long long)fi->created);
+    if (fi->origin_fid && !h5tx__file_find(&va.files, fi->origin_fid))
+      DAMAGE(&va, "store %s: file '%s' (id %llu): its origin, file id %llu, has no file record",
+             s->path, fi->name, (unsigned long long)fi->id, (unsigned long long)fi->origin_fid);
+  }
+  if (maxps > H5TX_MAX_PAGE_SIZE) maxps = H5TX_MAX_PAGE_SIZE;
   if (!(va.buf = malloc(maxps)) || !(va.scratch = malloc(maxps + maxps / 8 + 512))) {
     rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
     goto out;

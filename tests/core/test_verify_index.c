@@ -4,10 +4,11 @@
  * wrong: a name of a file with no record, a length of one, a tag of a
  * revision past head, a commit whose parent is not the one before, a page
  * version in a segment that does not exist, one whose payload is not the
- * record its place says, a dedupe entry whose key is not its place. And a
- * file whose pages come through its origin (FORMAT.md, "Origin"; made here
- * by applying a commit record, as no entry point makes one yet): its usage
- * counts the pages it reads through the origin. */
+ * record its place says, a dedupe entry whose key is not its place, a file
+ * created past head whose origin has no record. And a file whose pages
+ * come through its origin (FORMAT.md, "Origin"; made here by applying a
+ * commit record, as no entry point makes one yet): its usage counts the
+ * pages it reads through the origin. */
 #include "apply2.h"
 #include "check_verify.h"
 #include "index.h"
@@ -32,6 +33,14 @@ static int damage_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   h5tx__len_key(k, 77, 2);
   h5tx__le64(v, 4096);
   if ((rc = h5tx__idx_put(t, IDX_LENGTHS, k, H5TX_LEN_KEY, v, 8, err))) return rc;
+  /* files: odd.bin (id 55) created at revision 60, origin file 88 */
+  h5tx__buf fb = {0};
+  REQUIRE(h5tx__file2_encode(&fb, PS, 60, 88, 1, "odd.bin", 7) == 0);
+  uint8_t fk[8];
+  h5tx__be64(fk, 55);
+  rc = h5tx__idx_put(t, IDX_FILES, fk, 8, fb.p, fb.n, err);
+  h5tx__buf_free(&fb);
+  if (rc) return rc;
   /* tags: 'future' names revision 50 */
   h5tx__le64(v, 50);
   if ((rc = h5tx__idx_put(t, IDX_TAGS, "future", 6, v, 8, err))) return rc;
@@ -190,7 +199,9 @@ int main(void) {
   CHECK(found(&f, "damage", "file 'f.bin' page 9 revision 1: its segment is missing",
               "page log segment 0000000000000077"));
   CHECK(found(&f, "damage", "index table dedupe", "whose key is not its place"));
-  CHECK(f.damage == 7 && f.notes == 0);
+  CHECK(found(&f, "damage", "file 'odd.bin' (id 55): created at revision 60", "newer than head"));
+  CHECK(found(&f, "damage", "file 'odd.bin' (id 55): its origin, file id 88", "no file record"));
+  CHECK(f.damage == 9 && f.notes == 0);
   test_origin(tp.dir);
   remove_tree(tp.dir);
   return check_done("core_verify_index");
