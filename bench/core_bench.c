@@ -171,9 +171,9 @@ typedef struct run_result {
   double read_s;   /* open + reads */
   double resident; /* fraction of the file(s) in page cache before reading */
   double lat_med_ms, lat_p90_ms;
-  h5tx_usage usage;        /* h5tx: after the big write */
-  uint64_t patch_bytes;    /* h5tx: page record bytes the small commits added */
-  uint64_t patch_db_bytes; /* h5tx: LMDB bytes in use the small commits added */
+  h5tx_usage usage;          /* h5tx: after the big write */
+  uint64_t patch_bytes;      /* h5tx: page record bytes the small commits added */
+  uint64_t patch_disk_bytes; /* h5tx: bytes on disk (index and log) the small commits added */
 } run_result;
 
 static double mibps(uint64_t bytes, double s) { return (double)bytes / MIB / s; }
@@ -314,7 +314,8 @@ static void h5tx_run(const config *c, dataset *d, uint32_t page_size, int codec,
   h5tx_usage after;
   bench_check(h5tx_store_usage(s, &after, &err), "h5tx_store_usage", &err);
   r->patch_bytes = after.page_bytes - r->usage.page_bytes;
-  r->patch_db_bytes = after.db_bytes - r->usage.db_bytes;
+  r->patch_disk_bytes =
+      (after.index_bytes + after.log_bytes) - (r->usage.index_bytes + r->usage.log_bytes);
 
   /* The newest revision must hold the last patch. */
   if (c->commits > 0) {
@@ -431,17 +432,17 @@ static void run_default(const config *c, dataset *d, int argc, char **argv) {
     row(label, a, b, n, "%.3f");
   }
 
-  /* Storage: the same for every trial and durability but for LMDB's free
-   * pages; give the medians of the first durability's runs. */
-  double rec[MAX_TRIALS], db[MAX_TRIALS], file[MAX_TRIALS], patch[MAX_TRIALS], pdb[MAX_TRIALS];
+  /* Storage: the same for every trial and durability but for the index's
+   * free space; give the medians of the first durability's runs. */
+  double rec[MAX_TRIALS], idx[MAX_TRIALS], lg[MAX_TRIALS], patch[MAX_TRIALS], pdb[MAX_TRIALS];
   double commit[MAX_TRIALS], res_p[MAX_TRIALS], res_h[MAX_TRIALS];
   for (int t = 0; t < n; t++) {
     const run_result *r = &hx[0][t];
     rec[t] = (double)r->usage.page_bytes;
-    db[t] = (double)r->usage.db_bytes;
-    file[t] = (double)r->usage.file_bytes;
+    idx[t] = (double)r->usage.index_bytes;
+    lg[t] = (double)r->usage.log_bytes;
     patch[t] = (double)r->patch_bytes / c->commits;
-    pdb[t] = (double)r->patch_db_bytes / c->commits;
+    pdb[t] = (double)r->patch_disk_bytes / c->commits;
     commit[t] = r->commit_s / r->write_s;
     res_p[t] = px[0][t].resident;
     res_h[t] = hx[0][t].resident;
@@ -452,14 +453,14 @@ static void run_default(const config *c, dataset *d, int argc, char **argv) {
   printf("| logical bytes | %.1f | 1.000 |\n", logical / MIB);
   printf("| page records (h5tx_usage.page_bytes) | %.1f | %.3f |\n", bench_median(rec, n) / MIB,
          bench_median(rec, n) / logical);
-  printf("| LMDB pages in use (db_bytes) | %.1f | %.3f |\n", bench_median(db, n) / MIB,
-         bench_median(db, n) / logical);
-  printf("| data.mdb size (file_bytes) | %.1f | %.3f |\n", bench_median(file, n) / MIB,
-         bench_median(file, n) / logical);
+  printf("| page log segments (log_bytes) | %.1f | %.3f |\n", bench_median(lg, n) / MIB,
+         bench_median(lg, n) / logical);
+  printf("| index files (index_bytes) | %.1f | %.3f |\n", bench_median(idx, n) / MIB,
+         bench_median(idx, n) / logical);
   printf("| per small commit (%llu KiB logical): page records added | %.3f | %.3f |\n",
          (unsigned long long)(PATCH / KIB), bench_median(patch, n) / MIB,
          bench_median(patch, n) / PATCH);
-  printf("| per small commit: LMDB pages in use added | %.3f | %.3f |\n",
+  printf("| per small commit: bytes on disk added (index and log) | %.3f | %.3f |\n",
          bench_median(pdb, n) / MIB, bench_median(pdb, n) / PATCH);
   printf("\nPage cache before the reads: POSIX file %.0f %% resident, data.mdb %.0f %% "
          "resident (medians), so reads measure memory and code paths, not the disk. "
@@ -497,10 +498,10 @@ static void run_sweep(const config *c, dataset *d, int argc, char **argv) {
   }
   printf("Durability %s: POSIX writes %s; small commits are pwrite%s.\n\n", dur_name(dur),
          dur == H5TX_SYNC ? "end with fsync" : "have no fsync", dur == H5TX_SYNC ? " + fsync" : "");
-  printf(
-      "| page size | write MiB/s | h5tx/POSIX | read MiB/s | h5tx/POSIX | records / logical | "
-      "LMDB / logical | small commit ms (median) | h5tx/POSIX | KiB of records per small commit | "
-      "KiB of LMDB pages per small commit |\n");
+  printf("| page size | write MiB/s | h5tx/POSIX | read MiB/s | h5tx/POSIX | records / logical | "
+         "on disk / logical | small commit ms (median) | h5tx/POSIX | KiB of records per small "
+         "commit | "
+         "KiB on disk per small commit |\n");
   printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   printf("| POSIX | %.0f | 1 | %.0f | 1 | - | - | %.3f | 1 | %llu | %llu |\n", bench_median(a, n),
          bench_median(ra, n), bench_median(la, n), (unsigned long long)(PATCH / KIB),
@@ -516,9 +517,9 @@ static void run_sweep(const config *c, dataset *d, int argc, char **argv) {
       rr[t] = rb[t] / ra[t];
       lr[t] = lb[t] / la[t];
       s1[t] = (double)r->usage.page_bytes / (double)d->bytes;
-      s2[t] = (double)r->usage.db_bytes / (double)d->bytes;
+      s2[t] = (double)(r->usage.index_bytes + r->usage.log_bytes) / (double)d->bytes;
       s3[t] = (double)r->patch_bytes / c->commits / KIB;
-      s4[t] = (double)r->patch_db_bytes / c->commits / KIB;
+      s4[t] = (double)r->patch_disk_bytes / c->commits / KIB;
     }
     char ps[32];
     if (sweep_sizes[k] >= MIB)

@@ -1,5 +1,6 @@
-/* check_fs.h - file-system helpers the tests share: damaging a byte of a
- * store on disk, a small private tmpfs to fill up, and what `du` counts. */
+/* check_fs.h - file-system helpers the tests share: finding and damaging
+ * bytes of a store on disk (page log segments, index), a small private
+ * tmpfs to fill up, and what `du` counts. */
 #ifndef H5TX_CHECK_FS_H
 #define H5TX_CHECK_FS_H
 
@@ -28,24 +29,89 @@ static inline uint64_t du_bytes(const char *dir) {
   return total;
 }
 
-/* Flip bits `mask` of byte `at` of the first occurrence of `needle` in the
- * store's data file; returns 1 if found. Call it while no handle of the
- * store is open in this process (closing a file LMDB has open would drop
- * its locks). */
-static inline int flip_in_store(const char *store, const char *needle, size_t at, uint8_t mask) {
-  char path[1100];
-  snprintf(path, sizeof path, "%s/data.mdb", store);
+/* Flip bits `mask` of byte `at` of every occurrence of the `n` bytes at
+ * `needle` in file `path`; returns how many there were. Call it while no
+ * handle of the store is open in this process (closing a file LMDB has
+ * open would drop its locks). */
+static inline int flip_in_file(const char *path, const void *needle, size_t n, size_t at,
+                               uint8_t mask) {
   int fd = open(path, O_RDWR);
   REQUIRE(fd >= 0);
   struct stat st;
   REQUIRE(fstat(fd, &st) == 0);
-  uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  REQUIRE(m != MAP_FAILED);
-  uint8_t *hit = memmem(m, (size_t)st.st_size, needle, strlen(needle));
-  if (hit) hit[at] ^= mask;
-  munmap(m, (size_t)st.st_size);
+  int hits = 0;
+  if (st.st_size > 0) {
+    uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    REQUIRE(m != MAP_FAILED);
+    /* find them all first: a flip may make another occurrence */
+    size_t offs[64], k = 0;
+    for (uint8_t *p = m; k < 64;) {
+      uint8_t *hit = memmem(p, (size_t)st.st_size - (size_t)(p - m), needle, n);
+      if (!hit) break;
+      offs[k++] = (size_t)(hit - m);
+      p = hit + 1;
+    }
+    for (size_t i = 0; i < k; i++)
+      m[offs[i] + at] ^= mask;
+    hits = (int)k;
+    munmap(m, (size_t)st.st_size);
+  }
   close(fd);
-  return hit != NULL;
+  return hits;
+}
+
+/* The segment of the store's page log (`log/SSSSSSSSSSSSSSSS.seg`) whose
+ * bytes hold `needle`: its path into `seg`, its number into *num and the
+ * needle's offset in it into *off; returns 1 if found. */
+static inline int find_in_log(const char *store, const char *needle, char *seg, size_t cap,
+                              uint64_t *num, uint64_t *off) {
+  char dir[1100];
+  snprintf(dir, sizeof dir, "%s/log", store);
+  DIR *d = opendir(dir);
+  REQUIRE(d);
+  int found = 0;
+  struct dirent *de;
+  while (!found && (de = readdir(d))) {
+    size_t n = strlen(de->d_name);
+    if (n != 20 || strcmp(de->d_name + 16, ".seg") != 0) continue;
+    snprintf(seg, cap, "%s/%s", dir, de->d_name);
+    int fd = open(seg, O_RDONLY);
+    REQUIRE(fd >= 0);
+    struct stat st;
+    REQUIRE(fstat(fd, &st) == 0);
+    if (st.st_size > 0) {
+      uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+      REQUIRE(m != MAP_FAILED);
+      uint8_t *hit = memmem(m, (size_t)st.st_size, needle, strlen(needle));
+      if (hit) {
+        *off = (uint64_t)(hit - m);
+        *num = strtoull(de->d_name, NULL, 16);
+        found = 1;
+      }
+      munmap(m, (size_t)st.st_size);
+    }
+    close(fd);
+  }
+  closedir(d);
+  return found;
+}
+
+/* Flip bits `mask` of byte `at` of `needle` in the store's page log (a
+ * payload); returns 1 if found. */
+static inline int flip_in_log(const char *store, const char *needle, size_t at, uint8_t mask) {
+  char seg[1400];
+  uint64_t num, off;
+  return find_in_log(store, needle, seg, sizeof seg, &num, &off) &&
+         flip_in_file(seg, needle, strlen(needle), at, mask) > 0;
+}
+
+/* The same for every occurrence of `n` bytes in the store's index (index
+ * values); returns how many there were. */
+static inline int flip_in_index(const char *store, const void *needle, size_t n, size_t at,
+                                uint8_t mask) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/index/data.mdb", store);
+  return flip_in_file(path, needle, n, at, mask);
 }
 
 /* Mount a tmpfs of `size` (e.g. "8m") on a new directory made from `dir`

@@ -340,29 +340,45 @@ const cli_cmd cli_cmd_gc = {
 
 /* ---- verify -------------------------------------------------------------- */
 
+/* Messages kept for --json. */
+typedef struct msg_list {
+  char **v;
+  size_t n, cap;
+} msg_list;
+
 typedef struct verify_arg {
   cli_progress *bar;
   int json;
-  char **problems;
-  size_t n, cap;
+  msg_list problems, notes;
 } verify_arg;
 
-static void on_problem(void *arg, const char *problem) {
+static void msg_add(msg_list *l, const char *msg) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    char **v = realloc(l->v, cap * sizeof *v);
+    if (!v) return; /* counted by h5tx_verify all the same */
+    l->v = v;
+    l->cap = cap;
+  }
+  char *copy = strdup(msg);
+  if (copy) l->v[l->n++] = copy;
+}
+
+static void msg_free(msg_list *l) {
+  for (size_t i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+}
+
+static void on_problem(void *arg, int kind, const char *problem) {
   verify_arg *va = arg;
+  int damage = kind == H5TX_VERIFY_DAMAGE;
   if (!va->json) {
     cli_progress_clear(va->bar);
-    printf("damage: %s\n", problem);
+    printf("%s: %s\n", damage ? "damage" : "note", problem);
     fflush(stdout);
   }
-  if (va->n == va->cap) {
-    size_t cap = va->cap ? 2 * va->cap : 16;
-    char **v = realloc(va->problems, cap * sizeof *v);
-    if (!v) return; /* counted by h5tx_verify all the same */
-    va->problems = v;
-    va->cap = cap;
-  }
-  char *copy = strdup(problem);
-  if (copy) va->problems[va->n++] = copy;
+  msg_add(damage ? &va->problems : &va->notes, problem);
 }
 
 static void on_progress(void *arg, uint64_t done, uint64_t total) {
@@ -379,13 +395,13 @@ static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
   h5tx_store *s = NULL;
   h5tx_error e = {0, ""};
   cli_progress bar;
-  verify_arg va = {&bar, a.set[0], NULL, 0, 0};
+  verify_arg va = {&bar, a.set[0], {NULL, 0, 0}, {NULL, 0, 0}};
   cli_names foreign = {NULL, 0, 0};
   if ((rc = cli_open(t.store, 0, &s))) goto out;
   if ((rc = cli_foreign(s, &foreign))) goto out;
   h5tx_verify_result res;
   memset(&res, 0, sizeof res);
-  cli_progress_start(&bar, "verify", 0, 0); /* units: page versions */
+  cli_progress_start(&bar, "verify", 0, 0); /* units: segments, then page versions */
   rc = h5tx_verify(s, on_problem, on_progress, &va, &res, &e);
   cli_progress_end(&bar);
   if (rc) {
@@ -401,10 +417,16 @@ static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_u64(&j, "page_versions", res.page_versions);
     cli_json_u64(&j, "bytes", res.bytes);
     cli_json_u64(&j, "records", res.records);
+    cli_json_u64(&j, "segments", res.segments);
+    cli_json_u64(&j, "log_records", res.log_records);
     cli_json_u64(&j, "problem_count", res.problems);
     cli_json_array(&j, "problems");
-    for (size_t i = 0; i < va.n; i++)
-      cli_json_str(&j, NULL, va.problems[i]);
+    for (size_t i = 0; i < va.problems.n; i++)
+      cli_json_str(&j, NULL, va.problems.v[i]);
+    cli_json_end(&j);
+    cli_json_array(&j, "notes");
+    for (size_t i = 0; i < va.notes.n; i++)
+      cli_json_str(&j, NULL, va.notes.v[i]);
     cli_json_end(&j);
     cli_json_array(&j, "foreign");
     for (size_t i = 0; i < foreign.n; i++)
@@ -413,9 +435,11 @@ static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_end(&j);
   } else {
     char b[32];
-    printf("store %s: checked %llu page version%s (%s) and %llu other record%s: ", t.store,
-           (unsigned long long)res.page_versions, res.page_versions == 1 ? "" : "s",
-           cli_bytes(b, res.bytes), (unsigned long long)res.records, res.records == 1 ? "" : "s");
+    printf("store %s: checked %llu page version%s (%s), %llu other record%s and %llu log "
+           "segment%s: ",
+           t.store, (unsigned long long)res.page_versions, res.page_versions == 1 ? "" : "s",
+           cli_bytes(b, res.bytes), (unsigned long long)res.records, res.records == 1 ? "" : "s",
+           (unsigned long long)res.segments, res.segments == 1 ? "" : "s");
     if (res.problems)
       printf("%llu problem%s\n", (unsigned long long)res.problems, res.problems == 1 ? "" : "s");
     else
@@ -431,9 +455,8 @@ static int run_verify(const cli_cmd *cmd, int argc, char **argv) {
   rc = CLI_OK;
 out:
   cli_names_free(&foreign);
-  for (size_t i = 0; i < va.n; i++)
-    free(va.problems[i]);
-  free(va.problems);
+  msg_free(&va.problems);
+  msg_free(&va.notes);
   h5tx_store_close(s);
   cli_target_free(&t);
   return rc;
@@ -441,18 +464,24 @@ out:
 
 const cli_cmd cli_cmd_verify = {
     "verify", run_verify, "STORE.h5tx [--json]", "check every stored page version and record",
-    "Reads every page version the store holds, at every revision, and checks\n"
-    "its checksum, its decoding, its content hash, and that it belongs to a\n"
-    "known file and has that file's page size; checks that every name, length,\n"
-    "commit and tag record parses and refers to what exists. Each problem is\n"
-    "reported naming file, page and revision (or the record); the exit status\n"
-    "is 1 when there is any. A progress bar is shown when stderr is a terminal.\n"
+    "Scans every segment of the page log, batch by batch, checking every\n"
+    "record; reads every page version the store holds, at every revision, from\n"
+    "the log and checks its place, its checksum, its decoding and content hash,\n"
+    "and that it belongs to a known file and has that file's page size; checks\n"
+    "every index value against its checksum, and that every name, length,\n"
+    "commit, tag and dedupe record parses and refers to what exists. Each\n"
+    "problem is reported as a 'damage:' line naming file, page and revision (or\n"
+    "the index table and key, or the log segment and offset); the exit status\n"
+    "is 1 when there is any. A 'note:' line is no damage: a torn tail that a\n"
+    "writer killed while appending left in its segment, which nothing reads.\n"
+    "A progress bar is shown when stderr is a terminal.\n"
     "Entries of the store's directory that are not part of the store (plain\n"
     "files an HDF5 1.10 program wrote there, ignoring HDF5_DRIVER) are named\n"
     "as 'foreign:' lines; they are not damage.\n\n"
     "Options:\n"
     "  --json   one JSON object: {store, ok, page_versions, bytes, records,\n"
-    "           problem_count, problems: [messages], foreign: [names]}\n"};
+    "           segments, log_records, problem_count, problems: [messages],\n"
+    "           notes: [messages], foreign: [names]}\n"};
 
 /* ---- stats --------------------------------------------------------------- */
 
@@ -502,7 +531,7 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     goto out;
   }
   if ((rc = load_readers(s, &rl))) goto out;
-  uint64_t saved = st.written_bytes > st.stored_bytes ? st.written_bytes - st.stored_bytes : 0;
+  uint64_t saved = st.written_bytes > st.live_bytes ? st.written_bytes - st.live_bytes : 0;
   char tm[32];
   if (json) {
     cli_json j;
@@ -522,9 +551,11 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_double(&j, "compression_ratio", ratio(st.zstd_raw_bytes, st.zstd_bytes));
     cli_json_u64(&j, "written_bytes", st.written_bytes);
     cli_json_u64(&j, "saved_bytes", saved);
-    cli_json_double(&j, "written_to_stored_ratio", ratio(st.written_bytes, st.stored_bytes));
-    cli_json_u64(&j, "db_bytes", st.db_bytes);
-    cli_json_u64(&j, "file_bytes", st.file_bytes);
+    cli_json_double(&j, "written_to_stored_ratio", ratio(st.written_bytes, st.live_bytes));
+    cli_json_u64(&j, "live_bytes", st.live_bytes);
+    cli_json_u64(&j, "log_bytes", st.log_bytes);
+    cli_json_u64(&j, "segments", st.segments);
+    cli_json_u64(&j, "index_bytes", st.index_bytes);
     cli_json_array(&j, "readers");
     for (size_t i = 0; i < rl.n; i++) {
       cli_json_object(&j, NULL);
@@ -568,17 +599,20 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     else
       snprintf(v, sizeof v, "no compressed pages");
     cli_table_row(&tb, "compression", v);
-    if (st.stored_bytes)
+    if (st.live_bytes)
       snprintf(v, sizeof v, "%s written by all commits, %s stored: %s saved (%.2fx)",
-               cli_bytes(b1, st.written_bytes), cli_bytes(b2, st.stored_bytes),
-               cli_bytes(b3, saved), ratio(st.written_bytes, st.stored_bytes));
+               cli_bytes(b1, st.written_bytes), cli_bytes(b2, st.live_bytes), cli_bytes(b3, saved),
+               ratio(st.written_bytes, st.live_bytes));
     else
       snprintf(v, sizeof v, "%s written by all commits, nothing stored",
                cli_bytes(b1, st.written_bytes));
     cli_table_row(&tb, "dedup", v);
-    snprintf(v, sizeof v, "%s of LMDB pages in use, data.mdb %s", cli_bytes(b1, st.db_bytes),
-             cli_bytes(b2, st.file_bytes));
-    cli_table_row(&tb, "database", v);
+    snprintf(v, sizeof v, "%llu segment%s, %s on disk, %s of it payloads in use",
+             (unsigned long long)st.segments, st.segments == 1 ? "" : "s",
+             cli_bytes(b1, st.log_bytes), cli_bytes(b2, st.live_bytes));
+    cli_table_row(&tb, "page log", v);
+    snprintf(v, sizeof v, "%s on disk", cli_bytes(b1, st.index_bytes));
+    cli_table_row(&tb, "index", v);
     snprintf(v, sizeof v, "%u live", st.readers);
     cli_table_row(&tb, "readers", v);
     for (size_t i = 0; i < rl.n; i++) {
@@ -613,12 +647,14 @@ const cli_cmd cli_cmd_stats = {
     "Scans the store and prints: head and the number of commits (and how many\n"
     "were collected), tags, files at head and their total length (logical\n"
     "bytes), the page versions stored and their bytes, how much zstd saved,\n"
-    "the bytes all commits wrote against the bytes stored (what sharing\n"
-    "unchanged pages, compression and gc saved), the LMDB file's size, the\n"
+    "the bytes all commits wrote against the payload bytes the page log holds\n"
+    "for them (what sharing unchanged and identical pages, compression and gc\n"
+    "saved), what the page log (its segments) and the index take on disk, the\n"
     "live readers (pid, revision) and the writers' leases.\n\n"
     "Options:\n"
     "  --json   one JSON object: {store, head, revisions, collected, tags,\n"
     "           files, logical_bytes, page_versions, stored_bytes, zstd_bytes,\n"
     "           zstd_raw_bytes, compression_ratio, written_bytes, saved_bytes,\n"
-    "           written_to_stored_ratio, db_bytes, file_bytes, readers: [{pid,\n"
+    "           written_to_stored_ratio, live_bytes, log_bytes, segments,\n"
+    "           index_bytes, readers: [{pid,\n"
     "           revision, since}], leases: [{file, pid, host, since, alive}]}\n"};

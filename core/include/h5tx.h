@@ -446,29 +446,39 @@ H5TX_API int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *ou
 
 typedef struct h5tx_usage {
   uint64_t page_versions; /**< stored page versions, all files, all revs */
-  uint64_t page_bytes;    /**< bytes of those records (after compression) */
-  uint64_t db_bytes;      /**< bytes of LMDB pages in use */
-  uint64_t file_bytes;    /**< size of the LMDB data file on disk */
+  uint64_t page_bytes;    /**< payload bytes in the page log those versions
+                               point at (after compression), a payload that
+                               several versions share counted for each */
+  uint64_t live_bytes;    /**< payload bytes in the page log that page
+                               versions point at, each payload once: what
+                               the log would hold if it held nothing else */
+  uint64_t log_bytes;     /**< size of the page log's segment files: what
+                               the payloads take on disk, dead ones (not yet
+                               compacted away) and headers included */
+  uint64_t segments;      /**< segment files in the page log */
+  uint64_t index_bytes;   /**< size of the index's files on disk (names,
+                               lengths, page places, commits, tags) */
 } h5tx_usage;
 
 /** Measure what the store holds (a scan of the page index in batches of
- * short read transactions, as h5tx_store_stats does). */
+ * short read transactions, as h5tx_store_stats does; the log's files are
+ * measured, not read). */
 H5TX_API int h5tx_store_usage(h5tx_store *s, h5tx_usage *out, h5tx_error *err);
 
 /* ------------------------------------------------------------------ */
 /** @name Inspection: usage, differences, verification, statistics.
  *
  * Long scans (h5tx_verify, h5tx_store_stats) read in batches of short read
- * transactions, so they never hold back LMDB's page reuse; what they report
+ * transactions, so they never hold back the index's reuse of space; what they report
  * is exact for versions that exist from start to end of the scan. */
 
 /** What one file holds at a snapshot. */
 typedef struct h5tx_file_usage {
   uint64_t pages;        /**< stored page versions it reads (holes excluded) */
-  uint64_t stored_bytes; /**< bytes of those page records */
+  uint64_t stored_bytes; /**< payload bytes of those versions in the page log */
   uint64_t zstd_pages;   /**< of which compressed with zstd */
   uint64_t raw_pages;    /**< stored raw */
-  uint64_t zero_pages;   /**< stored as zero pages */
+  uint64_t zero_pages;   /**< zero pages (no payload) */
 } h5tx_file_usage;
 
 /** Measure file `name` as of the snapshot.
@@ -494,28 +504,48 @@ H5TX_API int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, 
 /** Progress of a long scan: `done` of `total` units (bytes or records). */
 typedef void (*h5tx_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
-/** Called once per problem h5tx_verify() finds, with a message naming it
- * (store, file, page, revision, table). */
-typedef void (*h5tx_problem_fn)(void *arg, const char *problem);
+/** What h5tx_verify() reports: damage (the store does not hold what it
+ * should: counted in h5tx_verify_result.problems) or a note (worth knowing,
+ * not damage: the torn tail that a writer killed while appending left in
+ * its unsealed segment, which nothing reads; counted in notes). */
+enum { H5TX_VERIFY_NOTE = 0, H5TX_VERIFY_DAMAGE = 1 };
+
+/** Called once per finding of h5tx_verify(): its kind (H5TX_VERIFY_DAMAGE
+ * or H5TX_VERIFY_NOTE) and a message naming it (store and file, page and
+ * revision; or index table and key; or page log segment and offset). */
+typedef void (*h5tx_problem_fn)(void *arg, int kind, const char *problem);
 
 typedef struct h5tx_verify_result {
-  uint64_t page_versions; /**< page records read and checked */
-  uint64_t bytes;         /**< bytes of those records */
-  uint64_t records;       /**< other records checked (names, lengths, files,
-                               commits, tags) */
-  uint64_t problems;      /**< problems reported */
+  uint64_t page_versions; /**< page versions checked: index value, place,
+                               payload read from the page log and decoded */
+  uint64_t bytes;         /**< payload bytes of those versions */
+  uint64_t records;       /**< other index records checked (files, names,
+                               lengths, commits, tags, dedupe, segments,
+                               meta, branches, externals) */
+  uint64_t problems;      /**< damage reported */
+  uint64_t segments;      /**< page log segments scanned */
+  uint64_t log_records;   /**< records of those segments whose checks passed */
+  uint64_t notes;         /**< notes reported */
 } h5tx_verify_result;
 
-/** Read every stored page version and check its checksum, its decoding and
- * content hash, that its key names a known file and that its size is the
- * file's page size; check that every name, length, commit and tag record
- * parses and refers to what exists (commits 1..head, files, revisions).
- * Problems go to `problem` (may be NULL); the scan goes on after each.
+/** Check the whole store. The index: every value of every table against
+ * its check; every page version's place (well formed, in a segment that
+ * exists, inside that segment's valid part, the file's page size), its
+ * payload read from the page log, its record check and decoding; that
+ * every name, length, file, commit, tag and dedupe record parses and
+ * refers to what exists (commits 1..head, each with its commit record in
+ * the log, files, revisions). The page log: every segment scanned batch by
+ * batch, every record check; a batch that fails ends its segment's valid
+ * part and is reported with its offset and why (a torn tail of an unsealed
+ * segment whose writer is dead is a note; in a segment sealed, damage).
+ * Findings go to `problem` (may be NULL); the scan goes on after each.
  * What is judged is the store as of head when the call starts, pinned
  * (snapshot) until it returns so gc keeps it: records that commits landing
- * during the scan add are skipped, unless they are newer than head even then.
- * `problem` and `progress` run with no index transaction open, so they may
- * take their time (or even commit).
+ * during the scan add are skipped, unless they are newer than head even then,
+ * and a version that gc or compaction changes during the scan is judged as
+ * it is then. `problem` and `progress` (units: segments scanned plus page
+ * versions checked) run with no index transaction open, so they may take
+ * their time (or even commit).
  * @return 0 when the scan completed (problems or not: see out->problems),
  *  or H5TX_EIO / H5TX_ENOMEM when it could not */
 H5TX_API int h5tx_verify(h5tx_store *s, h5tx_problem_fn problem, h5tx_progress_fn progress,
@@ -529,13 +559,18 @@ typedef struct h5tx_stats {
   uint64_t files;          /**< files at head */
   uint64_t logical_bytes;  /**< sum of their lengths */
   uint64_t page_versions;  /**< stored page versions, all revisions */
-  uint64_t stored_bytes;   /**< bytes of page records */
+  uint64_t stored_bytes;   /**< payload bytes those versions point at, a
+                                shared payload counted for each */
   uint64_t zstd_bytes;     /**< of which zstd payloads ... */
   uint64_t zstd_raw_bytes; /**< ... which decode to this many bytes */
   uint64_t written_bytes;  /**< page bytes all commits changed, as if each
                                 changed page had been stored in full */
-  uint64_t db_bytes;       /**< LMDB pages in use */
-  uint64_t file_bytes;     /**< size of data.mdb */
+  uint64_t live_bytes;     /**< payload bytes in the page log that page
+                                versions point at, each payload once (as
+                                h5tx_usage.live_bytes) */
+  uint64_t log_bytes;      /**< size of the page log's segment files */
+  uint64_t segments;       /**< segment files in the page log */
+  uint64_t index_bytes;    /**< size of the index's files on disk */
   uint32_t readers;        /**< live snapshots pinning a revision, all processes */
   uint32_t leases;         /**< live writers */
 } h5tx_stats;

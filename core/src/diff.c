@@ -1,33 +1,32 @@
-/* diff.c - which pages of a file differ between two revisions. */
+/* diff.c - which pages of a file differ between two revisions: by the
+ * places and content hashes of the versions they read, never by bytes. */
 #include "admin.h"
 
 #include <stdlib.h>
 
 /* ---- diff ------------------------------------------------------------------------------ */
 
-/* What a page holds at one revision: a version (its revision) and content
- * hash, or zeros. */
+/* What a page holds at one revision: the place of the version it reads
+ * (through the file's origins) and its content hash, or zeros. */
 typedef struct page_state {
   int zero;
-  h5tx_rev version;
-  uint64_t content;
+  uint64_t seg, off, content;
 } page_state;
 
 static int page_state_at(h5tx_store *s, h5tx__cur *c, const char *name, const h5tx_stat *st,
-                         uint64_t page, h5tx_rev rev, page_state *ps, h5tx_error *err) {
-  ps->zero = 1;
-  ps->version = 0;
-  ps->content = 0;
+                         const page_chain *ch, uint64_t page, h5tx_rev rev, page_state *ps,
+                         h5tx_error *err) {
+  *ps = (page_state){1, 0, 0, 0};
   if (!st || page * st->page_size >= st->length) return 0;
   h5tx__place p;
-  h5tx_rev at = 0;
-  int rc = h5tx__page_find(s, c, name, st->file_id, page, rev, &p, &at, err);
+  h5tx_error e = {0, ""};
+  int rc = h5tx__chain_find(c, ch, page, &p, NULL, NULL, &e);
   if (rc == H5TX_ENOENT) return 0;
-  if (rc) return rc;
+  if (rc)
+    return h5tx__err(err, rc, "store %s: file '%s' page %llu revision %llu: %s", s->path, name,
+                     (unsigned long long)page, (unsigned long long)rev, e.msg);
   if (p.enc == PLOG_ENC_ZERO) return 0;
-  ps->zero = 0;
-  ps->version = at;
-  ps->content = p.content;
+  *ps = (page_state){0, p.seg, p.off, p.content};
   return 0;
 }
 
@@ -65,6 +64,10 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
    * as a whole. */
   int paged = pa && pb && pa->page_size == pb->page_size;
   uint32_t ps = (pa ? pa : pb)->page_size;
+  page_chain ca = {0}, cb = {0};
+  if (paged && ((rc = h5tx__chain_load(s, t, pa->file_id, a, &ca, err)) ||
+                (rc = h5tx__chain_load(s, t, pb->file_id, b, &cb, err))))
+    goto out;
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, IDX_PAGES, &c, err))) goto out;
   uint64_t npages = (lmax + ps - 1) / ps, run = UINT64_MAX;
@@ -77,14 +80,13 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
       /* Bytes in [lmin, lmax) exist in one revision only. */
       changed = lmin != lmax && (p + 1) * ps > lmin;
       page_state x, y;
-      if (!changed && ((rc = page_state_at(s, c, name, pa, p, a, &x, err)) ||
-                       (rc = page_state_at(s, c, name, pb, p, b, &y, err))))
+      if (!changed && ((rc = page_state_at(s, c, name, pa, &ca, p, a, &x, err)) ||
+                       (rc = page_state_at(s, c, name, pb, &cb, p, b, &y, err))))
         break;
-      /* One stored version read by both is the same; else by content. */
+      /* One payload read by both is the same; else by content hash. */
       if (!changed)
         changed = x.zero != y.zero ||
-                  (!x.zero && !(pa->file_id == pb->file_id && x.version == y.version) &&
-                   x.content != y.content);
+                  (!x.zero && !(x.seg == y.seg && x.off == y.off) && x.content != y.content);
     }
     if (changed && run == UINT64_MAX) run = p;
     if (!changed && run != UINT64_MAX) {

@@ -1,7 +1,11 @@
-/* scan.c - scans of a table in batches of short read transactions, and
- * the table of file records, for the inspection files (admin.h). */
+/* scan.c - scans of an index table in batches of short read transactions,
+ * and the table of file records, for the inspection files (admin.h). */
 #include "admin.h"
 
+#include "pages2.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define BATCH 512
@@ -105,24 +109,41 @@ int h5tx__count_entries(h5tx_store *s, int table, uint64_t *n, h5tx_error *err) 
   return rc;
 }
 
+static void file_bad(file_table *ft, const char *fmt, ...) H5TX_PRINTF(2, 3);
+static void file_bad(file_table *ft, const char *fmt, ...) {
+  ft->bad++;
+  if (!ft->on_bad) return;
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  ft->on_bad(ft->arg, msg);
+}
+
 int h5tx__load_file(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
   file_table *ft = arg;
-  h5tx__file_rec fr;
-  if (k->n != 8 || h5tx__file_parse(v, &fr) != 0) {
-    ft->bad++;
+  h5tx__val val = *v;
+  h5tx_error e = {0, ""};
+  if (h5tx__idx_value(IDX_FILES, k, &val, &e) != 0) {
+    file_bad(ft, "store %s: %s", ft->store, e.msg);
     return 0;
   }
-  if (ft->n == ft->cap) {
-    size_t cap = ft->cap ? ft->cap * 2 : 64;
-    file_info *nv = realloc(ft->v, cap * sizeof *nv);
-    if (!nv) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-    ft->v = nv;
-    ft->cap = cap;
+  h5tx__file2 fr;
+  if (k->n != 8 || h5tx__file2_parse(val.p, val.n, &fr) != 0) {
+    file_bad(ft, "store %s: index table files: file id %llu: malformed file record", ft->store,
+             k->n == 8 ? (unsigned long long)h5tx__get_be64(k->p) : 0ull);
+    return 0;
   }
+  if (h5tx__grow(&ft->v, &ft->cap, ft->n, sizeof *ft->v, 64))
+    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   file_info *fi = &ft->v[ft->n];
   fi->id = h5tx__get_be64(k->p);
   fi->page_size = fr.page_size;
-  fi->name = strndup((const char *)v->p + 16, v->n - 16);
+  fi->created = fr.created;
+  fi->origin_fid = fr.origin_fid;
+  fi->origin_rev = fr.origin_rev;
+  fi->name = strndup(fr.name, fr.name_len);
   if (!fi->name) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   ft->n++;
   return 0;
@@ -145,4 +166,43 @@ void h5tx__files_free(file_table *ft) {
   for (size_t i = 0; i < ft->n; i++)
     free(ft->v[i].name);
   free(ft->v);
+}
+
+/* ---- pages read through origins ------------------------------------------- */
+
+int h5tx__chain_load(h5tx_store *s, h5tx__txn *t, uint64_t fid, h5tx_rev rev, page_chain *ch,
+                     h5tx_error *err) {
+  ch->n = 0;
+  while (fid) {
+    if (ch->n == H5TX_ORIGIN_MAX + 1)
+      return h5tx__err(err, H5TX_ECORRUPT,
+                       "store %s: file id %llu: a chain of more than %d origins", s->path,
+                       (unsigned long long)ch->fid[0], H5TX_ORIGIN_MAX);
+    ch->fid[ch->n] = fid;
+    ch->rev[ch->n] = rev;
+    ch->n++;
+    uint8_t fk[8];
+    h5tx__be64(fk, fid);
+    h5tx__val v;
+    h5tx__file2 fr;
+    int rc = h5tx__idx_get(t, IDX_FILES, fk, 8, &v, err);
+    if (rc == H5TX_ENOENT || (rc == 0 && h5tx__file2_parse(v.p, v.n, &fr) != 0))
+      return h5tx__err(err, H5TX_ECORRUPT, "store %s: file id %llu has no valid file record",
+                       s->path, (unsigned long long)fid);
+    if (rc) return rc;
+    fid = fr.origin_fid;
+    rev = fr.origin_rev;
+  }
+  return 0;
+}
+
+int h5tx__chain_find(h5tx__cur *c, const page_chain *ch, uint64_t page, h5tx__place *p,
+                     h5tx_rev *at, size_t *link, h5tx_error *err) {
+  for (size_t i = 0; i < ch->n; i++) {
+    int rc = h5tx__page2_find(c, ch->fid[i], page, ch->rev[i], p, at, err);
+    if (rc == H5TX_ENOENT) continue;
+    if (rc == 0 && link) *link = i;
+    return rc;
+  }
+  return H5TX_ENOENT;
 }

@@ -12,25 +12,29 @@ typedef struct stats_arg {
 } stats_arg;
 
 static int stats_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
-  (void)k;
   (void)err;
   h5tx_stats *st = ((stats_arg *)arg)->st;
+  h5tx__val pv = *v;
+  h5tx__place p;
+  const char *why;
   st->page_versions++;
-  st->stored_bytes += v->n;
-  const uint8_t *d = v->p;
-  if (v->n >= H5TX_PAGE_HDR && d[1] == H5TX_ENC_ZSTD) {
-    st->zstd_bytes += v->n - H5TX_PAGE_HDR;
-    st->zstd_raw_bytes += h5tx__get_le32(d + 4);
+  if (h5tx__idx_value(IDX_PAGES, k, &pv, NULL) != 0 || h5tx__place_parse(pv.p, pv.n, &p, &why) != 0)
+    return 0; /* damage: verify's to report */
+  st->stored_bytes += p.stored;
+  if (p.enc == PLOG_ENC_ZSTD) {
+    st->zstd_bytes += p.stored;
+    st->zstd_raw_bytes += p.raw;
   }
   return 0;
 }
 
 static int stats_commit(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_error *err) {
-  (void)k;
   (void)err;
   stats_arg *sa = arg;
-  h5tx__commit_rec c;
-  if (h5tx__commit_parse(v, &c) != 0) return 0;
+  h5tx__val cv = *v;
+  h5tx__commit2 c;
+  if (h5tx__idx_value(IDX_COMMITS, k, &cv, NULL) != 0 || h5tx__commit2_parse(cv.p, cv.n, &c) != 0)
+    return 0;
   sa->st->revisions++;
   if (c.flags & (H5TX_COMMIT_COLLECTED | H5TX_COMMIT_COLLECTING)) sa->st->collected++;
   if (c.nfiles == 1) {
@@ -71,10 +75,11 @@ static void count_reader(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since) 
 int h5tx_store_stats(h5tx_store *s, h5tx_stats *out, h5tx_error *err) {
   memset(out, 0, sizeof *out);
   stats_arg sa = {.st = out};
-  int rc = h5tx__scan(s, KV_FILES, h5tx__load_file, &sa.files, err);
-  if (rc == 0) rc = h5tx__scan(s, KV_PAGES, stats_page, &sa, err);
-  if (rc == 0) rc = h5tx__scan(s, KV_COMMITS, stats_commit, &sa, err);
-  if (rc == 0) rc = h5tx__scan(s, KV_TAGS, stats_tag, &sa, err);
+  sa.files.store = s->path;
+  int rc = h5tx__scan(s, IDX_FILES, h5tx__load_file, &sa.files, err);
+  if (rc == 0) rc = h5tx__scan(s, IDX_PAGES, stats_page, &sa, err);
+  if (rc == 0) rc = h5tx__scan(s, IDX_COMMITS, stats_commit, &sa, err);
+  if (rc == 0) rc = h5tx__scan(s, IDX_TAGS, stats_tag, &sa, err);
   h5tx_snap *snap = NULL;
   if (rc == 0) rc = h5tx_snap_open(s, H5TX_HEAD, &snap, err);
   if (rc == 0) {
@@ -82,7 +87,8 @@ int h5tx_store_stats(h5tx_store *s, h5tx_stats *out, h5tx_error *err) {
     rc = h5tx_snap_list(snap, NULL, stats_file, out, err);
     h5tx_snap_close(snap); /* not counted below: closed first */
   }
-  if (rc == 0) rc = h5tx__kv_space(s->kv, &out->db_bytes, &out->file_bytes, err);
+  if (rc == 0) rc = h5tx__live_bytes(s, &out->live_bytes, err);
+  if (rc == 0) rc = h5tx__space(s, &out->index_bytes, &out->log_bytes, &out->segments, err);
   if (rc == 0) rc = h5tx_leases(s, count_lease, &out->leases, err);
   if (rc == 0 && s->pins) h5tx__pins_scan(s->pins, count_reader, &out->readers);
   h5tx__files_free(&sa.files);

@@ -428,7 +428,7 @@ static void rewrite(h5tx_store *s, int n, uint64_t *rng) {
 static uint64_t data_file(h5tx_store *s) {
   h5tx_usage u;
   OK(h5tx_store_usage(s, &u, &e));
-  return u.file_bytes;
+  return u.index_bytes;
 }
 
 typedef struct slow_reader {

@@ -362,8 +362,8 @@ int main(void) {
   CHECK(after.page_versions == NPAGES);
 
   /* Freed space is reused: rewriting everything several times more, then
-   * collecting, leaves the data file no larger than twice what it was. */
-  uint64_t file_before = after.file_bytes, log_before = log_du(tp.store);
+   * collecting, leaves the index files no larger than twice what it was. */
+  uint64_t file_before = after.index_bytes, log_before = log_du(tp.store);
   for (int k = 0; k < 3; k++) {
     OK(h5tx_writer_open(s, "f.bin", NULL, &w, &e));
     for (int p = 0; p < NPAGES; p++) {
@@ -377,7 +377,7 @@ int main(void) {
   }
   OK(h5tx_store_usage(s, &after, &e));
   CHECK(after.page_versions == NPAGES);
-  CHECK(after.file_bytes <= 2 * file_before);
+  CHECK(after.index_bytes <= 2 * file_before);
   /* and so is the page log's: compaction gives the dead records back.
    * What stays is head's pages, each revision's commit record (a batch
    * of its own: 8 KiB) and segment headers; without compaction every
