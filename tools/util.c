@@ -325,8 +325,7 @@ int cli_open(const char *path, int writable, h5tx_store **s) {
   return cli_fail_h5(&e) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
 }
 
-static int add_name(void *arg, const char *name) {
-  cli_names *l = arg;
+int cli_names_add(cli_names *l, const char *name) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? 2 * l->cap : 8;
     char **v = realloc(l->v, cap * sizeof *v);
@@ -338,6 +337,8 @@ static int add_name(void *arg, const char *name) {
   l->n++;
   return 0;
 }
+
+static int add_name(void *arg, const char *name) { return cli_names_add(arg, name); }
 
 int cli_foreign(h5tx_store *s, cli_names *out) {
   memset(out, 0, sizeof *out);
