@@ -41,7 +41,7 @@ extern "C" {
 #define H5TX_VERSION_MAJOR 0
 #define H5TX_VERSION_MINOR 1
 #define H5TX_VERSION_PATCH 0
-#define H5TX_FORMAT_VERSION 1
+#define H5TX_FORMAT_VERSION 2
 
 /** A revision number. Revisions are global to a store: 0 is the empty store,
  * and every commit adds one. */
@@ -104,8 +104,9 @@ typedef struct h5tx_store_opts {
   int level;          /**< zstd level (default 3) */
   uint64_t map_size;  /**< initial LMDB map size in bytes (0: default);
                            the map grows on demand whatever this is */
-  size_t dirty_limit; /**< bytes of dirty pages a writer keeps in memory
-                           before spilling to a temporary file (0: 256 MiB) */
+  size_t dirty_limit; /**< the writer cache: bytes of dirty pages a writer
+                           keeps in memory before it streams them into the
+                           page log (0: 64 MiB) */
 } h5tx_store_opts;
 
 /** Fill `o` with the defaults above. */
@@ -115,8 +116,10 @@ typedef struct h5tx_store h5tx_store;
 
 /** Open the store at directory `path` (a name ending in ".h5tx").
  *
- * Within one process every open of the same store shares one LMDB
- * environment, so a store may be opened any number of times.
+ * A store may be opened any number of times, by any number of processes.
+ * The first handle opened read-write while no other process has the store
+ * open recovers it after a crash or power loss (docs/FORMAT.md,
+ * "Recovery"; h5tx_store_recovered() says what changed).
  * @param[in] path  the store directory
  * @param[in] opts  options, or NULL for the defaults
  * @param[out] out  the handle, to be closed with h5tx_store_close()
@@ -126,11 +129,14 @@ typedef struct h5tx_store h5tx_store;
  *  - H5TX_EINVAL: `path` does not end in ".h5tx" (on create), or a bad option
  *  - H5TX_EINVAL: the store is on a network, cluster or FUSE file system
  *    (the message names it; see README, "Sharing a store")
- *  - H5TX_EFORMAT: `path` is not an h5tx store, or has a newer format
- *  - H5TX_ECORRUPT: data.mdb is missing or truncated (an open never
- *    creates it), or lock.mdb is truncated while the store is in use
- *  - H5TX_EROFS: this user may not write lock.mdb, which every reader
- *    needs (the message says so), or may not read a file of the store
+ *  - H5TX_EFORMAT: `path` is not an h5tx store, has a newer format, or has
+ *    format 1 (the message names `h5tx upgrade`, which converts it)
+ *  - H5TX_ECORRUPT: the index is missing or truncated (an open never
+ *    creates it; `h5tx repair` rebuilds it from the page log), or its lock
+ *    file is truncated while the store is in use
+ *  - H5TX_EROFS: this user may not write the index's lock file, which
+ *    every reader needs (the message says so), or may not read a file of
+ *    the store
  *  - H5TX_EIO, H5TX_ENOMEM, H5TX_ENOSPC */
 H5TX_API int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **out,
                              h5tx_error *err);
@@ -141,6 +147,12 @@ H5TX_API void h5tx_store_close(h5tx_store *s);
 
 /** The directory the store was opened with. */
 H5TX_API const char *h5tx_store_path(const h5tx_store *s);
+
+/** What recovery changed when this handle opened the store (revisions
+ * rolled back or forward, tags removed), one line each ending in '\n'; NULL
+ * when this handle did not recover it or there was nothing to change. Valid
+ * until the handle is closed. */
+H5TX_API const char *h5tx_store_recovered(const h5tx_store *s);
 
 /** The current head revision.
  * @return 0, or H5TX_EIO / H5TX_EFORK */

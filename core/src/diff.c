@@ -19,16 +19,15 @@ static int page_state_at(h5tx_store *s, h5tx__cur *c, const char *name, const h5
   ps->version = 0;
   ps->content = 0;
   if (!st || page * st->page_size >= st->length) return 0;
-  h5tx__val k, v;
-  int rc = h5tx__page_find(c, st->file_id, page, rev, &k, &v, err);
+  h5tx__place p;
+  h5tx_rev at = 0;
+  int rc = h5tx__page_find(s, c, name, st->file_id, page, rev, &p, &at, err);
   if (rc == H5TX_ENOENT) return 0;
   if (rc) return rc;
-  h5tx__page_rec r;
-  if ((rc = h5tx__page_check(s, name, &k, &v, &r, err))) return rc;
-  if (r.enc == H5TX_ENC_ZERO) return 0;
+  if (p.enc == PLOG_ENC_ZERO) return 0;
   ps->zero = 0;
-  ps->version = h5tx__key_rev(&k);
-  ps->content = r.content;
+  ps->version = at;
+  ps->content = p.content;
   return 0;
 }
 
@@ -67,7 +66,7 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
   int paged = pa && pb && pa->page_size == pb->page_size;
   uint32_t ps = (pa ? pa : pb)->page_size;
   h5tx__cur *c;
-  if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err))) goto out;
+  if ((rc = h5tx__kv_cursor(t, IDX_PAGES, &c, err))) goto out;
   uint64_t npages = (lmax + ps - 1) / ps, run = UINT64_MAX;
   /* Runs are collected and handed out after the transaction ends. */
   for (uint64_t p = 0; p <= npages && rc == 0; p++) {

@@ -4,16 +4,17 @@
 #include <stdlib.h>
 
 /* Names of the files a commit changed, resolved through the files table. */
-static int commit_files(h5tx__txn *t, const h5tx__commit_rec *c, char ***out, h5tx_error *err) {
+static int commit_files(h5tx__txn *t, const h5tx__commit2 *c, char ***out, h5tx_error *err) {
   char **names = calloc(c->nfiles + 1, sizeof *names);
   if (!names) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   for (uint32_t i = 0; i < c->nfiles; i++) {
     uint8_t k[8];
     h5tx__be64(k, h5tx__get_le64(c->fids + 8 * i));
     h5tx__val v;
-    int rc = h5tx__kv_get(t, KV_FILES, k, 8, &v, err);
-    if (rc == 0 && v.n >= 16) {
-      names[i] = strndup((const char *)v.p + 16, v.n - 16);
+    h5tx__file2 f;
+    int rc = h5tx__idx_get(t, IDX_FILES, k, 8, &v, err);
+    if (rc == 0 && h5tx__file2_parse(v.p, v.n, &f) == 0) {
+      names[i] = strndup(f.name, f.name_len);
     } else if (rc == 0 || rc == H5TX_ENOENT) {
       names[i] = strdup("?");
     } else {
@@ -38,13 +39,13 @@ static void free_names(char **names) {
 
 /* Read commit `r` in `t` and copy what h5tx_log hands out: host, message
  * and file names (freed by the caller, also on failure). */
-static int load_commit(h5tx_store *s, h5tx__txn *t, h5tx_rev r, h5tx__commit_rec *c, char **host,
+static int load_commit(h5tx_store *s, h5tx__txn *t, h5tx_rev r, h5tx__commit2 *c, char **host,
                        char **msg, char ***names, h5tx_error *err) {
   uint8_t k[8];
   h5tx__be64(k, r);
   h5tx__val v;
-  int rc = h5tx__kv_get(t, KV_COMMITS, k, 8, &v, err);
-  if (rc == H5TX_ENOENT || (rc == 0 && h5tx__commit_parse(&v, c) != 0))
+  int rc = h5tx__idx_get(t, IDX_COMMITS, k, 8, &v, err);
+  if (rc == H5TX_ENOENT || (rc == 0 && h5tx__commit2_parse(v.p, v.n, c) != 0))
     return h5tx__err(err, H5TX_ECORRUPT, "store %s: commit record %llu missing or malformed",
                      s->path, (unsigned long long)r);
   if (rc) return rc;
@@ -66,7 +67,7 @@ int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error
   for (h5tx_rev r = from; r >= 1 && rc == 0; r--) {
     h5tx__txn *t;
     if ((rc = h5tx__kv_read(s->kv, &t, err))) break;
-    h5tx__commit_rec c;
+    h5tx__commit2 c;
     char *host = NULL, *msg = NULL, **names = NULL;
     rc = load_commit(s, t, r, &c, &host, &msg, &names, err);
     h5tx__kv_done(t); /* c's pointers into the index die here; copies stay */
@@ -94,40 +95,63 @@ int h5tx_log(h5tx_store *s, h5tx_rev from, h5tx_log_fn fn, void *arg, h5tx_error
 typedef struct tag_arg {
   h5tx_store *s;
   const char *name;
-  h5tx_rev rev;
+  h5tx_rev rev; /* 0: delete */
+  int appended;
 } tag_arg;
 
-static int tag_set_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+/* A tag change: a tag record in the page log (flushed first when the
+ * store is `sync`, so repair finds every tag the index has), then the
+ * index. */
+static int tag_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   tag_arg *a = arg;
+  h5tx_store *s = a->s;
   h5tx_rev head, rev = a->rev;
-  int rc = h5tx__rev_check(a->s, t, rev, &head, err);
-  if (rc) return rc;
-  if (rev == H5TX_HEAD) rev = head;
-  uint8_t v[8];
-  h5tx__le64(v, rev);
+  int rc;
+  size_t nl = strlen(a->name);
+  if (rev) {
+    if ((rc = h5tx__rev_check(s, t, rev, &head, err))) return rc;
+    if (rev == H5TX_HEAD) rev = head;
+  } else {
+    h5tx__val v;
+    rc = h5tx__idx_get(t, IDX_TAGS, a->name, nl, &v, err);
+    if (rc == H5TX_ENOENT) return h5tx__err(err, rc, "store %s: no tag '%s'", s->path, a->name);
+    if (rc) return rc;
+  }
+  if (!a->appended) { /* once: a replay appends nothing new */
+    h5tx__buf b = {0};
+    if (h5tx__ltag_encode(&b, a->name, nl, rev))
+      return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+    h5tx__plog_rec r = {.kind = PLOG_TAG,
+                        .enc = PLOG_ENC_RAW,
+                        .raw = (uint32_t)b.n,
+                        .payload = b.p,
+                        .stored = (uint32_t)b.n};
+    h5tx__place p;
+    rc = h5tx__plog_append(s->log, 0, &r, 1, &p, err);
+    h5tx__buf_free(&b);
+    if (rc == 0 && s->durability == H5TX_SYNC) rc = h5tx__plog_flush(s->log, err);
+    if (rc) return rc;
+    a->appended = 1;
+  }
   a->rev = rev;
-  return h5tx__kv_put(t, KV_TAGS, a->name, strlen(a->name), v, 8, err);
+  return h5tx__apply_tag(t, a->name, nl, rev, err);
 }
 
 int h5tx_tag_set(h5tx_store *s, const char *name, h5tx_rev rev, h5tx_error *err) {
   int rc = h5tx__check_tag(name, err);
   if (rc) return rc;
-  tag_arg a = {s, name, rev};
-  return h5tx__kv_write(s->kv, tag_set_fn, &a, s->durability == H5TX_SYNC, err);
-}
-
-static int tag_del_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
-  tag_arg *a = arg;
-  int rc = h5tx__kv_del(t, KV_TAGS, a->name, strlen(a->name), err);
-  if (rc == H5TX_ENOENT) return h5tx__err(err, rc, "store %s: no tag '%s'", a->s->path, a->name);
-  return rc;
+  if (rev == 0)
+    return h5tx__err(err, H5TX_EINVAL, "store %s: tag '%s': revision 0 cannot be tagged", s->path,
+                     name);
+  tag_arg a = {s, name, rev, 0};
+  return h5tx__kv_write(s->kv, tag_fn, &a, 0, err);
 }
 
 int h5tx_tag_delete(h5tx_store *s, const char *name, h5tx_error *err) {
   int rc = h5tx__check_tag(name, err);
   if (rc) return rc;
-  tag_arg a = {s, name, 0};
-  return h5tx__kv_write(s->kv, tag_del_fn, &a, s->durability == H5TX_SYNC, err);
+  tag_arg a = {s, name, 0, 0};
+  return h5tx__kv_write(s->kv, tag_fn, &a, 0, err);
 }
 
 int h5tx_tag_get(h5tx_store *s, const char *name, h5tx_rev *rev, h5tx_error *err) {
@@ -135,7 +159,7 @@ int h5tx_tag_get(h5tx_store *s, const char *name, h5tx_rev *rev, h5tx_error *err
   int rc = h5tx__kv_read(s->kv, &t, err);
   if (rc) return rc;
   h5tx__val v;
-  rc = h5tx__kv_get(t, KV_TAGS, name, strlen(name), &v, err);
+  rc = h5tx__idx_get(t, IDX_TAGS, name, strlen(name), &v, err);
   if (rc == H5TX_ENOENT)
     rc = h5tx__err(err, rc, "store %s: no tag '%s'", s->path, name);
   else if (rc == 0 && v.n != 8)
@@ -158,10 +182,11 @@ int h5tx_tags(h5tx_store *s, h5tx_tag_fn fn, void *arg, h5tx_error *err) {
   int rc = h5tx__kv_read(s->kv, &t, err);
   if (rc) return rc;
   h5tx__cur *c;
-  if ((rc = h5tx__kv_cursor(t, KV_TAGS, &c, err)) == 0) {
+  if ((rc = h5tx__kv_cursor(t, IDX_TAGS, &c, err)) == 0) {
     h5tx__val k, vv;
     for (rc = h5tx__kv_seek(c, NULL, 0, &k, &vv, err); rc == 0;
          rc = h5tx__kv_next(c, &k, &vv, err)) {
+      if ((rc = h5tx__idx_value(IDX_TAGS, &k, &vv, err))) break;
       if (k.n > H5TX_MAX_TAG || vv.n != 8) {
         rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: malformed tag entry", s->path);
         break;

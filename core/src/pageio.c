@@ -1,46 +1,52 @@
 /* pageio.c - page access shared by snapshots and writers (store.h): find
- * the newest version of a page at or below a revision, verify and decode
- * it, clamp a read to a file's length, look a file up at a revision. */
+ * the newest version of a page at or below a revision, load it from the
+ * page log with its check verified, clamp a read to a file's length, look a file up at a revision.
+ */
 #include "store.h"
 
+#include "pages2.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 
-int h5tx__page_find(h5tx__cur *c, uint64_t fid, uint64_t page, h5tx_rev rev, h5tx__val *key,
-                    h5tx__val *val, h5tx_error *err) {
-  uint8_t k[H5TX_PAGE_KEY];
-  h5tx__page_key(k, fid, page, rev);
-  int rc = h5tx__kv_seek(c, k, sizeof k, key, val, err);
-  if (rc) return rc;
-  if (key->n != H5TX_PAGE_KEY || memcmp(key->p, k, 16) != 0) return H5TX_ENOENT;
-  return 0;
+int h5tx__page_find(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
+                    h5tx_rev rev, h5tx__place *p, h5tx_rev *at, h5tx_error *err) {
+  int rc = h5tx__page2_find(c, fid, page, rev, p, at, err);
+  if (rc == H5TX_ECORRUPT && err) {
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    h5tx__err(err, rc, "store %s: file '%s': %s", s->path, name, why);
+  }
+  return rc;
 }
 
-int h5tx__page_check(h5tx_store *s, const char *name, const h5tx__val *key, const h5tx__val *val,
-                     h5tx__page_rec *rec, h5tx_error *err) {
-  const char *why = NULL;
-  if (h5tx__page_parse(key, val, rec, &why) == 0) return 0;
-  const uint8_t *k = key->p;
-  return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' page %llu revision %llu: %s", s->path,
-                   name, (unsigned long long)h5tx__get_be64(k + 8),
-                   (unsigned long long)h5tx__key_rev(key), why);
+int h5tx__page_fail(h5tx_store *s, const char *name, uint64_t page, h5tx_rev at, int rc,
+                    h5tx_error *err) {
+  if (rc == H5TX_ENOENT) /* the segment is gone */
+    return h5tx__err(err, H5TX_ECORRUPT,
+                     "store %s: file '%s' page %llu revision %llu: its page log segment is gone",
+                     s->path, name, (unsigned long long)page, (unsigned long long)at);
+  if (err && (rc == H5TX_ECORRUPT || rc == H5TX_EFORMAT)) {
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    h5tx__err(err, rc, "store %s: file '%s' page %llu revision %llu: %s", s->path, name,
+              (unsigned long long)page, (unsigned long long)at, why);
+  }
+  return rc;
 }
 
 int h5tx__page_load(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
-                    h5tx_rev rev, uint32_t ps, uint8_t *dst, h5tx_error *err) {
-  h5tx__val k, v;
-  int rc = h5tx__page_find(c, fid, page, rev, &k, &v, err);
+                    h5tx_rev rev, uint32_t ps, uint8_t *dst, uint8_t *scratch, h5tx_error *err) {
+  h5tx__place p;
+  h5tx_rev at = 0;
+  int rc = h5tx__page_find(s, c, name, fid, page, rev, &p, &at, err);
   if (rc == H5TX_ENOENT) {
     memset(dst, 0, ps);
     return 0;
   }
   if (rc) return rc;
-  h5tx__page_rec r;
-  if ((rc = h5tx__page_check(s, name, &k, &v, &r, err))) return rc;
-  const char *why = NULL;
-  if (h5tx__page_decode(&r, dst, ps, &why) != 0)
-    return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' page %llu revision %llu: %s", s->path,
-                     name, (unsigned long long)page, (unsigned long long)h5tx__key_rev(&k), why);
-  return 0;
+  rc = h5tx__page2_load(s->log, &p, dst, ps, scratch, err);
+  return rc ? h5tx__page_fail(s, name, page, at, rc, err) : 0;
 }
 
 int h5tx__read_clamp(const char *store, const char *name, uint64_t off, size_t *len, void *buf,
@@ -70,9 +76,9 @@ int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx
   uint8_t fk[8];
   h5tx__be64(fk, fid);
   h5tx__val v;
-  h5tx__file_rec fr;
-  rc = h5tx__kv_get(t, KV_FILES, fk, 8, &v, err);
-  if (rc == H5TX_ENOENT || (rc == 0 && h5tx__file_parse(&v, &fr) != 0))
+  h5tx__file2 fr;
+  rc = h5tx__idx_get(t, IDX_FILES, fk, 8, &v, err);
+  if (rc == H5TX_ENOENT || (rc == 0 && h5tx__file2_parse(v.p, v.n, &fr) != 0))
     return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' (id %llu) has no valid file record",
                      s->path, name, (unsigned long long)fid);
   if (rc) return rc;

@@ -1,9 +1,11 @@
-/* store.c - opening and creating stores: the directory, its format marker,
- * the LMDB environment, the store's defaults; head and usage. */
+/* store.c - opening and creating stores: the directory, its marker, the
+ * index and the page log (format 2), the open lock and recovery, the
+ * store's defaults; head and revision checks; foreign entries. */
 #include "store.h"
 
+#include "apply2.h"
 #include "marker.h"
-#include "records.h"
+#include "store2.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -28,34 +30,6 @@ void h5tx_store_opts_init(h5tx_store_opts *o) {
 static int ends_with(const char *s, const char *suf) {
   size_t a = strlen(s), b = strlen(suf);
   return a >= b && strcmp(s + a - b, suf) == 0;
-}
-
-typedef struct init_arg {
-  const h5tx_store_opts *o;
-} init_arg;
-
-static int write_defaults(h5tx__txn *t, uint32_t ps, int codec, int level, int dur,
-                          h5tx_error *err) {
-  uint8_t d[16];
-  h5tx__le32(d, ps);
-  h5tx__le32(d + 4, (uint32_t)codec);
-  h5tx__le32(d + 8, (uint32_t)level);
-  h5tx__le32(d + 12, (uint32_t)dur);
-  return h5tx__kv_put(t, KV_META, "defaults", 8, d, 16, err);
-}
-
-static int init_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
-  const h5tx_store_opts *o = ((init_arg *)arg)->o;
-  uint8_t f[4];
-  h5tx__le32(f, H5TX_FORMAT_VERSION);
-  int rc = h5tx__kv_put(t, KV_META, "format", 6, f, 4, err);
-  if (!rc) rc = h5tx__meta_put(t, "head", 0, err);
-  if (!rc) rc = h5tx__meta_put(t, "next_file_id", 1, err);
-  if (!rc)
-    rc = write_defaults(t, o->page_size ? o->page_size : H5TX_DEFAULT_PAGE_SIZE,
-                        o->codec >= 0 ? o->codec : H5TX_CODEC_ZSTD, o->level ? o->level : 3,
-                        o->durability >= 0 ? o->durability : H5TX_SYNC, err);
-  return rc;
 }
 
 static int check_opts(const char *path, const h5tx_store_opts *o, h5tx_error *err) {
@@ -162,15 +136,8 @@ static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *
   if ((rc = check_local_fs(path, parent, err))) goto out;
   if ((rc = h5tx__make_tmp_dir("cannot create store", path, parent, base, tmp, sizeof tmp, err)))
     goto out;
-  h5tx__marker m = {.format = H5TX_FORMAT_VERSION};
-  if ((rc = h5tx__marker_write(tmp, path, &m, err))) goto cleanup;
-  h5tx__kv *kv;
-  rc = h5tx__kv_open(tmp, 1, 0, 0, &kv, err);
-  if (rc) goto cleanup;
-  init_arg a = {o};
-  rc = h5tx__kv_write(kv, init_fn, &a, 1, err);
-  h5tx__kv_close(kv);
-  if (rc) goto cleanup;
+  uint8_t id[16];
+  if ((rc = h5tx__store2_fill(tmp, path, o, id, err))) goto cleanup;
   /* The reader table is part of the store from the start, so that no
    * later (read-only) open has to create it. */
   h5tx__pins *pins;
@@ -188,51 +155,59 @@ static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *
   }
   rc = sync_dir(path, parent, err);
   goto out;
-cleanup:;
-  DIR *d = opendir(tmp);
-  struct dirent *de;
-  while (d && (de = readdir(d)))
-    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) unlinkat(dirfd(d), de->d_name, 0);
-  if (d) closedir(d);
-  rmdir(tmp);
+cleanup:
+  h5tx__remove_tree(tmp);
 out:
   free(base);
   free(parent);
   return rc;
 }
 
-typedef struct defaults {
-  uint32_t page_size;
-  int codec, level, durability;
-} defaults;
+/* The open lock: every handle of a writable store holds a read lock on one
+ * byte of `readers` (far past its slots) for its lifetime. A handle that
+ * gets the write lock instead is the only one: no process has the store
+ * open, so none can be writing, and it runs recovery (FORMAT.md,
+ * "Recovery") before turning the lock into a read lock (an fcntl lock
+ * changes type atomically, so no other opener sees it free in between). A
+ * killed process's lock goes with its last descriptor. */
+#define OPEN_LOCK_OFF ((off_t)1 << 40)
 
-static int read_meta(h5tx_store *s, defaults *d, h5tx_error *err) {
-  h5tx__txn *t;
-  int rc = h5tx__kv_read(s->kv, &t, err);
-  if (rc) return rc;
-  uint64_t fmt = 0;
-  rc = h5tx__meta_get(t, "format", &fmt, err);
-  if (rc == H5TX_ENOENT)
-    rc = h5tx__err(err, H5TX_EFORMAT, "store %s: no format record in meta (not an h5tx store?)",
-                   s->path);
-  else if (rc == 0 && fmt != H5TX_FORMAT_VERSION)
-    rc = h5tx__err(err, H5TX_EFORMAT, "store %s: meta says format %llu, this h5tx reads format %d",
-                   s->path, (unsigned long long)fmt, H5TX_FORMAT_VERSION);
-  h5tx__val v;
-  if (rc == 0) {
-    rc = h5tx__kv_get(t, KV_META, "defaults", 8, &v, err);
-    if (rc == 0 && v.n == 16) {
-      const uint8_t *p = v.p;
-      d->page_size = h5tx__get_le32(p);
-      d->codec = (int)h5tx__get_le32(p + 4);
-      d->level = (int)h5tx__get_le32(p + 8);
-      d->durability = (int)h5tx__get_le32(p + 12);
-    } else if (rc == 0 || rc == H5TX_ENOENT) {
-      rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: meta/defaults missing or malformed", s->path);
-    }
-  }
-  h5tx__kv_done(t);
+static int open_lock(int fd, short type, int wait) {
+  struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = OPEN_LOCK_OFF, .l_len = 1};
+  int rc;
+  while ((rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
+    ;
   return rc;
+}
+
+/* What recovery says is kept for h5tx_store_recovered (the last lines). */
+static void keep_line(void *arg, const char *line) {
+  h5tx_store *s = arg;
+  size_t have = s->recovered ? strlen(s->recovered) : 0, n = strlen(line);
+  char *p = realloc(s->recovered, have + n + 2);
+  if (!p) return;
+  memcpy(p + have, line, n);
+  p[have + n] = '\n';
+  p[have + n + 1] = 0;
+  s->recovered = p;
+}
+
+static int open_and_recover(h5tx_store *s, h5tx_error *err) {
+  char f[4200];
+  snprintf(f, sizeof f, "%s/" H5TX__PINS_FILE, s->path);
+  s->open_fd = open(f, (s->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (s->open_fd < 0)
+    return h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": opening %s: %s", s->path, f,
+                     strerror(errno));
+  if (!s->read_only && open_lock(s->open_fd, F_WRLCK, 0) == 0) {
+    h5tx_rev head;
+    int rc = h5tx__recover_index(s->kv, s->log, keep_line, s, &head, err);
+    if (rc) return rc;
+  }
+  if (open_lock(s->open_fd, F_RDLCK, 1) != 0)
+    return h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": locking %s: %s", s->path, f,
+                     strerror(errno));
+  return 0;
 }
 
 int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **out,
@@ -260,29 +235,34 @@ int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **
     return rc;
   }
   h5tx__marker m;
-  if ((rc = h5tx__marker_read(path, H5TX_FORMAT_VERSION, &m, err))) return rc;
+  if ((rc = h5tx__marker_read(path, H5TX_FORMAT_VERSION, &m, err)) ||
+      (rc = h5tx__marker_need2(path, &m, err)))
+    return rc;
 
   h5tx_store *s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path))) {
     free(s);
     return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   }
+  s->open_fd = -1;
+  memcpy(s->id, m.id, 16);
   s->read_only = opts->read_only;
   int writable_dir = access(path, W_OK) == 0;
-  rc = h5tx__kv_open(path, 0, !writable_dir, opts->map_size, &s->kv, err);
-  if (rc) goto fail;
-  defaults d = {0, 0, 0, 0};
-  if ((rc = read_meta(s, &d, err))) goto fail;
+  if (!writable_dir) s->read_only = 1; /* cannot write the index nor the live table */
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/index", path);
+  if ((rc = h5tx__idx_open(dir, 0, !writable_dir, &s->kv, err))) goto fail;
+  h5tx__defaults d = {0, 0, 0, 0};
+  if ((rc = h5tx__store2_meta(s->kv, path, &m, &d, err))) goto fail;
+  snprintf(dir, sizeof dir, "%s/log", path);
+  if ((rc = h5tx__plog_open(dir, s->id, 0, s->read_only, 0, &s->log, err))) goto fail;
   s->page_size = opts->page_size ? opts->page_size : d.page_size;
   s->codec = opts->codec >= 0 ? opts->codec : d.codec;
   s->level = opts->level ? opts->level : d.level;
   s->durability = opts->durability >= 0 ? opts->durability : d.durability;
-  s->dirty_limit = opts->dirty_limit ? opts->dirty_limit : (256u << 20);
-  if (!writable_dir) {
-    s->read_only = 1; /* cannot write LMDB nor the reader table */
-  } else if ((rc = h5tx__pins_open(path, &s->pins, err))) {
-    goto fail;
-  }
+  s->dirty_limit = opts->dirty_limit ? opts->dirty_limit : H5TX__WRITER_CACHE;
+  if (writable_dir && (rc = h5tx__pins_open(path, &s->pins, err))) goto fail;
+  if ((rc = open_and_recover(s, err))) goto fail;
   *out = s;
   return 0;
 fail:
@@ -292,19 +272,24 @@ fail:
 
 void h5tx_store_close(h5tx_store *s) {
   if (!s) return;
+  h5tx__plog_close(s->log);
   h5tx__pins_close(s->pins);
   h5tx__kv_close(s->kv);
+  if (s->open_fd >= 0) close(s->open_fd);
+  free(s->recovered);
   free(s->path);
   free(s);
 }
 
 const char *h5tx_store_path(const h5tx_store *s) { return s->path; }
 
+const char *h5tx_store_recovered(const h5tx_store *s) { return s->recovered; }
+
 int h5tx_store_head(h5tx_store *s, h5tx_rev *out, h5tx_error *err) {
   h5tx__txn *t;
   int rc = h5tx__kv_read(s->kv, &t, err);
   if (rc) return rc;
-  rc = h5tx__meta_get(t, "head", out, err);
+  rc = h5tx__meta2_get(t, "head", out, err);
   if (rc == H5TX_ENOENT) rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: no head record", s->path);
   h5tx__kv_done(t);
   return rc;
@@ -312,7 +297,7 @@ int h5tx_store_head(h5tx_store *s, h5tx_rev *out, h5tx_error *err) {
 
 static int rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, uint32_t gone,
                      h5tx_error *err) {
-  int rc = h5tx__meta_get(t, "head", head, err);
+  int rc = h5tx__meta2_get(t, "head", head, err);
   if (rc == H5TX_ENOENT) return h5tx__err(err, H5TX_ECORRUPT, "store %s: no head record", s->path);
   if (rc) return rc;
   if (rev == H5TX_HEAD || rev == 0) return 0;
@@ -322,7 +307,7 @@ static int rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, 
   uint8_t k[8];
   h5tx__be64(k, rev);
   h5tx__val v;
-  rc = h5tx__kv_get(t, KV_COMMITS, k, 8, &v, err);
+  rc = h5tx__idx_get(t, IDX_COMMITS, k, 8, &v, err);
   if (rc == H5TX_ENOENT)
     return h5tx__err(err, H5TX_ECORRUPT, "store %s: revision %llu has no commit record", s->path,
                      (unsigned long long)rev);
@@ -350,8 +335,8 @@ int h5tx__rev_check_pinned(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *
 
 static int own_entry(const char *name) {
   return strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strcmp(name, MARKER) == 0 ||
-         strcmp(name, H5TX__PINS_FILE) == 0 || h5tx__kv_owns(name) ||
-         strncmp(name, H5TX__SPILL_PREFIX, strlen(H5TX__SPILL_PREFIX)) == 0;
+         strcmp(name, H5TX__PINS_FILE) == 0 || strcmp(name, "index") == 0 ||
+         strcmp(name, "log") == 0 || strncmp(name, "index.damaged-", 14) == 0;
 }
 
 static int cmp_names(const void *a, const void *b) {

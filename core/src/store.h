@@ -2,6 +2,7 @@
 #ifndef H5TX_STORE_H
 #define H5TX_STORE_H
 
+#include "apply2.h"
 #include "index.h"
 #include "internal.h"
 #include "pagelog.h"
@@ -19,7 +20,8 @@ struct h5tx_store {
   char *path;
   uint8_t id[16]; /* the store id (marker) */
   int read_only;
-  int open_fd; /* `readers`, holding the open lock (store.c); -1 if none */
+  int open_fd;     /* `readers`, holding the open lock (store.c); -1 if none */
+  char *recovered; /* what recovery said at open, or NULL */
   /* Effective defaults for writers: the store's, overridden by the opts
    * given to h5tx_store_open. */
   uint32_t page_size;
@@ -27,8 +29,8 @@ struct h5tx_store {
   size_t dirty_limit;
 };
 
-/* (format 1's spill files; goes with the writer's switch) */
-#define H5TX__SPILL_PREFIX ".spill-"
+/* The writer cache's default size (h5tx_store_opts.dirty_limit). */
+#define H5TX__WRITER_CACHE ((size_t)64 << 20)
 
 /* Prefix for messages: "store <path>". */
 #define STORE_FMT "store %s"
@@ -46,22 +48,53 @@ int h5tx__rev_check_pinned(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *
 
 #endif
 
+/* Making revisions (logcommit.c). */
+
+/* A log commit record appended by a commit attempt: voided if its index
+ * transaction does not commit. Zero-initialise. */
+typedef struct h5tx__logged {
+  int appended;
+  uint64_t cwid; /* the write id its batch was appended under */
+  h5tx__place at;
+} h5tx__logged;
+
+/* Fill the header of a log commit record: revision `rev` after `parent` on
+ * the main line, now, this process and host, message `msg` (may be NULL). */
+void h5tx__commit_head(h5tx__lcommit *c, h5tx_rev rev, h5tx_rev parent, const char *msg);
+
+/* Inside write transaction `t` (which has checked conflicts and assigned
+ * the revision): append the encoded log commit record `b` to the page log
+ * (voiding the one a replayed attempt appended), flush the log when `sync`,
+ * apply the record to the index (`pages` gives the page places of write id
+ * `pages_wid`) and, when `sync`, advance meta/durable. */
+int h5tx__log_commit(h5tx_store *s, h5tx__txn *t, const h5tx__buf *b, uint64_t pages_wid,
+                     h5tx__wid_pages_fn pages, void *arg, int sync, h5tx__logged *lg,
+                     h5tx_error *err);
+
+/* After the transaction failed: void the record it appended, if any. */
+void h5tx__log_void(h5tx_store *s, h5tx__logged *lg, int sync);
+
 /* Page access shared by snapshots and writers (pageio.c). */
 
-/* Find the newest version <= rev of page `page` of file `fid`. 0 with key and
- * value, or H5TX_ENOENT if the page was never stored at or below rev. */
-int h5tx__page_find(h5tx__cur *c, uint64_t fid, uint64_t page, h5tx_rev rev, h5tx__val *key,
-                    h5tx__val *val, h5tx_error *err);
+/* Find the newest version <= rev of page `page` of file `fid` (named
+ * `name` in messages): its place and revision (*at may be NULL).
+ * H5TX_ENOENT if the page was never stored at or below rev (err
+ * untouched); H5TX_ECORRUPT naming store and file. */
+int h5tx__page_find(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
+                    h5tx_rev rev, h5tx__place *p, h5tx_rev *at, h5tx_error *err);
 
-/* Parse and verify a found version; on failure H5TX_ECORRUPT naming store,
- * file `name`, page and revision. */
-int h5tx__page_check(h5tx_store *s, const char *name, const h5tx__val *key, const h5tx__val *val,
-                     h5tx__page_rec *rec, h5tx_error *err);
+/* Turn an error `rc` of loading page `page` (version `at`) of file `name`
+ * from the page log into the message FORMAT.md gives ("store S: file F
+ * page P revision R: ..."); a segment gone (H5TX_ENOENT) becomes
+ * H5TX_ECORRUPT. Returns the code. */
+int h5tx__page_fail(h5tx_store *s, const char *name, uint64_t page, h5tx_rev at, int rc,
+                    h5tx_error *err);
 
 /* Read page `page` of file `fid` at `rev` into `dst` (`ps` bytes): zeros
- * when never stored; verified. */
+ * when never stored; verified. `scratch` holds a compressed payload
+ * (h5tx__zstd_bound(ps) bytes). */
 int h5tx__page_load(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
-                    h5tx_rev rev, uint32_t ps, uint8_t *dst, h5tx_error *err);
+                    h5tx_rev rev, uint32_t ps, uint8_t *dst, uint8_t *scratch, h5tx_error *err);
 
 /* Start a read of `*len` bytes at `off` of a file of `length` bytes: fails
  * with H5TX_ERANGE (naming store and file) if off + len overflows; zeroes

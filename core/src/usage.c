@@ -26,7 +26,7 @@ static int each_page(h5tx__cur *c, uint64_t fid, uint64_t npages, h5tx_rev rev, 
       p = kp;
       continue;
     }
-    if ((rc = fn(arg, p, &k, &v, err))) return rc;
+    if ((rc = h5tx__idx_value(IDX_PAGES, &k, &v, err)) || (rc = fn(arg, p, &k, &v, err))) return rc;
     p++;
   }
   return 0;
@@ -38,12 +38,14 @@ static int usage_page(void *arg, uint64_t page, const h5tx__val *k, const h5tx__
   (void)k;
   (void)err;
   h5tx_file_usage *u = arg;
+  h5tx__place p;
+  const char *why;
+  if (h5tx__place_parse(v->p, v->n, &p, &why) != 0) return 0;
   u->pages++;
-  u->stored_bytes += v->n;
-  int enc = v->n >= 2 ? ((const uint8_t *)v->p)[1] : -1;
-  if (enc == H5TX_ENC_ZSTD) u->zstd_pages++;
-  if (enc == H5TX_ENC_RAW) u->raw_pages++;
-  if (enc == H5TX_ENC_ZERO) u->zero_pages++;
+  u->stored_bytes += p.stored;
+  if (p.enc == PLOG_ENC_ZSTD) u->zstd_pages++;
+  if (p.enc == PLOG_ENC_RAW) u->raw_pages++;
+  if (p.enc == PLOG_ENC_ZERO) u->zero_pages++;
   return 0;
 }
 
@@ -56,7 +58,7 @@ int h5tx_snap_usage(h5tx_snap *snap, const char *name, h5tx_file_usage *out, h5t
   h5tx__txn *t;
   if ((rc = h5tx__kv_read(s->kv, &t, err))) return rc;
   h5tx__cur *c;
-  if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err)) == 0) {
+  if ((rc = h5tx__kv_cursor(t, IDX_PAGES, &c, err)) == 0) {
     uint64_t npages = (st.length + st.page_size - 1) / st.page_size;
     rc = each_page(c, st.file_id, npages, h5tx_snap_rev(snap), usage_page, out, err);
     h5tx__kv_cursor_close(c);
@@ -71,14 +73,18 @@ static int count_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_er
   (void)k;
   (void)err;
   h5tx_usage *u = arg;
+  h5tx__place p;
+  const char *why;
+  h5tx__val vv = *v;
+  if (h5tx__idx_value(IDX_PAGES, k, &vv, err) || h5tx__place_parse(vv.p, vv.n, &p, &why)) return 0;
   u->page_versions++;
-  u->page_bytes += v->n;
+  u->page_bytes += p.stored;
   return 0;
 }
 
 int h5tx_store_usage(h5tx_store *s, h5tx_usage *out, h5tx_error *err) {
   memset(out, 0, sizeof *out);
-  int rc = h5tx__scan(s, KV_PAGES, count_page, out, err);
+  int rc = h5tx__scan(s, IDX_PAGES, count_page, out, err);
   if (rc == 0) rc = h5tx__kv_space(s->kv, &out->db_bytes, &out->file_bytes, err);
   return rc;
 }

@@ -1,25 +1,33 @@
-/* writer.c - writers: a file's dirty pages (in memory up to a bound, then in
- * a temporary spill file), truncation, and the commit that turns them into
- * one revision in a single write transaction. */
+/* writer.c - writers (docs/FORMAT.md, "Commit"): a file's dirty pages in
+ * memory up to the writer cache, streamed into the page log under the
+ * writer's write id when it fills; truncation; and the commit, which
+ * appends what is left and then makes one revision in one small index
+ * transaction (logcommit.c). */
 #include "store.h"
 
 #include "codec.h"
+#include "pages2.h"
 #include "proc.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define NO_PAGE UINT64_MAX
-/* Internal: a commit found nothing to change; its transaction is dropped. */
-#define H5TX__ENOCHANGE (-1001)
+/* Pages encoded and appended per call of the page log. */
+#define BATCH 64
 
+/* A page this writer changed. Its content is `mem` when in memory; else
+ * zeros when `dead` (cut off by a truncation after it was appended: a
+ * tombstone is due at commit); else the record at `place`. `placed`: a
+ * record of this write id holds this page (the newest one is `place`), so
+ * a commit must append it again if it changed, even back to the base's
+ * content, because repair takes a write id's last record of a page. */
 typedef struct dpage {
   uint64_t page; /* NO_PAGE: empty slot */
-  uint8_t *mem;  /* the page, or NULL when spilled */
-  int64_t spill; /* offset in the spill file, or -1 */
+  uint8_t *mem;
+  int placed, dead;
+  h5tx__place place;
 } dpage;
 
 struct h5tx_writer {
@@ -36,13 +44,13 @@ struct h5tx_writer {
   uint64_t base_len, len;
   uint64_t trunc_page; /* lowest page cut off by a truncation, or NO_PAGE */
   int changed;
+  uint64_t wid; /* write id of the records appended for the next commit */
   dpage *tab;
   size_t cap, n;
   size_t mem_bytes, limit;
-  int spill_fd;
-  uint64_t spill_end;
-  uint8_t *scratch, *scratch2, *enc;
-  h5tx__zpolicy zp; /* whether compression pays, over the commit's pages */
+  uint8_t *scratch, *scratch2, *zin; /* a page, a page, a compressed payload */
+  uint8_t *zbufs;                    /* BATCH compressed payloads, for appends */
+  h5tx__zpolicy zp;                  /* whether compression pays, per commit */
   /* A read transaction held for the length of one call, opened lazily. */
   h5tx__txn *rt;
   h5tx__cur *rc;
@@ -94,7 +102,7 @@ static int rehash(h5tx_writer *w, size_t cap) {
 }
 
 /* Opened by another process: this is a fork child, which must leave the
- * parent's lease, pin and spill file alone. */
+ * parent's lease and pin alone. */
 static int forked(const h5tx_writer *w) { return w->pid != getpid(); }
 
 static int fork_err(h5tx_writer *w, h5tx_error *err) {
@@ -104,6 +112,8 @@ static int fork_err(h5tx_writer *w, h5tx_error *err) {
                    w->s->path, w->name, (int)w->pid, (int)getpid());
 }
 
+/* Forget every change; records already appended stay in the log as
+ * garbage under the old write id, which is never committed. */
 static void drop_all(h5tx_writer *w) {
   for (size_t i = 0; i < w->cap; i++)
     free(w->tab[i].page == NO_PAGE ? NULL : w->tab[i].mem);
@@ -111,65 +121,18 @@ static void drop_all(h5tx_writer *w) {
   w->tab = NULL;
   w->cap = w->n = 0;
   w->mem_bytes = 0;
-  /* Give the spill file's space back; it is reused from 0 either way. A
-   * fork child shares the file with its parent: it keeps its hands off. */
-  if (w->spill_fd >= 0 && w->spill_end && !forked(w)) (void)!ftruncate(w->spill_fd, 0);
-  w->spill_end = 0;
+  w->wid = h5tx__plog_write_id();
 }
 
-static int sys_err(h5tx_writer *w, h5tx_error *err, const char *what) {
-  int e = errno;
-  return h5tx__err(err, h5tx__errno_code(e), "store %s: file '%s': %s: %s", w->s->path, w->name,
-                   what, strerror(e));
-}
+static int oom(h5tx_error *err) { return h5tx__err(err, H5TX_ENOMEM, "out of memory"); }
 
-static int spill_open(h5tx_writer *w, h5tx_error *err) {
-  if (w->spill_fd >= 0) return 0;
-  w->spill_fd = open(w->s->path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (w->spill_fd < 0) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s/" H5TX__SPILL_PREFIX "XXXXXX", w->s->path);
-    w->spill_fd = mkostemp(tmp, O_CLOEXEC);
-    if (w->spill_fd < 0) return sys_err(w, err, "creating spill file");
-    unlink(tmp);
-  }
-  return 0;
-}
-
-static int spill_rw(h5tx_writer *w, int write, int64_t off, uint8_t *buf, h5tx_error *err) {
-  size_t done = 0;
-  while (done < w->ps) {
-    ssize_t r = write ? pwrite(w->spill_fd, buf + done, w->ps - done, off + (off_t)done)
-                      : pread(w->spill_fd, buf + done, w->ps - done, off + (off_t)done);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      if (r == 0) errno = EIO;
-      return sys_err(w, err, write ? "writing spill file" : "reading spill file");
-    }
-    done += (size_t)r;
-  }
-  return 0;
-}
-
-/* Add page `page` to the table: in memory while under the bound, else with
- * a slot in the spill file. Its content is not set. */
+/* Add page `page` to the table (no content yet). */
 static int insert(h5tx_writer *w, uint64_t page, dpage **out, h5tx_error *err) {
-  if ((w->n + 1) * 2 > w->cap && rehash(w, w->cap ? w->cap * 2 : 64) != 0)
-    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-  dpage e = {page, NULL, -1};
-  if (w->mem_bytes + w->ps <= w->limit) {
-    if (!(e.mem = malloc(w->ps))) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-    w->mem_bytes += w->ps;
-  } else {
-    int rc = spill_open(w, err);
-    if (rc) return rc;
-    e.spill = (int64_t)w->spill_end;
-    w->spill_end += w->ps;
-  }
+  if ((w->n + 1) * 2 > w->cap && rehash(w, w->cap ? w->cap * 2 : 64) != 0) return oom(err);
   size_t j = slot_of(page, w->cap);
   while (w->tab[j].page != NO_PAGE)
     j = (j + 1) & (w->cap - 1);
-  w->tab[j] = e;
+  w->tab[j] = (dpage){.page = page};
   w->n++;
   *out = &w->tab[j];
   return 0;
@@ -185,7 +148,7 @@ static int txn_begin(h5tx_writer *w, h5tx_error *err) {
    * collected, its pages read as H5TX_EGONE, never as zeros. */
   h5tx_rev head;
   if ((rc = h5tx__rev_check_pinned(w->s, w->rt, w->base, &head, err)) ||
-      (rc = h5tx__kv_cursor(w->rt, KV_PAGES, &w->rc, err))) {
+      (rc = h5tx__kv_cursor(w->rt, IDX_PAGES, &w->rc, err))) {
     h5tx__kv_done(w->rt);
     w->rt = NULL;
   }
@@ -200,27 +163,194 @@ static void txn_end(h5tx_writer *w) {
   w->rc = NULL;
 }
 
-/* The content page `page` had at base, as this writer sees it before its
- * own changes: zeros past a truncation or the base length. */
+/* The base version of `page` as this writer sees it before its own
+ * changes: *found 0 for zeros (past a truncation or the base length, or
+ * never stored), else its place. */
+static int base_place(h5tx_writer *w, uint64_t page, h5tx__place *p, int *found, h5tx_error *err) {
+  *found = 0;
+  if (!w->fid || page >= w->trunc_page || page * w->ps >= w->base_len) return 0;
+  int rc = txn_begin(w, err);
+  if (rc) return rc;
+  h5tx_rev at;
+  rc = h5tx__page_find(w->s, w->rc, w->name, w->fid, page, w->base, p, &at, err);
+  if (rc == H5TX_ENOENT) return 0;
+  if (rc) return rc;
+  *found = p->enc != PLOG_ENC_ZERO;
+  return 0;
+}
+
+static int load_place(h5tx_writer *w, uint64_t page, const h5tx__place *p, uint8_t *dst,
+                      h5tx_error *err) {
+  int rc = h5tx__page2_load(w->s->log, p, dst, w->ps, w->zin, err);
+  return rc ? h5tx__page_fail(w->s, w->name, page, w->base, rc, err) : 0;
+}
+
+/* The base content of `page` into `dst`. */
 static int base_load(h5tx_writer *w, uint64_t page, uint8_t *dst, h5tx_error *err) {
-  if (!w->fid || page >= w->trunc_page || page * w->ps >= w->base_len) {
+  h5tx__place p;
+  int found, rc = base_place(w, page, &p, &found, err);
+  if (rc) return rc;
+  if (!found) {
     memset(dst, 0, w->ps);
     return 0;
   }
-  int rc = txn_begin(w, err);
-  if (rc) return rc;
-  return h5tx__page_load(w->s, w->rc, w->name, w->fid, page, w->base, w->ps, dst, err);
+  return load_place(w, page, &p, dst, err);
 }
 
-/* The current content of a dirty page into `dst` (may return e->mem). */
-static int dirty_content(h5tx_writer *w, dpage *e, uint8_t *dst, const uint8_t **out,
-                         h5tx_error *err) {
-  if (e->mem) {
+/* The current content of page `page` (entry `e`, may be NULL) into `dst`;
+ * *out points at it (e->mem itself when in memory). */
+static int content(h5tx_writer *w, uint64_t page, dpage *e, uint8_t *dst, const uint8_t **out,
+                   h5tx_error *err) {
+  *out = dst;
+  if (e && e->mem) {
     *out = e->mem;
     return 0;
   }
-  *out = dst;
-  return spill_rw(w, 0, e->spill, dst, err);
+  if (e && e->dead) {
+    memset(dst, 0, w->ps);
+    return 0;
+  }
+  if (e) return load_place(w, page, &e->place, dst, err);
+  return base_load(w, page, dst, err);
+}
+
+/* Is `data` what the file holds at base for `page`? */
+static int same_as_base(h5tx_writer *w, uint64_t page, const uint8_t *data, int *same,
+                        h5tx_error *err) {
+  h5tx__place p;
+  int found;
+  *same = 0;
+  int rc = base_place(w, page, &p, &found, err);
+  if (rc) return rc;
+  if (!found) {
+    *same = h5tx__is_zero(data, w->ps);
+    return 0;
+  }
+  if (p.content != h5tx__hash(data, w->ps)) return 0;
+  /* A base version that fails to load is simply "different": storing the
+   * new page heals head. */
+  h5tx_error e = {0};
+  if (h5tx__page2_load(w->s->log, &p, w->scratch2, w->ps, w->zin, &e) != 0) return 0;
+  *same = memcmp(w->scratch2, data, w->ps) == 0;
+  return 0;
+}
+
+/* ---- streaming into the page log ------------------------------------------ */
+
+static int cmp_page(const void *a, const void *b) {
+  uint64_t x = (*(dpage *const *)a)->page, y = (*(dpage *const *)b)->page;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct progress {
+  h5tx_commit_fn fn;
+  void *arg;
+  size_t done, total;
+} progress;
+
+static int tell(h5tx_writer *w, progress *pr, size_t n, h5tx_error *err) {
+  pr->done += n;
+  if (!pr->fn) return 0;
+  int stop = pr->fn(pr->arg, pr->done, pr->total);
+  if (!stop) return 0;
+  return h5tx__err(err, stop,
+                   "store %s: file '%s': commit stopped by the caller after %zu of %zu pages; "
+                   "nothing was committed",
+                   w->s->path, w->name, pr->done, pr->total);
+}
+
+/* Append `n` entries (their contents in e[i]->mem, or tombstones for dead
+ * ones) as records of this writer's write id; each then holds its place
+ * and leaves memory. Compression runs here, outside any lock. */
+static int append(h5tx_writer *w, dpage **e, size_t n, h5tx_error *err) {
+  h5tx__plog_rec recs[BATCH];
+  h5tx__place places[BATCH];
+  if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
+  for (size_t i = 0; i < n; i++) {
+    if (e[i]->dead)
+      recs[i] = (h5tx__plog_rec){
+          .kind = PLOG_PAGE, .enc = PLOG_ENC_ZERO, .key = e[i]->page, .raw = w->ps};
+    else
+      h5tx__page2_record(&recs[i], e[i]->page, e[i]->mem, w->ps, w->codec, w->level, &w->zp,
+                         w->zbufs + i * h5tx__zstd_bound(w->ps));
+  }
+  int rc = h5tx__plog_append(w->s->log, w->wid, recs, n, places, err);
+  if (rc) {
+    if (err) {
+      char why[sizeof err->msg];
+      snprintf(why, sizeof why, "%s", err->msg);
+      h5tx__err(err, rc, "store %s: file '%s': %swriting pages to the page log: %s", w->s->path,
+                w->name, rc == H5TX_ENOSPC ? "disk full (nothing was committed) " : "", why);
+    }
+    return rc;
+  }
+  for (size_t i = 0; i < n; i++) {
+    e[i]->place = places[i];
+    e[i]->placed = 1;
+    e[i]->dead = 0;
+    if (e[i]->mem) {
+      free(e[i]->mem);
+      e[i]->mem = NULL;
+      w->mem_bytes -= w->ps;
+    }
+  }
+  return 0;
+}
+
+/* Stream every page held in memory into the log, in page order; a page
+ * equal to its base version that was never appended is simply forgotten.
+ * Dead pages get their tombstones when `dead_too`. */
+static int stream(h5tx_writer *w, int dead_too, progress *pr, h5tx_error *err) {
+  dpage **v = malloc((w->n ? w->n : 1) * sizeof *v);
+  if (!v) return oom(err);
+  size_t nv = 0;
+  for (size_t i = 0; i < w->cap; i++)
+    if (w->tab[i].page != NO_PAGE && (w->tab[i].mem || (dead_too && w->tab[i].dead)))
+      v[nv++] = &w->tab[i];
+  qsort(v, nv, sizeof *v, cmp_page);
+  int rc = 0, forgot = 0;
+  dpage *batch[BATCH];
+  size_t nb = 0;
+  for (size_t i = 0; i < nv && rc == 0; i++) {
+    dpage *e = v[i];
+    if (e->mem && !e->placed) {
+      int same;
+      if ((rc = same_as_base(w, e->page, e->mem, &same, err))) break;
+      if (same) {
+        free(e->mem);
+        e->mem = NULL;
+        w->mem_bytes -= w->ps;
+        e->page = NO_PAGE; /* removed; the table is rebuilt below */
+        w->n--;
+        forgot = 1;
+        if (pr && (rc = tell(w, pr, 1, err))) break;
+        continue;
+      }
+    }
+    batch[nb++] = e;
+    if (nb == BATCH) {
+      txn_end(w); /* no read transaction across the log's writes */
+      rc = append(w, batch, nb, err);
+      for (size_t j = 0; j < nb && rc == 0 && pr; j++)
+        rc = tell(w, pr, 1, err);
+      nb = 0;
+    }
+  }
+  txn_end(w);
+  if (rc == 0 && nb) {
+    rc = append(w, batch, nb, err);
+    for (size_t j = 0; j < nb && rc == 0 && pr; j++)
+      rc = tell(w, pr, 1, err);
+  }
+  free(v);
+  if (forgot && rehash(w, w->cap) != 0 && rc == 0) rc = oom(err);
+  return rc;
+}
+
+/* Room for one more page in memory: stream the cache when it is full. */
+static int make_room(h5tx_writer *w, h5tx_error *err) {
+  if (w->mem_bytes + w->ps <= w->limit || w->mem_bytes == 0) return 0;
+  return stream(w, 0, NULL, err);
 }
 
 /* ---- open / close -------------------------------------------------------- */
@@ -273,20 +403,19 @@ static int open_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   return 0;
 }
 
-/* Free `w`; the lease, the pin and the spill file's space go back unless
- * this is a fork child (then they stay the parent's; closing the child's
- * copy of the spill descriptor leaves the parent's file as it is). */
+/* Free `w`; the lease and the pin go back unless this is a fork child
+ * (then they stay the parent's). */
 static void writer_free(h5tx_writer *w) {
   txn_end(w);
   drop_all(w);
-  if (w->spill_fd >= 0) close(w->spill_fd);
   if (!forked(w)) {
     h5tx__lease_drop(w->s, w->lease, w->token);
     if (w->slot >= 0) h5tx__unpin(w->s->pins, w->slot);
   }
   free(w->scratch);
   free(w->scratch2);
-  free(w->enc);
+  free(w->zin);
+  free(w->zbufs);
   free(w->name);
   free(w);
 }
@@ -309,19 +438,20 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   h5tx_writer *w = calloc(1, sizeof *w);
   if (!w || !(w->name = strdup(name))) {
     free(w);
-    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+    return oom(err);
   }
   w->s = s;
   w->pid = getpid();
   w->slot = -1;
   w->lease = -1;
-  w->spill_fd = -1;
   w->token = next_token();
   w->trunc_page = NO_PAGE;
+  w->wid = h5tx__plog_write_id();
   w->codec = opts->codec >= 0 ? opts->codec : s->codec;
   w->level = opts->level ? opts->level : s->level;
   w->durability = opts->durability >= 0 ? opts->durability : s->durability;
   w->limit = s->dirty_limit;
+  h5tx__zpolicy_init(&w->zp);
 
   open_arg a = {w, opts, 0, 0, 0, 0, 0};
   /* The lease first (a slot of the live table, no index write, no flush),
@@ -340,8 +470,8 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   w->ps = a.ps;
   w->changed = a.fid == 0; /* a new file is a change even when empty */
   if (!(w->scratch = malloc(w->ps)) || !(w->scratch2 = malloc(w->ps)) ||
-      !(w->enc = malloc(h5tx__page_bound(w->ps)))) {
-    rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
+      !(w->zin = malloc(h5tx__zstd_bound(w->ps)))) {
+    rc = oom(err);
     goto fail;
   }
   if (opts->truncate && w->len) {
@@ -381,14 +511,8 @@ int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_e
   while (len > 0 && rc == 0) {
     uint64_t page = off / w->ps;
     size_t in = (size_t)(off % w->ps), n = w->ps - in < len ? w->ps - in : len;
-    dpage *e = find(w, page);
     const uint8_t *src;
-    if (e) {
-      rc = dirty_content(w, e, w->scratch, &src, err);
-    } else {
-      rc = base_load(w, page, w->scratch, err);
-      src = w->scratch;
-    }
+    rc = content(w, page, find(w, page), w->scratch, &src, err);
     if (rc == 0) memcpy(out, src + in, n);
     out += n;
     off += n;
@@ -401,23 +525,31 @@ int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_e
 /* Modify bytes [in, in+n) of page `page` to `src` (NULL: zeros). */
 static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src, size_t n,
                     h5tx_error *err) {
-  int full = in == 0 && n == w->ps;
-  dpage *e = find(w, page);
   int rc;
-  uint8_t *target;
-  if (!e) {
-    if ((rc = insert(w, page, &e, err))) return rc;
-    target = e->mem ? e->mem : w->scratch;
-    if (!full && (rc = base_load(w, page, target, err))) return rc;
-  } else {
-    target = e->mem ? e->mem : w->scratch;
-    if (!e->mem && !full && (rc = spill_rw(w, 0, e->spill, target, err))) return rc;
+  dpage *e = find(w, page);
+  if (!e || !e->mem) {
+    if ((rc = make_room(w, err))) return rc;
+    e = find(w, page); /* the table may have been rebuilt */
+    uint8_t *mem = malloc(w->ps);
+    if (!mem) return oom(err);
+    const uint8_t *cur = NULL;
+    if (in == 0 && n == w->ps)
+      rc = 0;
+    else
+      rc = content(w, page, e, mem, &cur, err);
+    if (rc == 0 && !e) rc = insert(w, page, &e, err);
+    if (rc) {
+      free(mem);
+      return rc;
+    }
+    e->mem = mem;
+    e->dead = 0;
+    w->mem_bytes += w->ps;
   }
   if (src)
-    memcpy(target + in, src, n);
+    memcpy(e->mem + in, src, n);
   else
-    memset(target + in, 0, n);
-  if (!e->mem) return spill_rw(w, 1, e->spill, target, err);
+    memset(e->mem + in, 0, n);
   return 0;
 }
 
@@ -459,17 +591,24 @@ int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err) {
     return 0;
   }
   uint64_t keep = (length + w->ps - 1) / w->ps; /* pages still (partly) inside */
-  /* Drop dirty pages past the new end. */
+  /* Pages past the new end read as zeros: forgotten, or dead when a record
+   * of them was appended (it gets a tombstone at commit). */
   int any = 0;
-  for (size_t i = 0; i < w->cap; i++)
-    if (w->tab[i].page != NO_PAGE && w->tab[i].page >= keep) {
-      if (w->tab[i].mem) w->mem_bytes -= w->ps;
-      free(w->tab[i].mem);
-      w->tab[i].page = NO_PAGE;
+  for (size_t i = 0; i < w->cap; i++) {
+    dpage *e = &w->tab[i];
+    if (e->page == NO_PAGE || e->page < keep) continue;
+    if (e->mem) w->mem_bytes -= w->ps;
+    free(e->mem);
+    e->mem = NULL;
+    if (e->placed) {
+      e->dead = 1;
+    } else {
+      e->page = NO_PAGE;
       w->n--;
       any = 1;
     }
-  if (any && rehash(w, w->cap) != 0) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  }
+  if (any && rehash(w, w->cap) != 0) return oom(err);
   /* Zero the tail of the last partial page, so growing again reads zeros. */
   int rc = 0;
   size_t in = (size_t)(length % w->ps);
@@ -483,100 +622,75 @@ int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err) {
 
 /* ---- commit ---------------------------------------------------------------- */
 
+/* Tombstones: pages at or past the first truncated page that are non-zero
+ * at base and that this writer has no record of, so they read as zeros
+ * from the new revision on. */
+static int tombstones(h5tx_writer *w, h5tx_error *err) {
+  if (!w->fid || w->trunc_page == NO_PAGE) return 0;
+  uint64_t p = w->trunc_page;
+  int rc = 0;
+  for (;;) {
+    if ((rc = txn_begin(w, err))) break;
+    /* First key >= (fid, p, ~base): the newest version <= base of page p,
+     * or else a version of a later page. */
+    uint8_t key[H5TX_PAGE_KEY];
+    h5tx__page_key(key, w->fid, p, w->base);
+    h5tx__val k, v;
+    rc = h5tx__kv_seek(w->rc, key, sizeof key, &k, &v, err);
+    if (rc == H5TX_ENOENT) {
+      rc = 0;
+      break;
+    }
+    if (rc) break;
+    const uint8_t *kp = k.p;
+    if (k.n != H5TX_PAGE_KEY || h5tx__get_be64(kp) != w->fid) break;
+    uint64_t kpage = h5tx__get_be64(kp + 8);
+    if (kpage != p) { /* page p has nothing <= base: look at kpage */
+      p = kpage;
+      continue;
+    }
+    h5tx__place pl;
+    if ((rc = h5tx__page_find(w->s, w->rc, w->name, w->fid, p, w->base, &pl, NULL, err))) break;
+    if (pl.enc != PLOG_ENC_ZERO && !find(w, p)) {
+      dpage *e;
+      if ((rc = insert(w, p, &e, err))) break;
+      e->dead = 1; /* a tombstone, appended with the others */
+    }
+    p++;
+  }
+  txn_end(w);
+  return rc;
+}
+
 typedef struct commit_arg {
   h5tx_writer *w;
   const char *msg;
-  h5tx_commit_fn progress;
-  void *parg;
-  dpage **pages; /* dirty pages sorted by page number */
-  size_t npages;
+  h5tx__place *pl; /* the version of every page this commit stores */
+  size_t npl;
+  h5tx__logged lg;
   /* results */
   h5tx_rev rev;
   uint64_t fid;
 } commit_arg;
 
-static int cmp_page(const void *a, const void *b) {
-  uint64_t x = (*(dpage *const *)a)->page, y = (*(dpage *const *)b)->page;
-  return x < y ? -1 : x > y;
-}
-
-/* Write the commit record of `rev` (changing file `fid`, and `fid2` unless
- * 0) and move head. */
-static int put_commit(h5tx__txn *t, h5tx_rev rev, const char *msg, uint64_t fid, uint64_t fid2,
-                      uint64_t bytes, uint64_t pages, h5tx_error *err) {
-  const h5tx__proc *me = h5tx__proc_self();
-  uint8_t fids[16];
-  h5tx__le64(fids, fid);
-  h5tx__le64(fids + 8, fid2);
-  size_t ml = msg ? strlen(msg) : 0;
-  h5tx__commit_rec c = {.flags = 0,
-                        .parent = rev - 1,
-                        .time_ns = h5tx__now_ns(),
-                        .pid = me->pid,
-                        .host = me->host,
-                        .host_len = strlen(me->host),
-                        .msg = msg,
-                        .msg_len = ml > 65535 ? 65535 : ml,
-                        .nfiles = fid2 ? 2 : 1,
-                        .fids = fids,
-                        .bytes_added = bytes,
-                        .pages_added = pages};
-  uint8_t key[8];
-  h5tx__be64(key, rev);
-  void *where;
-  int rc = h5tx__kv_reserve(t, KV_COMMITS, key, 8, h5tx__commit_size(&c), &where, err);
-  if (rc) return rc;
-  h5tx__commit_encode(where, &c);
-  return h5tx__meta_put(t, "head", rev, err);
-}
-
-/* Is the dirty content `data` (hash `h`) the same as what the file holds at
- * base for `page`? `exists`: a version is stored; `zero`: it is a zero page. */
-static int same_as_base(h5tx_writer *w, h5tx__cur *c, uint64_t page, const uint8_t *data,
-                        uint64_t h, int *same, h5tx_error *err) {
-  h5tx__val k, v;
-  *same = 0;
-  int rc = h5tx__page_find(c, w->fid, page, w->base, &k, &v, err);
-  if (rc == H5TX_ENOENT) {
-    *same = h5tx__is_zero(data, w->ps);
-    return 0;
-  }
-  if (rc) return rc;
-  /* A base version that fails its checks is simply "different": the new
-   * page does not depend on it (a partial write would have failed when it
-   * merged), and storing it heals head. */
-  h5tx__page_rec r;
-  const char *why;
-  if (h5tx__page_parse(&k, &v, &r, &why) != 0) return 0;
-  if (r.enc == H5TX_ENC_ZERO) {
-    *same = h5tx__is_zero(data, w->ps);
-    return 0;
-  }
-  if (r.content != h) return 0;
-  if (h5tx__page_decode(&r, w->scratch2, w->ps, &why) != 0) return 0;
-  *same = memcmp(w->scratch2, data, w->ps) == 0;
+static int commit_pages(void *arg, uint64_t wid, const h5tx__place **pl, size_t *n,
+                        h5tx_error *err) {
+  (void)err;
+  commit_arg *a = arg;
+  *pl = wid == a->w->wid ? a->pl : NULL;
+  *n = wid == a->w->wid ? a->npl : 0;
   return 0;
-}
-
-static int put_page(h5tx__txn *t, h5tx_writer *w, uint64_t fid, uint64_t page, h5tx_rev rev,
-                    const uint8_t *data, uint64_t h, uint64_t *bytes, h5tx_error *err) {
-  uint8_t key[H5TX_PAGE_KEY];
-  h5tx__page_key(key, fid, page, rev);
-  size_t n = h5tx__page_encode(w->enc, key, data, w->ps, h, w->codec, w->level, &w->zp);
-  *bytes += n;
-  return h5tx__kv_put(t, KV_PAGES, key, sizeof key, w->enc, n, err);
 }
 
 static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   commit_arg *a = arg;
   h5tx_writer *w = a->w;
   h5tx_store *s = w->s;
-  h5tx__zpolicy_init(&w->zp); /* again on a replay */
   h5tx_rev head;
-  int rc = h5tx__meta_get(t, "head", &head, err);
+  int rc = h5tx__meta2_get(t, "head", &head, err);
   if (rc)
     return rc == H5TX_ENOENT ? h5tx__err(err, H5TX_ECORRUPT, "store %s: no head", s->path) : rc;
-  /* Pages equal to the base's are not stored: the base must still be there. */
+  /* Pages equal to the base's were not stored: the base must still be there. */
   if ((rc = h5tx__rev_check_pinned(s, t, w->base, &head, err))) return rc;
   /* Conflict: has the name or the file moved on since base? */
   uint64_t fid_now = 0;
@@ -599,97 +713,29 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   }
   h5tx_rev rev = head + 1;
   uint64_t fid = w->fid;
-  uint8_t k8[8];
   /* A file created meanwhile at a directory above the name, or under it. */
   if (!fid && (rc = h5tx__name_clash(t, s->path, w->name, NULL, head, H5TX_ECONFLICT, err)))
     return rc;
-  if (!fid) {
-    if ((rc = h5tx__meta_get(t, "next_file_id", &fid, err))) return rc;
-    if ((rc = h5tx__meta_put(t, "next_file_id", fid + 1, err))) return rc;
-    uint8_t fr[16 + H5TX_MAX_NAME];
-    size_t nl = strlen(w->name);
-    memset(fr, 0, 16);
-    h5tx__le32(fr, w->ps);
-    h5tx__le64(fr + 8, rev);
-    memcpy(fr + 16, w->name, nl);
-    h5tx__be64(k8, fid);
-    if ((rc = h5tx__kv_put(t, KV_FILES, k8, 8, fr, 16 + nl, err))) return rc;
-    uint8_t nk[H5TX_NAME_KEY_MAX];
-    size_t kl = h5tx__name_key(nk, w->name, nl, rev);
-    h5tx__le64(k8, fid);
-    if ((rc = h5tx__kv_put(t, KV_NAMES, nk, kl, k8, 8, err))) return rc;
+  if (!fid && (rc = h5tx__meta2_get(t, "next_file_id", &fid, err))) return rc;
+  h5tx__lcommit c;
+  h5tx__buf b = {0};
+  h5tx__commit_head(&c, rev, head, a->msg);
+  size_t nl = strlen(w->name);
+  int bad = h5tx__lcommit_begin(&b, &c);
+  if (!w->fid) {
+    h5tx__lop fo = {
+        .op = LOP_FILE, .fid = fid, .page_size = w->ps, .name = w->name, .name_len = nl};
+    h5tx__lop no = {.op = LOP_NAME, .fid = fid, .name = w->name, .name_len = nl};
+    bad = bad || h5tx__lcommit_add(&b, &fo) || h5tx__lcommit_add(&b, &no);
   }
-  uint64_t bytes = 0, pages = 0;
-  uint64_t end_page = (w->len + w->ps - 1) / w->ps;
-  h5tx__cur *c;
-  if ((rc = h5tx__kv_cursor(t, KV_PAGES, &c, err))) return rc;
-  for (size_t i = 0; i < a->npages && rc == 0; i++) {
-    dpage *e = a->pages[i];
-    if (e->page >= end_page) continue;
-    const uint8_t *data;
-    if ((rc = dirty_content(w, e, w->scratch, &data, err))) break;
-    uint64_t h = h5tx__hash(data, w->ps);
-    int same = 0;
-    if (w->fid) {
-      /* Equal to the stored version: reads at the new revision find that
-       * version, so nothing is stored (past a truncation too). */
-      if ((rc = same_as_base(w, c, e->page, data, h, &same, err))) break;
-    } else {
-      same = h5tx__is_zero(data, w->ps);
-    }
-    if (!same) {
-      rc = put_page(t, w, fid, e->page, rev, data, h, &bytes, err);
-      pages++;
-    }
-    int stop = rc == 0 && a->progress ? a->progress(a->parg, i + 1, a->npages) : 0;
-    if (stop)
-      rc = h5tx__err(err, stop,
-                     "store %s: file '%s': commit stopped by the caller after %zu of %zu pages; "
-                     "nothing was committed",
-                     s->path, w->name, i + 1, a->npages);
-  }
-  /* Tombstones: stored non-zero pages past a truncation that no dirty page
-   * replaces, so that they read as zeros from this revision on. */
-  if (rc == 0 && w->fid && w->trunc_page != NO_PAGE) {
-    memset(w->scratch, 0, w->ps);
-    uint64_t zh = h5tx__hash(w->scratch, w->ps);
-    uint64_t p = w->trunc_page;
-    h5tx__val k, v;
-    uint8_t key[H5TX_PAGE_KEY];
-    for (;;) {
-      /* First key >= (fid, p, ~base): the newest version <= base of page p,
-       * or else a version of a later page. */
-      h5tx__page_key(key, w->fid, p, w->base);
-      rc = h5tx__kv_seek(c, key, sizeof key, &k, &v, err);
-      if (rc == H5TX_ENOENT) {
-        rc = 0;
-        break;
-      }
-      if (rc) break;
-      const uint8_t *kp = k.p;
-      if (k.n != H5TX_PAGE_KEY || h5tx__get_be64(kp) != w->fid) break;
-      uint64_t kpage = h5tx__get_be64(kp + 8);
-      if (kpage != p) { /* page p has nothing <= base: look at kpage */
-        p = kpage;
-        continue;
-      }
-      dpage *e = find(w, p);
-      if (!(e && p < end_page) && v.n >= 2 && ((const uint8_t *)v.p)[1] != H5TX_ENC_ZERO) {
-        if ((rc = put_page(t, w, fid, p, rev, w->scratch, zh, &bytes, err))) break;
-        pages++;
-      }
-      p++;
-    }
-  }
-  h5tx__kv_cursor_close(c);
+  h5tx__lop lo = {.op = LOP_LENGTH, .fid = fid, .a = w->len};
+  h5tx__lop po = {.op = LOP_PAGES, .fid = fid, .a = w->wid};
+  bad = bad || h5tx__lcommit_add(&b, &lo) || (a->npl && h5tx__lcommit_add(&b, &po));
+  rc = bad ? oom(err)
+           : h5tx__log_commit(s, t, &b, a->npl ? w->wid : 0, commit_pages, a,
+                              w->durability == H5TX_SYNC, &a->lg, err);
+  h5tx__buf_free(&b);
   if (rc) return rc;
-  /* Nothing stored, same length, same file: no revision. */
-  if (pages == 0 && w->fid && w->len == w->base_len) return H5TX__ENOCHANGE;
-  uint8_t lk[H5TX_LEN_KEY], lv[8];
-  h5tx__len_key(lk, fid, rev);
-  h5tx__le64(lv, w->len);
-  if ((rc = h5tx__kv_put(t, KV_LENGTHS, lk, sizeof lk, lv, 8, err))) return rc;
-  if ((rc = put_commit(t, rev, a->msg, fid, 0, bytes, pages, err))) return rc;
   a->rev = rev;
   a->fid = fid;
   return 0;
@@ -706,122 +752,39 @@ int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit
     if (rev) *rev = w->base;
     return 0;
   }
-  commit_arg a = {w, message, fn, arg, NULL, 0, 0, 0};
-  if (w->n) {
-    if (!(a.pages = malloc(w->n * sizeof *a.pages)))
-      return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-    for (size_t i = 0; i < w->cap; i++)
-      if (w->tab[i].page != NO_PAGE) a.pages[a.npages++] = &w->tab[i];
-    qsort(a.pages, a.npages, sizeof *a.pages, cmp_page);
+  progress pr = {fn, arg, 0, w->n};
+  int rc = stream(w, 0, &pr, err);
+  if (rc == 0) rc = tombstones(w, err);
+  if (rc == 0) rc = stream(w, 1, NULL, err); /* the dead pages' tombstones */
+  if (rc) return rc;
+  commit_arg a = {.w = w, .msg = message};
+  if (w->n && !(a.pl = malloc(w->n * sizeof *a.pl))) return oom(err);
+  for (size_t i = 0; i < w->cap; i++)
+    if (w->tab[i].page != NO_PAGE && w->tab[i].placed) a.pl[a.npl++] = w->tab[i].place;
+  while (fn && pr.done < pr.total && rc == 0) /* pages streamed before the commit */
+    rc = tell(w, &pr, 1, err);
+  if (rc) {
+    free(a.pl);
+    return rc;
   }
-  /* Each page record takes at most a page plus its header and LMDB's. */
-  int rc = h5tx__kv_prepare(w->s->kv, (uint64_t)a.npages * (w->ps + 64), err);
-  if (rc == 0) rc = h5tx__kv_write(w->s->kv, commit_fn, &a, w->durability == H5TX_SYNC, err);
-  free(a.pages);
-  if (rc == H5TX__ENOCHANGE) {
+  /* Nothing stored, same length, same file: no revision. */
+  if (a.npl == 0 && w->fid && w->len == w->base_len) {
     a.rev = w->base;
     a.fid = w->fid;
-    rc = 0;
+  } else {
+    rc = h5tx__kv_write(w->s->kv, commit_fn, &a, 0, err);
+    if (rc) h5tx__log_void(w->s, &a.lg, w->durability == H5TX_SYNC);
   }
-  /* H5TX_ESYNC: the commit landed; only its flush failed. The writer goes
-   * on from the new revision, and the message says which it is. */
-  int landed = rc == H5TX_ESYNC;
-  if (landed && err) {
-    char why[sizeof err->msg];
-    snprintf(why, sizeof why, "%s", err->msg);
-    h5tx__err(err, H5TX_ESYNC, "'%s' committed as revision %llu: %s", w->name,
-              (unsigned long long)a.rev, why);
-  }
-  if (rc && !landed) return rc;
+  free(a.pl);
+  if (rc) return rc;
   w->base = a.rev;
   w->fid = a.fid;
   w->base_len = w->len;
   w->trunc_page = NO_PAGE;
   w->changed = 0;
   drop_all(w);
+  h5tx__zpolicy_init(&w->zp);
   if (w->slot >= 0) h5tx__pin_move(w->s->pins, w->slot, w->base);
   if (rev) *rev = a.rev;
-  return rc;
-}
-
-/* ---- remove and rename ------------------------------------------------------ */
-
-typedef struct rename_arg {
-  h5tx_store *s;
-  const char *from, *to, *msg; /* to == NULL: remove */
-  h5tx_rev rev;
-} rename_arg;
-
-/* Point `name` at file `fid` (0: absent) from revision `rev` on. */
-static int set_name(h5tx__txn *t, const char *name, uint64_t fid, h5tx_rev rev, h5tx_error *err) {
-  uint8_t nk[H5TX_NAME_KEY_MAX], v[8];
-  size_t kl = h5tx__name_key(nk, name, strlen(name), rev);
-  h5tx__le64(v, fid);
-  return h5tx__kv_put(t, KV_NAMES, nk, kl, v, 8, err);
-}
-
-/* Record in lengths that file `fid` changed at `rev` (its length as at
- * head), so writers based on earlier revisions get a conflict. */
-static int mark_changed(h5tx__txn *t, uint64_t fid, h5tx_rev head, h5tx_rev rev, h5tx_error *err) {
-  uint64_t len = 0;
-  int rc = h5tx__length_lookup(t, fid, head, &len, NULL, err);
-  if (rc && rc != H5TX_ENOENT) return rc;
-  uint8_t lk[H5TX_LEN_KEY], lv[8];
-  h5tx__len_key(lk, fid, rev);
-  h5tx__le64(lv, len);
-  return h5tx__kv_put(t, KV_LENGTHS, lk, sizeof lk, lv, 8, err);
-}
-
-/* One commit that moves `from` to `to`, or removes it (to == NULL). */
-static int rename_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
-  rename_arg *a = arg;
-  int rc = h5tx__lease_check(a->s, a->from, err);
-  if (!rc && a->to) rc = h5tx__lease_check(a->s, a->to, err);
-  if (rc) return rc;
-  h5tx_rev head;
-  if ((rc = h5tx__meta_get(t, "head", &head, err))) return rc;
-  uint64_t fid = 0, old_to = 0;
-  rc = h5tx__name_lookup(t, a->from, head, &fid, NULL, err);
-  if (rc == H5TX_ENOENT || (rc == 0 && fid == 0))
-    return h5tx__err(err, H5TX_ENOENT, "store %s: no file '%s' at head (revision %llu)", a->s->path,
-                     a->from, (unsigned long long)head);
-  if (rc) return rc;
-  if (a->to && (rc = h5tx__name_lookup(t, a->to, head, &old_to, NULL, err)) && rc != H5TX_ENOENT)
-    return rc;
-  if (a->to && (rc = h5tx__name_clash(t, a->s->path, a->to, a->from, head, H5TX_EEXIST, err)))
-    return rc;
-  h5tx_rev rev = head + 1;
-  if ((a->to && (rc = set_name(t, a->to, fid, rev, err))) ||
-      (rc = set_name(t, a->from, 0, rev, err)) || (rc = mark_changed(t, fid, head, rev, err)))
-    return rc;
-  if (old_to && (rc = mark_changed(t, old_to, head, rev, err))) return rc;
-  if ((rc = put_commit(t, rev, a->msg, fid, old_to, 0, 0, err))) return rc;
-  a->rev = rev;
   return 0;
-}
-
-static int move(h5tx_store *s, const char *from, const char *to, const char *message, h5tx_rev *rev,
-                h5tx_error *err) {
-  int rc = h5tx__check_name(from, err);
-  if (!rc && to) rc = h5tx__check_new_name(to, err);
-  if (rc) return rc;
-  if (to && strcmp(from, to) == 0)
-    return h5tx__err(err, H5TX_EINVAL, "store %s: cannot rename '%s' to itself", s->path, from);
-  if (s->read_only)
-    return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot %s '%s'", s->path,
-                     to ? "rename" : "remove", from);
-  rename_arg a = {s, from, to, message, 0};
-  rc = h5tx__kv_write(s->kv, rename_fn, &a, s->durability == H5TX_SYNC, err);
-  if ((rc == 0 || rc == H5TX_ESYNC) && rev) *rev = a.rev; /* ESYNC: landed */
-  return rc;
-}
-
-int h5tx_remove(h5tx_store *s, const char *name, const char *message, h5tx_rev *rev,
-                h5tx_error *err) {
-  return move(s, name, NULL, message, rev, err);
-}
-
-int h5tx_rename(h5tx_store *s, const char *from, const char *to, const char *message, h5tx_rev *rev,
-                h5tx_error *err) {
-  return move(s, from, to, message, rev, err);
 }

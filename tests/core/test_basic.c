@@ -52,9 +52,18 @@ static void test_newer_format(const char *dir) {
   h5tx_store *s = open_store(p, 4096, 0);
   h5tx_store_close(s);
   snprintf(m, sizeof m, "%s/h5tx-store", p);
-  write_file(m, "h5tx store\nformat 2\n");
-  FAILS(h5tx_store_open(p, NULL, &s, &e), H5TX_EFORMAT, "has format 2; this h5tx reads format 1");
+  char keep[4096];
+  FILE *f = fopen(m, "r");
+  REQUIRE(f != NULL);
+  size_t n = fread(keep, 1, sizeof keep - 1, f);
+  keep[n] = 0;
+  fclose(f);
+  write_file(m, "h5tx store\nformat 3\n");
+  FAILS(h5tx_store_open(p, NULL, &s, &e), H5TX_EFORMAT, "has format 3; this h5tx reads format 2");
+  /* format 1: refused, naming the command that converts it */
   write_file(m, "h5tx store\nformat 1\n");
+  FAILS(h5tx_store_open(p, NULL, &s, &e), H5TX_EFORMAT, "run `h5tx upgrade");
+  write_file(m, keep);
   OK(h5tx_store_open(p, NULL, &s, &e));
   h5tx_store_close(s);
 }
