@@ -32,7 +32,7 @@ def test_no_arguments_and_unknown_command():
 
 
 def test_version():
-    assert h5tx("--version").out.startswith("h5tx 0.1.0 (store format 1)")
+    assert h5tx("--version").out.startswith("h5tx 0.1.0 (store format 2)")
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)
