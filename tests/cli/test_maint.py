@@ -5,21 +5,20 @@ collected revisions and tags; every other command refuses a format-1 store
 naming `h5tx upgrade`. `h5tx repair` rebuilds a lost or damaged index from
 the page log, every revision byte for byte, tags and messages kept; both are
 refused while another process has the store open (the holder is named)."""
-import fcntl
+import ctypes
 import glob
 import hashlib
 import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 import tarfile
 
 import pytest
 
-from conftest import Holder, ROOT, h5tx, h5tx_json, read, write
+from conftest import LIB, ROOT, Holder, h5tx, h5tx_json, read, write
 
 DATA = os.path.join(ROOT, "tests", "data")
 MESSAGES = ["a back as it was", "grow b", "truncate a", "create b", "overwrite part of a",
@@ -341,4 +340,49 @@ def test_repair_refused_while_in_use(tmp_path, history):
     assert sorted(os.listdir(store)) == listing
     p = h5tx("repair", store)
     assert p.out.startswith("the old index is kept in %s/index.damaged-" % store)
+    assert snapshot(store, tmp_path) == before
+
+
+# ---- the C API in this process (ctypes) ---------------------------------------------
+
+
+class Err(ctypes.Structure):  # h5tx_error
+    _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 512)]
+
+
+SAY = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
+
+
+def api():
+    lib = ctypes.CDLL(LIB)
+    vp = ctypes.c_void_p
+    lib.h5tx_store_open.argtypes = [ctypes.c_char_p, vp, ctypes.POINTER(vp), ctypes.POINTER(Err)]
+    lib.h5tx_snap_open.argtypes = [vp, ctypes.c_uint64, ctypes.POINTER(vp), ctypes.POINTER(Err)]
+    lib.h5tx_snap_close.argtypes = lib.h5tx_store_close.argtypes = [vp]
+    lib.h5tx_store_repair.argtypes = [ctypes.c_char_p, SAY, vp, ctypes.POINTER(ctypes.c_uint64),
+                                      ctypes.POINTER(Err)]
+    lib.h5tx_store_upgrade.argtypes = [ctypes.c_char_p, SAY, vp, ctypes.POINTER(Err)]
+    return lib
+
+
+def test_api_refuses_while_this_process_reads(tmp_path, history):
+    """The process that calls has a snapshot open itself: refused too, and
+    a NULL say or head is allowed."""
+    store, before = history
+    lib, err, lines = api(), Err(), []
+    say = SAY(lambda arg, line: lines.append(line.decode()))
+    s, snap, head = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_uint64(99)
+    assert lib.h5tx_store_open(str(store).encode(), None, ctypes.byref(s), ctypes.byref(err)) == 0
+    assert lib.h5tx_snap_open(s, 4, ctypes.byref(snap), ctypes.byref(err)) == 0
+    rc = lib.h5tx_store_repair(str(store).encode(), say, None, ctypes.byref(head),
+                               ctypes.byref(err))
+    assert (rc, err.code) == (-4, -4)  # H5TX_EBUSY
+    assert ("process %d reads revision 4" % os.getpid()) in err.msg.decode(), err.msg
+    assert lines == [] and head.value == 0
+    lib.h5tx_snap_close(snap)
+    lib.h5tx_store_close(s)
+    assert lib.h5tx_store_repair(str(store).encode(), SAY(), None, None, ctypes.byref(err)) == 0
+    # Upgrade of a format-2 store: said, nothing done, 0.
+    assert lib.h5tx_store_upgrade(str(store).encode(), say, None, ctypes.byref(err)) == 0
+    assert lines == ["store %s has format 2 already: nothing to upgrade" % store]
     assert snapshot(store, tmp_path) == before
