@@ -571,8 +571,9 @@ H5TX_API int h5tx_readers(h5tx_store *s, h5tx_reader_fn fn, void *arg, h5tx_erro
 /** @name Maintenance: format upgrade and index repair.
  *
  * Both work on a store that no process has open: they take no store handle,
- * and refuse (H5TX_EBUSY) while the store's live table shows a live
- * snapshot or writer in any process, this one included. They are what
+ * and refuse (H5TX_EBUSY) while any handle has the store open, in any
+ * process, this one included; stores opened meanwhile wait until they are
+ * done. They are what
  * `h5tx upgrade` and `h5tx repair` run (docs/FORMAT.md, "Format 1 → 2" and
  * "Repair"). */
 
@@ -603,8 +604,9 @@ typedef void (*h5tx_say_fn)(void *arg, const char *line);
  * @return 0, or
  *  - H5TX_EFORMAT: `path` is not an h5tx store (no marker), or has a format
  *    newer than this library reads
- *  - H5TX_EBUSY: a live process has the store open (a snapshot or a writer;
- *    the message names the process and what it holds); nothing was changed
+ *  - H5TX_EBUSY: a process has the store open (the message names it and
+ *    the revision it reads or the file it writes, when it has a snapshot or
+ *    a writer open); nothing was changed
  *  - H5TX_ECORRUPT: a record of the format-1 store failed its check (the
  *    message names file id, page and revision); nothing was changed
  *  - H5TX_ENOSPC: the disk filled while the new store was written; nothing
@@ -646,8 +648,9 @@ H5TX_API int h5tx_store_upgrade(const char *path, h5tx_say_fn say, void *arg, h5
  *  - H5TX_EFORMAT: `path` is not an h5tx store, or has a newer format, or
  *    has format 1 (the message says to run `h5tx upgrade` instead: a
  *    format-1 store has no page log to rebuild from)
- *  - H5TX_EBUSY: a live process has the store open (a snapshot or a writer;
- *    the message names the process and what it holds); nothing was changed
+ *  - H5TX_EBUSY: a process has the store open (the message names it and
+ *    the revision it reads or the file it writes, when it has a snapshot or
+ *    a writer open); nothing was changed
  *  - H5TX_ECORRUPT: a commit record that passed its check cannot be applied
  *    (the message names the revision); the index is then partly rebuilt:
  *    run the repair again once the log is mended, or restore a copy

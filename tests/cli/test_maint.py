@@ -338,6 +338,13 @@ def test_repair_refused_while_in_use(tmp_path, history):
         p = h5tx("repair", store, code=1)
         assert "process %d on" % writer.pid in p.err and "writes runs/a.h5" in p.err, p.err
     assert sorted(os.listdir(store)) == listing
+    # Open with nothing read: its index is still the one repair would move
+    # aside, and its next commit would go there.
+    with Holder("open", store):
+        p = h5tx("repair", store, code=1)
+        assert ("h5tx: cannot repair store %s while it is in use (a process has it open)"
+                % store) in p.err, p.err
+        assert sorted(os.listdir(store)) == listing
     p = h5tx("repair", store)
     assert p.out.startswith("the old index is kept in %s/index.damaged-" % store)
     assert snapshot(store, tmp_path) == before
@@ -382,6 +389,13 @@ def test_api_refuses_while_this_process_reads(tmp_path, history):
     lib.h5tx_snap_close(snap)
     lib.h5tx_store_close(s)
     assert lib.h5tx_store_repair(str(store).encode(), SAY(), None, None, ctypes.byref(err)) == 0
+    # Opened again in this process: the rebuilt index, not the one moved aside.
+    lib.h5tx_store_head.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64),
+                                    ctypes.POINTER(Err)]
+    assert lib.h5tx_store_open(str(store).encode(), None, ctypes.byref(s), ctypes.byref(err)) == 0
+    assert lib.h5tx_store_head(s, ctypes.byref(head), ctypes.byref(err)) == 0 and head.value == 7
+    lib.h5tx_store_close(s)
+    assert len(glob.glob(str(store / "index.damaged-*"))) == 1
     # Upgrade of a format-2 store: said, nothing done, 0.
     assert lib.h5tx_store_upgrade(str(store).encode(), say, None, ctypes.byref(err)) == 0
     assert lines == ["store %s has format 2 already: nothing to upgrade" % store]
