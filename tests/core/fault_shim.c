@@ -1,11 +1,10 @@
 /* fault_shim.c - an LD_PRELOAD library for fault tests: it makes chosen
- * fsync/fdatasync calls, or writes of LMDB's meta pages, on a store's
- * data.mdb fail with EIO, as a failing disk would. LMDB and libh5tx run
- * unchanged; a test arms it through h5tx_test_fault(), found with dlsym, or -
- * for a process it does not run in, such as the mount's daemon - by making
- * the file named by H5TX_FAULT_SYNC_WHILE exist: while it does, the
- * fsync/fdatasync calls on data.mdb fail, after as many as the number the
- * file holds (0 when empty) went through. */
+ * fsync/fdatasync calls on a store's index (data.mdb) or page log
+ * segments, or writes of LMDB's meta pages, fail with EIO, as a failing disk would. LMDB and
+ * libh5tx run unchanged; a test arms it through h5tx_test_fault(), found with dlsym, or - for a
+ * process it does not run in, such as the mount's daemon - by making the file named by
+ * H5TX_FAULT_SYNC_WHILE exist: while it does, the fsync/fdatasync calls on those files fail, after
+ * as many as the number the file holds (0 when empty) went through. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -41,6 +40,17 @@ static int is_data_mdb(int fd) {
   return strcmp(target + n - 9, "/data.mdb") == 0;
 }
 
+/* A file whose flushes can be made to fail: the index's data.mdb or a
+ * segment of the page log. */
+static int is_flushed(int fd) {
+  char link[64], target[4096];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n < 4) return 0;
+  target[n] = 0;
+  return is_data_mdb(fd) || strcmp(target + n - 4, ".seg") == 0;
+}
+
 /* 1 if H5TX_FAULT_SYNC_WHILE names a file that exists now, and more syncs
  * were seen since it appeared than the number it holds. */
 static int armed_by_file(int k) {
@@ -60,11 +70,12 @@ static int armed_by_file(int k) {
 
 /* 1 if this call of kind `k` on `fd` is to fail. */
 static int trip(int k, int fd) {
-  if (is_data_mdb(fd) && armed_by_file(k)) {
+  int mine = k == FAULT_SYNC ? is_flushed(fd) : is_data_mdb(fd);
+  if (mine && armed_by_file(k)) {
     hits[k]++;
     return 1;
   }
-  if (count[k] == 0 || !is_data_mdb(fd)) return 0;
+  if (count[k] == 0 || !mine) return 0;
   if (skip[k] > 0) {
     skip[k]--;
     return 0;

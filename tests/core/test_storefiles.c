@@ -153,7 +153,7 @@ static void test_missing_data(void) {
   test_paths tp = temp_paths();
   make_store(tp.store);
   char dp[700];
-  snprintf(dp, sizeof dp, "%s/data.mdb", tp.store);
+  snprintf(dp, sizeof dp, "%s/index/data.mdb", tp.store);
   REQUIRE(unlink(dp) == 0);
   int rc;
   h5tx_store *s = open_ro(tp.store, &rc);
@@ -209,7 +209,7 @@ static void test_truncated_data(void) {
   test_paths tp = temp_paths();
   make_store(tp.store);
   char dp[700], keep[700];
-  snprintf(dp, sizeof dp, "%s/data.mdb", tp.store);
+  snprintf(dp, sizeof dp, "%s/index/data.mdb", tp.store);
   snprintf(keep, sizeof keep, "%s/data.keep", tp.dir);
   copy_file(dp, keep);
   struct stat st;
@@ -242,7 +242,7 @@ static void test_damaged_meta(void) {
   test_paths tp = temp_paths();
   make_store(tp.store);
   char dp[700], keep[700];
-  snprintf(dp, sizeof dp, "%s/data.mdb", tp.store);
+  snprintf(dp, sizeof dp, "%s/index/data.mdb", tp.store);
   snprintf(keep, sizeof keep, "%s/data.keep", tp.dir);
   copy_file(dp, keep);
   long offs[] = {16, 20, 4096 + 16, 4096 + 20}; /* magic, version of meta 0 and 1 */
@@ -253,7 +253,7 @@ static void test_damaged_meta(void) {
     REQUIRE(fd >= 0 && pread(fd, &b, 1, offs[i]) == 1);
     b ^= 0x5a;
     REQUIRE(pwrite(fd, &b, 1, offs[i]) == 1 && close(fd) == 0);
-    const char *a[] = {tp.store, "data.mdb"};
+    const char *a[] = {tp.store, "index/data.mdb"};
     int r = in_child(open_expect, a, 20);
     if (r) fprintf(stderr, "  byte %ld of data.mdb damaged: child status %d\n", offs[i], r);
     CHECK(r == 0);
@@ -265,7 +265,7 @@ static void test_truncated_lock(void) {
   test_paths tp = temp_paths();
   make_store(tp.store);
   char lp[700], keep[700];
-  snprintf(lp, sizeof lp, "%s/lock.mdb", tp.store);
+  snprintf(lp, sizeof lp, "%s/index/lock.mdb", tp.store);
   snprintf(keep, sizeof keep, "%s/lock.keep", tp.dir);
   copy_file(lp, keep);
   off_t sizes[] = {0, 1, 100, 191, 4096, 65535};
@@ -419,7 +419,7 @@ static void test_modes(void) {
   test_paths tp = temp_paths();
   REQUIRE(chmod(tp.dir, 0755) == 0);
   CHECK(in_child(create_umask, tp.store, 60) == 0);
-  const char *files[] = {"h5tx-store", "data.mdb", "lock.mdb"};
+  const char *files[] = {"h5tx-store", "index/data.mdb", "index/lock.mdb"};
   CHECK(mode_of(tp.store, ".") == 0775);
   for (int i = 0; i < 3; i++) {
     int m = mode_of(tp.store, files[i]);
