@@ -153,6 +153,22 @@ def test_upgrade_json_and_again(tmp_path, format1):
     assert tree(tmp_path / "f1", volatile=True) == before
 
 
+def test_repair_of_an_upgraded_store(tmp_path, format1):
+    """The upgrade's page log alone gives back every revision: collected
+    ones stay collected, the rest read what the format-1 code exported."""
+    h5tx("upgrade", format1)
+    shutil.rmtree(format1 / "index")
+    p = h5tx("repair", format1)
+    assert p.out.splitlines()[-1].startswith(
+        "repaired store %s: index rebuilt from the page log, head at revision 6: 6 revisions "
+        "(3 collected), 2 files at head, 2 tags; everything" % format1), p.out
+    assert exports(format1, tmp_path, ["a.h5", "d/b.h5"], range(1, 7)) == manifest()
+    log = h5tx_json("log", format1)["commits"]
+    assert [c["message"] for c in log] == MESSAGES
+    assert sorted(c["revision"] for c in log if c["collected"]) == COLLECTED
+    assert {t["name"]: t["revision"] for t in h5tx_json("tags", format1)["tags"]} == TAGS
+
+
 def test_upgrade_errors(tmp_path):
     p = h5tx("upgrade", tmp_path / "none.h5tx", code=1)
     assert "none.h5tx" in p.err and "not an h5tx store" in p.err
