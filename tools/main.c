@@ -36,7 +36,8 @@ static const cli_cmd *const commands[] = {
 static const char exit_codes[] = "Exit status:\n"
                                  "  0  success\n"
                                  "  1  failure (the message on stderr names what failed; for\n"
-                                 "     verify: damage was found)\n"
+                                 "     verify: damage was found; for repair: something could\n"
+                                 "     not be rebuilt)\n"
                                  "  2  usage: bad arguments, options, names, tags or revisions\n";
 
 /* What a name means, in `h5tx --help` and every command's help. */
