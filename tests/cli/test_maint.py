@@ -69,7 +69,8 @@ def tree(path, volatile=False):
                                   ["stats", "S"], ["verify", "S"], ["tags", "S"],
                                   ["show", "S@6"], ["repair", "S"],
                                   ["import", "SRC", "S/new.h5"], ["tag", "S", "t"],
-                                  ["gc", "S", "--keep-last", "1"]],
+                                  ["gc", "S", "--keep-last", "1"], ["rm", "S/a.h5"],
+                                  ["mv", "S/a.h5", "b.h5"], ["diff", "S/a.h5", "5", "6"]],
                          ids=lambda a: a[0])
 def test_format1_refused_naming_upgrade(tmp_path, format1, args):
     write(tmp_path / "src", b"new bytes")
