@@ -326,26 +326,36 @@ static int voided(const repair_st *st, const found *c) {
   return 0;
 }
 
-/* Scan every segment into `st`; damaged tails are said. */
-static int collect(h5tx__plog *l, repair_st *st, uint64_t **segs, size_t *ns, h5tx_error *err) {
-  int rc = h5tx__plog_segments(l, segs, ns, err);
-  for (size_t i = 0; i < *ns && rc == 0; i++) {
-    uint64_t end;
+/* Scan the segments `segs` (each from[i] on; from NULL: whole) into `st`;
+ * damaged tails are said; ends[i] (may be NULL) gets where each valid part
+ * ends. */
+static int scan_segs(h5tx__plog *l, repair_st *st, const uint64_t *segs, size_t ns,
+                     const uint64_t *from, uint64_t *ends, h5tx_error *err) {
+  int rc = 0;
+  for (size_t i = 0; i < ns && rc == 0; i++) {
+    uint64_t end = 0;
     int sealed;
     const char *why = NULL;
     h5tx_error serr = {0};
-    int r = h5tx__plog_scan(l, (*segs)[i], on_record, st, &end, &sealed, &why, &serr);
+    int r = h5tx__plog_scan_from(l, segs[i], from ? from[i] : 0, on_record, st, &end, &sealed, &why,
+                                 &serr);
+    if (ends) ends[i] = end;
     if (r == H5TX_ENOMEM) {
       rc = h5tx__err(err, r, "%s", serr.msg);
     } else if (r) {
-      say(st, "segment %016" PRIx64 ": not read: %s", (*segs)[i], serr.msg);
+      say(st, "segment %016" PRIx64 ": not read: %s", segs[i], serr.msg);
     } else if (why) {
-      say(st, "segment %016" PRIx64 ": read up to offset %" PRIu64 ", then %s", (*segs)[i], end,
-          why);
+      say(st, "segment %016" PRIx64 ": read up to offset %" PRIu64 ", then %s", segs[i], end, why);
     }
   }
   if (rc == 0 && st->nc) qsort(st->commits, st->nc, sizeof *st->commits, by_rev_then_seq);
   return rc;
+}
+
+/* Scan every segment into `st`. */
+static int collect(h5tx__plog *l, repair_st *st, uint64_t **segs, size_t *ns, h5tx_error *err) {
+  int rc = h5tx__plog_segments(l, segs, ns, err);
+  return rc ? rc : scan_segs(l, st, *segs, *ns, NULL, NULL, err);
 }
 
 static void st_free(repair_st *st) {
@@ -610,12 +620,67 @@ static int rollback_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   return rc;
 }
 
-static int read_marks(h5tx__kv *kv, h5tx_rev *head, h5tx_rev *durable, h5tx_error *err) {
+static int read_marks(h5tx__kv *kv, h5tx_rev *head, h5tx_rev *durable, uint64_t *boot,
+                      h5tx_error *err) {
   h5tx__txn *t;
   int rc = h5tx__kv_read(kv, &t, err);
   if (rc) return rc;
   rc = h5tx__meta2_get(t, "head", head, err);
   if (rc == 0) rc = h5tx__meta2_get(t, "durable", durable, err);
+  if (rc == 0) {
+    rc = h5tx__meta2_get(t, "boot", boot, err);
+    if (rc == H5TX_ENOENT) {
+      *boot = 0;
+      rc = 0;
+    }
+  }
+  h5tx__kv_done(t);
+  return rc;
+}
+
+uint64_t h5tx__boot_id(void) {
+  static uint64_t id;
+  /* test hook: a power-loss test "reboots" by changing it */
+  const char *t = getenv("H5TX_TEST_BOOT");
+  if (t && *t) return strtoull(t, NULL, 10) | 1;
+  if (id) return id;
+  char b[64] = {0};
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+  size_t n = f ? fread(b, 1, sizeof b - 1, f) : 0;
+  if (f) fclose(f);
+  uint64_t h = n ? h5tx__hash(b, n) : 1;
+  id = h ? h : 1;
+  return id;
+}
+
+int h5tx__segment_put(h5tx__txn *t, uint64_t seg, uint32_t state, uint64_t length,
+                      h5tx_error *err) {
+  uint8_t k[8], v[32] = {0};
+  h5tx__be64(k, seg);
+  h5tx__le32(v, state);
+  h5tx__le64(v + 8, length);
+  h5tx__le64(v + 24, h5tx__now_ns());
+  return h5tx__idx_put(t, IDX_SEGMENTS, k, 8, v, sizeof v, err);
+}
+
+/* What the index knows of each segment: the length up to which it has
+ * taken in the segment's records (0: unknown). */
+static int known_lengths(h5tx__kv *kv, const uint64_t *segs, size_t ns, uint64_t *known,
+                         h5tx_error *err) {
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(kv, &t, err);
+  if (rc) return rc;
+  for (size_t i = 0; i < ns && rc == 0; i++) {
+    uint8_t k[8];
+    h5tx__val v;
+    h5tx__be64(k, segs[i]);
+    known[i] = 0;
+    int r = h5tx__idx_get(t, IDX_SEGMENTS, k, 8, &v, err);
+    if (r == 0 && v.n >= 16)
+      known[i] = h5tx__get_le64((const uint8_t *)v.p + 8);
+    else if (r && r != H5TX_ENOENT)
+      rc = r;
+  }
   h5tx__kv_done(t);
   return rc;
 }
@@ -629,17 +694,56 @@ static int sync_segments(h5tx__plog *l, const uint64_t *segs, size_t ns, h5tx_er
   return 0;
 }
 
+typedef struct final_arg {
+  h5tx_rev head;
+  const uint64_t *segs, *lens;
+  size_t ns;
+} final_arg;
+
+/* durable = head, the boot, and every segment's length as now read. */
+static int final2_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  final_arg *a = arg;
+  int rc = h5tx__meta2_put(t, "durable", a->head, err);
+  if (rc == 0) rc = h5tx__meta2_put(t, "boot", h5tx__boot_id(), err);
+  for (size_t i = 0; i < a->ns && rc == 0; i++)
+    rc = h5tx__segment_put(t, a->segs[i], 0, a->lens[i], err);
+  return rc;
+}
+
 int h5tx__recover_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn sayf, void *say_arg,
                         h5tx_rev *head, h5tx_error *err) {
   repair_st st = {.say = sayf, .say_arg = say_arg};
-  uint64_t *segs = NULL;
+  uint64_t *segs = NULL, *known = NULL, *size = NULL, boot = 0;
   size_t ns = 0;
   h5tx_rev h = 0, durable = 0;
-  int rc = read_marks(kv, &h, &durable, err);
-  if (rc == 0) rc = collect(l, &st, &segs, &ns, err);
+  int rc = read_marks(kv, &h, &durable, &boot, err);
+  if (rc == 0) rc = h5tx__plog_segments(l, &segs, &ns, err);
+  if (rc == 0 && ns && (!(known = calloc(ns, 8)) || !(size = calloc(ns, 8)))) rc = oom(err);
+  if (rc == 0 && ns) rc = known_lengths(kv, segs, ns, known, err);
+  int tails = 0;
+  for (size_t i = 0; i < ns && rc == 0; i++) {
+    int r = h5tx__plog_size(l, segs[i], &size[i], err);
+    if (r == H5TX_ENOENT)
+      size[i] = known[i] = 0;
+    else if (r)
+      rc = r;
+    else if (size[i] > known[i])
+      tails = 1;
+  }
+  /* Without a reboot since the last commit the kernel still has every byte
+   * written, the index's too: nothing can be missing, and records past what
+   * the index took in are a killed writer's, never committed. */
+  int rebooted = boot != h5tx__boot_id();
+  if (rc || (h == durable && (!rebooted || !tails))) { /* the usual open: nothing to do */
+    *head = h;
+    goto out;
+  }
+  /* After a reboot with commits above durable or records the index has not
+   * taken in, every segment is read. */
+  if (rebooted) rc = scan_segs(l, &st, segs, ns, NULL, NULL, err);
   /* roll back from the first revision above durable that is not intact */
   h5tx_rev cut = 0;
-  if (rc == 0 && h > durable) {
+  if (rc == 0 && rebooted && h > durable) {
     h5tx__txn *t;
     if ((rc = h5tx__kv_read(kv, &t, err)) == 0) {
       for (h5tx_rev r = durable + 1; r <= h && rc == 0 && !cut; r++) {
@@ -659,7 +763,7 @@ int h5tx__recover_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn sayf, void *sa
     rc = h5tx__kv_write(kv, rollback_fn, &a, 0, err);
     h = cut - 1;
   }
-  /* roll forward what the log holds after head */
+  /* roll forward what the log holds after head (only read after a reboot) */
   size_t i = 0;
   while (rc == 0 && i < st.nc && st.commits[i].at.key <= h)
     i++;
@@ -685,11 +789,18 @@ int h5tx__recover_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn sayf, void *sa
     h = c.rev;
     i = j;
   }
-  /* the log as it is now is durable; so is the index, with durable = head */
+  /* the log as it is now is durable; so is the index, with durable = head
+   * and every segment's length taken in */
   if (rc == 0) rc = sync_segments(l, segs, ns, err);
-  if (rc == 0) rc = h5tx__kv_write(kv, final_fn, &h, 1, err);
+  if (rc == 0) {
+    final_arg fa = {h, segs, size, ns};
+    rc = h5tx__kv_write(kv, final2_fn, &fa, 1, err);
+  }
   *head = h;
+out:
   st_free(&st);
   free(segs);
+  free(known);
+  free(size);
   return rc;
 }

@@ -45,13 +45,25 @@ int h5tx__repair_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn say, void *say_
                        h5tx_error *err);
 
 /* Recovery at open after a crash or a power loss (FORMAT.md, "Recovery"),
- * with no repair step: revisions above meta/durable whose commit record or
- * page records are not intact in the log are rolled back (with every
- * revision after the first such one, newest first; tags naming them are
- * removed); then commit records in the log that follow head are rolled
- * forward. The unsealed segments are flushed and durable set to head. What
- * changed is said through `say`; *head gets the head after. */
+ * with no repair step. Nothing is read or written when durable = head and
+ * every segment ends where `segments` says the index took it in (the
+ * usual open). Else the segments' tails past that length are scanned
+ * (every segment, after a reboot with commits above durable: then
+ * revisions above durable whose commit record or page records are not
+ * intact are rolled back, with every revision after the first such one,
+ * newest first, tags naming them removed); commit records that follow
+ * head are rolled forward; the segments are flushed and durable set to
+ * head. What changed is said through `say`; *head gets the head after. */
 int h5tx__recover_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn say, void *say_arg,
                         h5tx_rev *head, h5tx_error *err);
+
+/* This boot of the machine (a hash of the kernel's boot id): meta/boot
+ * holds it for commits above meta/durable, so recovery tells a crashed
+ * process (page cache intact) from a power loss. */
+uint64_t h5tx__boot_id(void);
+
+/* segments/<seg>: `state` (0 open, 1 sealed) and the length up to which
+ * the index has taken in the segment's records. */
+int h5tx__segment_put(h5tx__txn *t, uint64_t seg, uint32_t state, uint64_t length, h5tx_error *err);
 
 #endif

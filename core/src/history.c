@@ -137,9 +137,15 @@ static int tag_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   return h5tx__apply_tag(t, a->name, nl, rev, err);
 }
 
+static int tag_ro(h5tx_store *s, const char *name, h5tx_error *err) {
+  return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot change tag '%s'", s->path,
+                   name);
+}
+
 int h5tx_tag_set(h5tx_store *s, const char *name, h5tx_rev rev, h5tx_error *err) {
   int rc = h5tx__check_tag(name, err);
   if (rc) return rc;
+  if (s->read_only) return tag_ro(s, name, err);
   if (rev == 0)
     return h5tx__err(err, H5TX_EINVAL, "store %s: tag '%s': revision 0 cannot be tagged", s->path,
                      name);
@@ -150,6 +156,7 @@ int h5tx_tag_set(h5tx_store *s, const char *name, h5tx_rev rev, h5tx_error *err)
 int h5tx_tag_delete(h5tx_store *s, const char *name, h5tx_error *err) {
   int rc = h5tx__check_tag(name, err);
   if (rc) return rc;
+  if (s->read_only) return tag_ro(s, name, err);
   tag_arg a = {s, name, 0, 0};
   return h5tx__kv_write(s->kv, tag_fn, &a, 0, err);
 }

@@ -14,6 +14,7 @@
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -39,6 +40,8 @@ struct h5tx__kv {
   int ntables;
   dev_t dev;
   ino_t ino;
+  ino_t data_ino; /* data.mdb's: a directory inode reused by another store
+                     is not taken for this one */
   pid_t pid;
   int refs;
   int read_only;
@@ -355,10 +358,16 @@ int h5tx__kv_open_tables(const char *dir, const char *const *tables, int ntables
   struct stat st;
   if (stat(dir, &st) != 0)
     return h5tx__err(err, h5tx__errno_code(errno), "store %s: %s", dir, strerror(errno));
+  char data[PATH_MAX];
+  struct stat dst;
+  snprintf(data, sizeof data, "%s/data.mdb", dir);
+  ino_t data_ino = stat(data, &dst) == 0 ? dst.st_ino : 0;
   pthread_mutex_lock(&registry_lock);
   pid_t me = getpid();
   for (h5tx__kv *k = registry; k; k = k->next) {
-    if (k->pid != me || k->dev != st.st_dev || k->ino != st.st_ino || k->tables != tables) continue;
+    if (k->pid != me || k->dev != st.st_dev || k->ino != st.st_ino || k->tables != tables ||
+        k->data_ino != data_ino)
+      continue;
     if (k->read_only && !read_only) {
       pthread_mutex_unlock(&registry_lock);
       return h5tx__err(err, H5TX_EROFS,
@@ -394,6 +403,7 @@ int h5tx__kv_open_tables(const char *dir, const char *const *tables, int ntables
     free(kv);
     return rc;
   }
+  kv->data_ino = stat(data, &dst) == 0 ? dst.st_ino : 0;
   kv->next = registry;
   registry = kv;
   pthread_mutex_unlock(&registry_lock);

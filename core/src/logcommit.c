@@ -76,6 +76,12 @@ int h5tx__log_commit(h5tx_store *s, h5tx__txn *t, const h5tx__buf *b, uint64_t p
   h5tx__place at = lg->at;
   at.wid = pages_wid;
   if ((rc = h5tx__apply_commit(t, &c, &at, pages, arg, err))) return rc;
+  /* what recovery needs: the boot this commit was made in, and how far the
+   * index has taken in the commit's segment (the end of its batch) */
+  uint64_t end = (lg->at.off + lg->at.stored + 4095) / 4096 * 4096;
+  if ((rc = h5tx__meta2_put(t, "boot", h5tx__boot_id(), err)) ||
+      (rc = h5tx__segment_put(t, lg->at.seg, 0, end, err)))
+    return rc;
   if (sync) {
     /* durable: every revision up to it has its records on disk. A nosync
      * commit of another handle may sit below this one unflushed; then

@@ -123,5 +123,14 @@ typedef int (*h5tx__plog_scan_fn)(void *arg, const h5tx__place *p, const void *p
                                   h5tx_error *err);
 int h5tx__plog_scan(h5tx__plog *l, uint64_t seg, h5tx__plog_scan_fn fn, void *arg, uint64_t *end,
                     int *sealed, const char **why, h5tx_error *err);
+/* The same from offset `from` (a batch boundary, as a previous scan's *end
+ * or a commit's batch end gives; 0: from the first batch). The segment
+ * header is checked either way. */
+int h5tx__plog_scan_from(h5tx__plog *l, uint64_t seg, uint64_t from, h5tx__plog_scan_fn fn,
+                         void *arg, uint64_t *end, int *sealed, const char **why, h5tx_error *err);
+
+/* The size of segment `seg`'s file. H5TX_ENOENT if it is gone (err
+ * untouched). */
+int h5tx__plog_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err);
 
 #endif

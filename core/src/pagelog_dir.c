@@ -435,7 +435,7 @@ static int rd_fd(h5tx__plog *l, uint64_t seg) {
 static int verify(h5tx__plog *l, const h5tx__place *p, const void *buf, h5tx_error *err) {
   if (h5tx__plog_check(l->sid, p, h5tx__hash(buf, p->stored)) != p->check)
     return h5tx__err(err, H5TX_ECORRUPT,
-                     "page log segment %016" PRIx64 " offset %" PRIu64 ": record check mismatch",
+                     "checksum mismatch (page log segment %016" PRIx64 " offset %" PRIu64 ")",
                      p->seg, p->off);
   return 0;
 }
@@ -582,8 +582,23 @@ int h5tx__plog_delete(h5tx__plog *l, uint64_t seg, h5tx_error *err) {
   return 0;
 }
 
+int h5tx__plog_size(h5tx__plog *l, uint64_t seg, uint64_t *size, h5tx_error *err) {
+  char path[PATH_MAX];
+  seg_path(l, seg, path, sizeof path);
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return errno == ENOENT ? H5TX_ENOENT : io_err(err, errno, "cannot stat", path);
+  *size = (uint64_t)st.st_size;
+  return 0;
+}
+
 int h5tx__plog_scan(h5tx__plog *l, uint64_t seg, h5tx__plog_scan_fn fn, void *arg, uint64_t *end,
                     int *sealed, const char **why, h5tx_error *err) {
+  return h5tx__plog_scan_from(l, seg, 0, fn, arg, end, sealed, why, err);
+}
+
+int h5tx__plog_scan_from(h5tx__plog *l, uint64_t seg, uint64_t from, h5tx__plog_scan_fn fn,
+                         void *arg, uint64_t *end, int *sealed, const char **why, h5tx_error *err) {
   *end = 0;
   *sealed = 0;
   const char *reason = NULL;
@@ -614,7 +629,7 @@ int h5tx__plog_scan(h5tx__plog *l, uint64_t seg, h5tx__plog_scan_fn fn, void *ar
     return h5tx__err(err, H5TX_ECORRUPT, "page log %s: segment of another %s", path,
                      h5tx__get_le64(h + 16) != seg ? "number" : "store");
   }
-  uint64_t at = PLOG_HDR;
+  uint64_t at = from > PLOG_HDR && from % 4096 == 0 ? from : PLOG_HDR;
   uint8_t *buf = NULL;
   size_t cap = 0;
   for (;;) {

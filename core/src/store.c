@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define MARKER H5TX__MARKER
@@ -191,19 +192,126 @@ static void keep_line(void *arg, const char *line) {
   s->recovered = p;
 }
 
+/* ---- the parts of a store shared by every handle of a process ------------- */
+
+/* One per store and process: the index, the page log, the live table and
+ * the open lock. Found again by store id (with the directory's device and
+ * inode, as a copied store directory keeps its id); never across fork(). A
+ * handle is then a marker read and a look-up, however often a program
+ * opens the store. */
+struct h5tx__core {
+  struct h5tx__core *next;
+  pid_t pid;
+  uint8_t id[16];
+  dev_t dev;
+  ino_t ino;
+  int refs;
+  int writable; /* the directory is writable: index and live table too */
+  h5tx__kv *kv;
+  h5tx__plog *log;
+  h5tx__pins *pins;
+  int open_fd;
+  h5tx__defaults d;
+};
+
+static h5tx__core *cores;
+static pthread_mutex_t cores_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int open_and_recover(h5tx_store *s, h5tx_error *err);
+
+static void core_free(h5tx__core *c) {
+  h5tx__plog_close(c->log);
+  h5tx__pins_close(c->pins);
+  h5tx__kv_close(c->kv);
+  if (c->open_fd >= 0) close(c->open_fd);
+  free(c);
+}
+
+static int core_open(h5tx_store *s, const h5tx__marker *m, const struct stat *st, h5tx_error *err) {
+  h5tx__core *c = calloc(1, sizeof *c);
+  if (!c) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  c->pid = getpid();
+  memcpy(c->id, m->id, 16);
+  c->dev = st->st_dev;
+  c->ino = st->st_ino;
+  c->refs = 1;
+  c->open_fd = -1;
+  c->writable = access(s->path, W_OK) == 0;
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/index", s->path);
+  int rc = h5tx__idx_open(dir, 0, !c->writable, &c->kv, err);
+  if (rc == 0) rc = h5tx__store2_meta(c->kv, s->path, m, &c->d, err);
+  snprintf(dir, sizeof dir, "%s/log", s->path);
+  if (rc == 0) rc = h5tx__plog_open(dir, m->id, 0, !c->writable, 0, &c->log, err);
+  if (rc == 0 && c->writable) rc = h5tx__pins_open(s->path, &c->pins, err);
+  if (rc == 0) {
+    s->core = c;
+    s->kv = c->kv;
+    s->log = c->log;
+    s->pins = c->pins;
+    rc = open_and_recover(s, err);
+  }
+  if (rc) {
+    s->core = NULL;
+    s->kv = NULL;
+    s->log = NULL;
+    s->pins = NULL;
+    core_free(c);
+  }
+  return rc;
+}
+
+/* This process's parts of store `m` at `st`, opened if need be. */
+static int core_get(h5tx_store *s, const h5tx__marker *m, const struct stat *st, h5tx_error *err) {
+  pthread_mutex_lock(&cores_lock);
+  pid_t me = getpid();
+  h5tx__core *c = cores;
+  while (c && !(c->pid == me && c->dev == st->st_dev && c->ino == st->st_ino &&
+                memcmp(c->id, m->id, 16) == 0))
+    c = c->next;
+  int rc = 0;
+  if (c) {
+    c->refs++;
+    s->core = c;
+    s->kv = c->kv;
+    s->log = c->log;
+    s->pins = c->pins;
+  } else if ((rc = core_open(s, m, st, err)) == 0) {
+    s->core->next = cores;
+    cores = s->core;
+  }
+  pthread_mutex_unlock(&cores_lock);
+  return rc;
+}
+
+static void core_put(h5tx__core *c) {
+  if (!c) return;
+  pthread_mutex_lock(&cores_lock);
+  int last = --c->refs == 0;
+  if (last)
+    for (h5tx__core **p = &cores; *p; p = &(*p)->next)
+      if (*p == c) {
+        *p = c->next;
+        break;
+      }
+  pthread_mutex_unlock(&cores_lock);
+  if (last) core_free(c);
+}
+
 static int open_and_recover(h5tx_store *s, h5tx_error *err) {
   char f[4200];
+  h5tx__core *c = s->core;
   snprintf(f, sizeof f, "%s/" H5TX__PINS_FILE, s->path);
-  s->open_fd = open(f, (s->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-  if (s->open_fd < 0)
+  c->open_fd = open(f, (c->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (c->open_fd < 0)
     return h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": opening %s: %s", s->path, f,
                      strerror(errno));
-  if (!s->read_only && open_lock(s->open_fd, F_WRLCK, 0) == 0) {
+  if (c->writable && open_lock(c->open_fd, F_WRLCK, 0) == 0) {
     h5tx_rev head;
     int rc = h5tx__recover_index(s->kv, s->log, keep_line, s, &head, err);
     if (rc) return rc;
   }
-  if (open_lock(s->open_fd, F_RDLCK, 1) != 0)
+  if (open_lock(c->open_fd, F_RDLCK, 1) != 0)
     return h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": locking %s: %s", s->path, f,
                      strerror(errno));
   return 0;
@@ -243,25 +351,20 @@ int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **
     free(s);
     return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   }
-  s->open_fd = -1;
   memcpy(s->id, m.id, 16);
-  s->read_only = opts->read_only;
-  int writable_dir = access(path, W_OK) == 0;
-  if (!writable_dir) s->read_only = 1; /* cannot write the index nor the live table */
-  char dir[4200];
-  snprintf(dir, sizeof dir, "%s/index", path);
-  if ((rc = h5tx__idx_open(dir, 0, !writable_dir, &s->kv, err))) goto fail;
-  h5tx__defaults d = {0, 0, 0, 0};
-  if ((rc = h5tx__store2_meta(s->kv, path, &m, &d, err))) goto fail;
-  snprintf(dir, sizeof dir, "%s/log", path);
-  if ((rc = h5tx__plog_open(dir, s->id, 0, s->read_only, 0, &s->log, err))) goto fail;
-  s->page_size = opts->page_size ? opts->page_size : d.page_size;
-  s->codec = opts->codec >= 0 ? opts->codec : d.codec;
-  s->level = opts->level ? opts->level : d.level;
-  s->durability = opts->durability >= 0 ? opts->durability : d.durability;
+  if (stat(path, &st) != 0) {
+    rc = h5tx__err(err, h5tx__errno_code(errno), "store %s: %s", path, strerror(errno));
+    goto fail;
+  }
+  if ((rc = core_get(s, &m, &st, err))) goto fail;
+  const h5tx__defaults *d = &s->core->d;
+  /* cannot write the index nor the live table in a read-only directory */
+  s->read_only = opts->read_only || !s->core->writable;
+  s->page_size = opts->page_size ? opts->page_size : d->page_size;
+  s->codec = opts->codec >= 0 ? opts->codec : d->codec;
+  s->level = opts->level ? opts->level : d->level;
+  s->durability = opts->durability >= 0 ? opts->durability : d->durability;
   s->dirty_limit = opts->dirty_limit ? opts->dirty_limit : H5TX__WRITER_CACHE;
-  if (writable_dir && (rc = h5tx__pins_open(path, &s->pins, err))) goto fail;
-  if ((rc = open_and_recover(s, err))) goto fail;
   *out = s;
   return 0;
 fail:
@@ -271,10 +374,7 @@ fail:
 
 void h5tx_store_close(h5tx_store *s) {
   if (!s) return;
-  h5tx__plog_close(s->log);
-  h5tx__pins_close(s->pins);
-  h5tx__kv_close(s->kv);
-  if (s->open_fd >= 0) close(s->open_fd);
+  core_put(s->core);
   free(s->recovered);
   free(s->path);
   free(s);

@@ -13,15 +13,17 @@
 /* A format-2 store (docs/FORMAT.md): the index (`kv`, opened with index.h's
  * tables: every value carries its check, read it with h5tx__idx_get /
  * h5tx__idx_value) and the page log (`log`), which holds every payload. */
+typedef struct h5tx__core h5tx__core;
+
 struct h5tx_store {
-  h5tx__kv *kv;
-  h5tx__plog *log;
-  h5tx__pins *pins; /* NULL when the directory is not writable */
+  h5tx__kv *kv;     /* the core's */
+  h5tx__plog *log;  /* the core's */
+  h5tx__pins *pins; /* the core's; NULL when the directory is not writable */
   char *path;
   uint8_t id[16]; /* the store id (marker) */
   int read_only;
-  int open_fd;     /* `readers`, holding the open lock (store.c); -1 if none */
-  char *recovered; /* what recovery said at open, or NULL */
+  h5tx__core *core; /* the parts shared by the process's handles (store.c) */
+  char *recovered;  /* what recovery said when this handle opened it, or NULL */
   /* Effective defaults for writers: the store's, overridden by the opts
    * given to h5tx_store_open. */
   uint32_t page_size;

@@ -27,6 +27,8 @@ typedef struct dpage {
   uint64_t page; /* NO_PAGE: empty slot */
   uint8_t *mem;
   int placed, dead;
+  int same; /* past a truncation, but equal to the version stored at base:
+               reads as that version, needs no record and no tombstone */
   h5tx__place place;
 } dpage;
 
@@ -165,10 +167,12 @@ static void txn_end(h5tx_writer *w) {
 
 /* The base version of `page` as this writer sees it before its own
  * changes: *found 0 for zeros (past a truncation or the base length, or
- * never stored), else its place. */
-static int base_place(h5tx_writer *w, uint64_t page, h5tx__place *p, int *found, h5tx_error *err) {
+ * never stored), else its place. `stored`: the version stored at base
+ * whatever this writer cut off. */
+static int base_place(h5tx_writer *w, uint64_t page, int stored, h5tx__place *p, int *found,
+                      h5tx_error *err) {
   *found = 0;
-  if (!w->fid || page >= w->trunc_page || page * w->ps >= w->base_len) return 0;
+  if (!w->fid || (!stored && (page >= w->trunc_page || page * w->ps >= w->base_len))) return 0;
   int rc = txn_begin(w, err);
   if (rc) return rc;
   h5tx_rev at;
@@ -185,10 +189,10 @@ static int load_place(h5tx_writer *w, uint64_t page, const h5tx__place *p, uint8
   return rc ? h5tx__page_fail(w->s, w->name, page, w->base, rc, err) : 0;
 }
 
-/* The base content of `page` into `dst`. */
-static int base_load(h5tx_writer *w, uint64_t page, uint8_t *dst, h5tx_error *err) {
+/* The base content of `page` into `dst` (`stored`: as base_place). */
+static int base_load(h5tx_writer *w, uint64_t page, int stored, uint8_t *dst, h5tx_error *err) {
   h5tx__place p;
-  int found, rc = base_place(w, page, &p, &found, err);
+  int found, rc = base_place(w, page, stored, &p, &found, err);
   if (rc) return rc;
   if (!found) {
     memset(dst, 0, w->ps);
@@ -210,17 +214,19 @@ static int content(h5tx_writer *w, uint64_t page, dpage *e, uint8_t *dst, const 
     memset(dst, 0, w->ps);
     return 0;
   }
+  if (e && e->same) return base_load(w, page, 1, dst, err);
   if (e) return load_place(w, page, &e->place, dst, err);
-  return base_load(w, page, dst, err);
+  return base_load(w, page, 0, dst, err);
 }
 
-/* Is `data` what the file holds at base for `page`? */
+/* Is `data` the version of `page` stored at base (past a truncation too:
+ * reads at the new revision find that version, so nothing is stored)? */
 static int same_as_base(h5tx_writer *w, uint64_t page, const uint8_t *data, int *same,
                         h5tx_error *err) {
   h5tx__place p;
   int found;
   *same = 0;
-  int rc = base_place(w, page, &p, &found, err);
+  int rc = base_place(w, page, 1, &p, &found, err);
   if (rc) return rc;
   if (!found) {
     *same = h5tx__is_zero(data, w->ps);
@@ -320,9 +326,13 @@ static int stream(h5tx_writer *w, int dead_too, progress *pr, h5tx_error *err) {
         free(e->mem);
         e->mem = NULL;
         w->mem_bytes -= w->ps;
-        e->page = NO_PAGE; /* removed; the table is rebuilt below */
-        w->n--;
-        forgot = 1;
+        if (e->page >= w->trunc_page) {
+          e->same = 1; /* no tombstone for it */
+        } else {
+          e->page = NO_PAGE; /* removed; the table is rebuilt below */
+          w->n--;
+          forgot = 1;
+        }
         if (pr && (rc = tell(w, pr, 1, err))) break;
         continue;
       }
@@ -544,6 +554,7 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
     }
     e->mem = mem;
     e->dead = 0;
+    e->same = 0;
     w->mem_bytes += w->ps;
   }
   if (src)

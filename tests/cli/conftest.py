@@ -95,11 +95,21 @@ def read(path):
 
 
 def flip(store, needle):
-    """Flip a bit inside the first occurrence of `needle` in the store's data
-    file, as tests/core/test_corrupt.c does (nothing has the store open)."""
-    with open(os.path.join(str(store), "data.mdb"), "r+b") as f:
-        m = mmap.mmap(f.fileno(), 0)
-        i = m.find(needle)
-        assert i >= 0, needle
-        m[i + 5] ^= 0x20
-        m.close()
+    """Flip a bit inside the first occurrence of `needle` in the store's
+    files (page log segments first, then the index), as
+    tests/core/test_corrupt.c does (nothing has the store open)."""
+    logdir = os.path.join(str(store), "log")
+    files = [os.path.join(logdir, n) for n in sorted(os.listdir(logdir))]
+    files.append(os.path.join(str(store), "index", "data.mdb"))
+    for path in files:
+        if os.path.getsize(path) == 0:
+            continue
+        with open(path, "r+b") as f:
+            m = mmap.mmap(f.fileno(), 0)
+            i = m.find(needle)
+            if i >= 0:
+                m[i + 5] ^= 0x20
+            m.close()
+            if i >= 0:
+                return
+    assert False, needle

@@ -33,7 +33,7 @@ def listing(s):
     return sorted((n, os.stat(os.path.join(s, n)).st_size) for n in os.listdir(s))
 
 
-@pytest.mark.parametrize("victim", ["data.mdb", "lock.mdb"])
+@pytest.mark.parametrize("victim", ["index/data.mdb", "index/lock.mdb"])
 def test_truncated_files_give_errors_not_signals(tmp_path, victim):
     s = make_store(tmp_path)
     path = os.path.join(s, victim)
@@ -49,19 +49,19 @@ def test_truncated_files_give_errors_not_signals(tmp_path, victim):
             p = run_ro(cmd, s, out)
             assert p.returncode >= 0, "%s with %s cut to %d bytes: killed by signal %d" % (
                 cmd[0], victim, size, -p.returncode)
-            if victim == "data.mdb" and size <= full // 2:
+            if victim == "index/data.mdb" and size <= full // 2:
                 assert p.returncode == 1, (cmd, size, p.out, p.err)
                 assert "data.mdb" in p.err and "truncated" in p.err, (cmd, size, p.err)
             if os.path.exists(out):
                 os.unlink(out)
-        if victim == "data.mdb":
+        if victim == "index/data.mdb":
             assert os.path.getsize(path) == size  # nothing written
     os.unlink(keep)
 
 
 def test_read_only_commands_create_nothing(tmp_path):
     s = make_store(tmp_path)
-    os.unlink(os.path.join(s, "data.mdb"))
+    os.unlink(os.path.join(s, "index", "data.mdb"))
     before = listing(s)
     for cmd in READ_ONLY:
         p = run_ro(cmd, s, str(tmp_path / "out.h5"))
@@ -151,7 +151,7 @@ def test_reader_without_write_permission_is_told_which(shared_dir, tmp_path):
     h5tx("init", s)  # umask 022: world-readable, lock.mdb not writable by others
     p = as_user(OTHER_UID, OTHER_UID, [], "ls", s)
     assert p.returncode == 1, p.stderr
-    assert "write permission on %s/lock.mdb" % s in p.stderr, p.stderr
+    assert "write permission on %s/index/lock.mdb" % s in p.stderr, p.stderr
     assert "uid %d" % OTHER_UID in p.stderr
 
 

@@ -101,10 +101,10 @@ static void test_roundtrip(const char *dir, uint64_t *seed) {
   /* the same place under another identity: never the bytes */
   h5tx__place wrong = pl[first];
   wrong.key++;
-  FAILS(h5tx__plog_read(l, &wrong, buf, &e), H5TX_ECORRUPT, "record check mismatch");
+  FAILS(h5tx__plog_read(l, &wrong, buf, &e), H5TX_ECORRUPT, "checksum mismatch (page log segment");
   wrong = pl[first];
   wrong.wid ^= 1;
-  FAILS(h5tx__plog_read(l, &wrong, buf, &e), H5TX_ECORRUPT, "record check mismatch");
+  FAILS(h5tx__plog_read(l, &wrong, buf, &e), H5TX_ECORRUPT, "checksum mismatch (page log segment");
   /* past the end of the segment */
   wrong = pl[first];
   wrong.off += (uint64_t)1 << 32;
@@ -118,7 +118,7 @@ static void test_roundtrip(const char *dir, uint64_t *seed) {
   REQUIRE(pread(fd, &b, 1, (off_t)pl[first].off + 100) == 1);
   b ^= 0x10;
   REQUIRE(pwrite(fd, &b, 1, (off_t)pl[first].off + 100) == 1);
-  FAILS(h5tx__plog_read(l, &pl[first], buf, &e), H5TX_ECORRUPT, "record check mismatch");
+  FAILS(h5tx__plog_read(l, &pl[first], buf, &e), H5TX_ECORRUPT, "checksum mismatch (page log segment");
   b ^= 0x10;
   REQUIRE(pwrite(fd, &b, 1, (off_t)pl[first].off + 100) == 1);
   close(fd);
@@ -211,7 +211,7 @@ static void test_roll(const char *dir, uint64_t *seed) {
   OK(h5tx__plog_open(dir, other, 0, 0, 0, &l, &e));
   FAILS(h5tx__plog_scan(l, segs[0], acc_fn, a, &end, &sealed, &why, &e), H5TX_ECORRUPT,
         "another store");
-  FAILS(h5tx__plog_read(l, &pl[0], buf, &e), H5TX_ECORRUPT, "record check mismatch");
+  FAILS(h5tx__plog_read(l, &pl[0], buf, &e), H5TX_ECORRUPT, "checksum mismatch (page log segment");
   h5tx__plog_close(l);
   free(buf);
   free(segs);

@@ -124,6 +124,10 @@ int main(void) {
     unlink(lock);
     printf("round %d: %d commits, last sync %llu, index as of %d, log mode %d\n", round, t,
            (unsigned long long)last_sync, t - older, mode);
+    /* reboot (recovery reads the log only after one: h5tx__boot_id) */
+    char boot[32];
+    snprintf(boot, sizeof boot, "%d", 1000 + round);
+    setenv("H5TX_TEST_BOOT", boot, 1);
     /* reopen and recover */
     OK(h5tx__idx_open(idir, 0, 0, &kv, &e));
     OK(h5tx__plog_open(ldir, sid, 0, 0, 0, &l, &e));

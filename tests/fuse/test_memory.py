@@ -48,3 +48,35 @@ def test_memory_stays_bounded(store, mounts):
     assert os.path.getsize(m.p("big.bin")) == total
     assert anon(pid) <= SLACK
     assert read(m.p(".h5tx", "stats"))
+
+
+def peak(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM for %d" % pid)
+
+
+def test_peak_memory_of_a_large_commit(store, mounts):
+    """Issue 10's bound for the daemon receiving a large file: its peak
+    resident memory, commit included, stays within the writer cache + 128
+    MiB however large the file (the pages stream into the page log while
+    they arrive; the commit is one small index transaction). Format 1 held
+    the whole commit in the index's transaction: 3.6 GB for a 4 GiB cp."""
+    m = mounts(store, "--config", "cache=16M")
+    pids = daemon_pids(m.path)
+    assert len(pids) == 1
+    pid = pids[0]
+    with open("/proc/%d/maps" % pid) as f:
+        if "libasan" in f.read():
+            pytest.skip("the daemon runs under AddressSanitizer, whose allocator is not glibc's")
+    total, chunk = 768 * MIB, os.urandom(MIB)
+    with open(m.p("large.bin"), "wb") as f:
+        for i in range(total // MIB):
+            f.write(chunk[i % 997:] + chunk[:i % 997])
+    assert os.path.getsize(m.p("large.bin")) == total
+    hwm = peak(pid)
+    print("daemon peak resident memory: %.1f MiB for a %d MiB file"
+          % (hwm / MIB, total // MIB))
+    assert hwm <= 16 * MIB + 128 * MIB, "peak %d MiB" % (hwm // MIB)

@@ -1,8 +1,9 @@
-"""A commit through the mount whose index transaction landed but whose flush
-failed (H5TX_ESYNC): fsync(2) reports EIO, yet the revision is head, every
-process sees it (bytes and size), and the writer goes on from it. The
-daemon runs with tests/core/fault_shim.c preloaded; the test makes the
-data.mdb syncs fail while a marker file exists."""
+"""A commit through the mount whose flush to disk fails (the page log's or
+the index's): fsync(2) reports EIO and nothing is committed: head stays,
+other processes still see the last revision (bytes and size), and the
+writer keeps its changes, which the next fsync or the last close commits.
+The daemon runs with tests/core/fault_shim.c preloaded; the test makes the
+store's syncs fail while a marker file exists."""
 import errno
 import os
 import subprocess
@@ -32,7 +33,8 @@ def other_process_reads(path):
     return out, size
 
 
-def test_landed_commit_with_failed_flush_is_head(store, faulty):
+@pytest.mark.parametrize("passing", ["0", "1"])  # the page log's flush fails, the index's
+def test_failed_flush_commits_nothing(store, faulty, passing):
     m, arm = faulty
     path = m.p("f.bin")
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
@@ -41,27 +43,24 @@ def test_landed_commit_with_failed_flush_is_head(store, faulty):
         os.fsync(fd)
         first = head(store)
         os.pwrite(fd, b"second revision", 0)
-        arm.write_text("1")  # the commit's own sync passes, the durability sync fails
+        arm.write_text(passing)
         with pytest.raises(OSError) as e:
             os.fsync(fd)
         assert e.value.errno == errno.EIO
         arm.unlink()
-        # The revision landed: head moved, and another process sees it whole.
+        assert head(store) == first
+        assert other_process_reads(path) == (b"one", 3)
+        os.fsync(fd)  # the changes were kept: now they commit
         assert head(store) == first + 1
         assert other_process_reads(path) == (b"second revision", 15)
-        # The writer goes on from it: no conflict with its own revision.
-        os.pwrite(fd, b"third", 0)
-        os.fsync(fd)
     finally:
         os.close(fd)
-    assert head(store) == first + 2
-    assert other_process_reads(path) == (b"thirdd revision", 15)
+    assert head(store) == first + 1
     assert h5tx_cmd("verify", store).returncode == 0
 
 
-def test_close_after_landed_commit_with_failed_flush(store, faulty):
-    """The close that follows a landed-but-unflushed commit has nothing left
-    to commit, and what other processes had cached moves on to it."""
+def test_close_after_failed_flush_commits(store, faulty):
+    """The last close after a failed fsync commits what the writer kept."""
     m, arm = faulty
     path = m.p("g.bin")
     with open(path, "wb") as f:
@@ -71,36 +70,36 @@ def test_close_after_landed_commit_with_failed_flush(store, faulty):
     fd = os.open(path, os.O_WRONLY)
     try:
         os.pwrite(fd, b"longer second", 0)
-        arm.write_text("1")
+        arm.write_text("0")
         with pytest.raises(OSError) as e:
             os.fsync(fd)
         assert e.value.errno == errno.EIO
         arm.unlink()
+        assert head(store) == first
     finally:
-        os.close(fd)  # nothing is left to commit: no error, no new revision
+        os.close(fd)
     assert head(store) == first + 1
     assert other_process_reads(path) == (b"longer second", 13)
     assert h5tx_cmd("verify", store).returncode == 0
 
 
-def test_new_file_whose_first_commit_landed_unflushed(store, faulty):
-    """A file created through the mount whose first commit lands but is not
-    flushed: other processes see it whole while the writer still has it
-    open, and the close makes no second revision."""
+def test_new_file_whose_first_commit_fails(store, faulty):
+    """A file created through the mount whose first commit fails: no
+    revision; the close commits it whole."""
     m, arm = faulty
     path = m.p("new.bin")
     before = head(store)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o644)
     try:
         os.write(fd, b"brand new bytes")
-        arm.write_text("1")
+        arm.write_text("0")
         with pytest.raises(OSError) as e:
             os.fsync(fd)
         assert e.value.errno == errno.EIO
         arm.unlink()
-        assert head(store) == before + 1
-        assert other_process_reads(path) == (b"brand new bytes", 15)
+        assert head(store) == before
     finally:
         os.close(fd)
     assert head(store) == before + 1
+    assert other_process_reads(path) == (b"brand new bytes", 15)
     assert h5tx_cmd("verify", store).returncode == 0
