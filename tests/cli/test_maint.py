@@ -309,6 +309,25 @@ def test_repair_truncated_index(tmp_path, history):
     check_repaired(store, tmp_path, before, p)
 
 
+@pytest.mark.parametrize("damage", ["no index", "truncated"])
+def test_a_damaged_index_points_to_repair(tmp_path, history, damage):
+    """Commands that cannot open a store for its index say what is wrong
+    and that `h5tx repair` rebuilds it (not `h5tx init`)."""
+    store, before = history
+    if damage == "no index":
+        shutil.rmtree(store / "index")
+    else:
+        os.truncate(store / "index" / "data.mdb", 20000)
+    hint = "'h5tx repair %s' rebuilds the index from the page log" % store
+    for args in (["log", store], ["import", tmp_path / "s", "%s/new.h5" % store]):
+        p = h5tx(*args, code=1)
+        assert hint in p.err and "h5tx init" not in p.err, p.err
+    e = json.loads(h5tx("ls", store, "--json", code=1).err)["error"]
+    assert hint in e["message"] and e["exit"] == 1, e
+    h5tx("repair", store)
+    assert snapshot(store, tmp_path) == before
+
+
 def test_repair_json(tmp_path, history):
     store, before = history
     shutil.rmtree(store / "index")
