@@ -572,10 +572,9 @@ H5TX_API int h5tx_readers(h5tx_store *s, h5tx_reader_fn fn, void *arg, h5tx_erro
  *
  * Both work on a store that no process has open: they take no store handle,
  * and refuse (H5TX_EBUSY) while any handle has the store open, in any
- * process, this one included; stores opened meanwhile wait until they are
- * done. They are what
- * `h5tx upgrade` and `h5tx repair` run (docs/FORMAT.md, "Format 1 → 2" and
- * "Repair"). */
+ * process, this one included; opens that come meanwhile wait until they
+ * are done. They are what `h5tx upgrade` and `h5tx repair` run
+ * (docs/FORMAT.md, "Format 1 → 2" and "Repair"). */
 
 /** Called once per line a maintenance call has to tell its user: `line` is
  * one line of text, without a newline, valid only during the call; `arg` is
@@ -602,6 +601,7 @@ typedef void (*h5tx_say_fn)(void *arg, const char *line);
  * @param[in] arg   passed to `say`
  * @param[out] err  the error, when one is returned (may be NULL)
  * @return 0, or
+ *  - H5TX_EINVAL: `path` is NULL or empty
  *  - H5TX_EFORMAT: `path` is not an h5tx store (no marker), or has a format
  *    newer than this library reads
  *  - H5TX_EBUSY: a process has the store open (the message names it and
@@ -645,6 +645,7 @@ H5TX_API int h5tx_store_upgrade(const char *path, h5tx_say_fn say, void *arg, h5
  * @param[out] err   the error, when one is returned (may be NULL)
  * @return 0 once the index is rebuilt, whatever it could not rebuild (see
  *  the H5TX_REPAIR_LOST lines), or
+ *  - H5TX_EINVAL: `path` is NULL or empty
  *  - H5TX_EFORMAT: `path` is not an h5tx store, or has a newer format, or
  *    has format 1 (the message says to run `h5tx upgrade` instead: a
  *    format-1 store has no page log to rebuild from)
