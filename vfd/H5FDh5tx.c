@@ -299,6 +299,8 @@ static herr_t h5tx_unlock(H5FD_t *file);
 static herr_t h5tx_delete(const char *name, hid_t fapl);
 #endif
 
+static herr_t h5tx_term(void);
+
 static const H5FD_class_t H5FD_h5tx_g = {
 #if H5_VERSION_GE(1, 14, 0)
     .version = H5FD_CLASS_VERSION,
@@ -306,6 +308,7 @@ static const H5FD_class_t H5FD_h5tx_g = {
     .del = h5tx_delete,
 #endif
     .name = H5FD_H5TX_NAME,
+    .terminate = h5tx_term,
     .maxaddr = (haddr_t)INT64_MAX,
     .fc_degree = H5F_CLOSE_WEAK,
     .fapl_size = sizeof(H5FD_h5tx_fapl_t),
@@ -484,6 +487,66 @@ static int shared_reader(H5FD_h5tx_t *f) {
   return 1;
 }
 
+/* Stores this process opened lately, held open between H5Fclose and the
+ * next H5Fopen so that the store's shared parts (index, page log, live
+ * table: the core's) stay up and an open is a marker read and a look-up.
+ * Released when HDF5 terminates the driver (H5close, or at exit). While
+ * held, `h5tx repair` and `h5tx upgrade` see the store as in use. */
+#define HELD_MAX 8
+static struct held {
+  char *path;
+  h5tx_store *s;
+  uint64_t used;
+} held[HELD_MAX];
+static uint64_t held_clock;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void hold_store(const char *path) {
+  pthread_mutex_lock(&held_lock);
+  int free_slot = -1, lru = 0;
+  for (int i = 0; i < HELD_MAX; i++) {
+    if (held[i].path && strcmp(held[i].path, path) == 0) {
+      held[i].used = ++held_clock;
+      pthread_mutex_unlock(&held_lock);
+      return;
+    }
+    if (!held[i].path && free_slot < 0) free_slot = i;
+    if (held[i].used < held[lru].used) lru = i;
+  }
+  int i = free_slot >= 0 ? free_slot : lru;
+  h5tx_store *old = held[i].s;
+  char *old_path = held[i].path;
+  held[i].path = NULL;
+  held[i].s = NULL;
+  h5tx_error e = {0};
+  h5tx_store *s = NULL;
+  char *p = strdup(path);
+  if (p && h5tx_store_open(path, NULL, &s, &e) == 0) {
+    held[i].path = p;
+    held[i].s = s;
+    held[i].used = ++held_clock;
+  } else {
+    free(p); /* not held: opens just cost more */
+  }
+  pthread_mutex_unlock(&held_lock);
+  h5tx_store_close(old);
+  free(old_path);
+}
+
+static herr_t h5tx_term(void) {
+  pthread_mutex_lock(&held_lock);
+  for (int i = 0; i < HELD_MAX; i++) {
+    /* a fork child leaves its parent's handles alone: their index must
+     * not be touched here */
+    if (held[i].s) h5tx_store_close(held[i].s);
+    free(held[i].path);
+    held[i].path = NULL;
+    held[i].s = NULL;
+  }
+  pthread_mutex_unlock(&held_lock);
+  return 0;
+}
+
 static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cfg) {
   h5tx_error e = {0};
   int rdwr = (flags & H5F_ACC_RDWR) != 0;
@@ -513,6 +576,7 @@ static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cf
     goto fail;
   }
   if (h5tx_store_open(t->store, &so, &f->store, &e) != 0) goto fail_e;
+  hold_store(t->store);
   struct stat st;
   if (stat(t->store, &st) != 0) {
     FAIL(H5E_CANTOPENFILE, "store %s: %s", t->store, strerror(errno));

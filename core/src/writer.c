@@ -9,6 +9,7 @@
 #include "pages2.h"
 #include "proc.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -268,18 +269,74 @@ static int tell(h5tx_writer *w, progress *pr, size_t n, h5tx_error *err) {
 /* Append `n` entries (their contents in e[i]->mem, or tombstones for dead
  * ones) as records of this writer's write id; each then holds its place
  * and leaves memory. Compression runs here, outside any lock. */
+/* Encoding pages [from, to) of a batch into records, with its own view
+ * of the compression policy. */
+typedef struct zjob {
+  h5tx_writer *w;
+  dpage **e;
+  h5tx__plog_rec *recs;
+  size_t from, to;
+  h5tx__zpolicy zp;
+} zjob;
+
+static void *encode(void *arg) {
+  zjob *j = arg;
+  h5tx_writer *w = j->w;
+  for (size_t i = j->from; i < j->to; i++) {
+    if (j->e[i]->dead)
+      j->recs[i] = (h5tx__plog_rec){
+          .kind = PLOG_PAGE, .enc = PLOG_ENC_ZERO, .key = j->e[i]->page, .raw = w->ps};
+    else
+      h5tx__page2_record(&j->recs[i], j->e[i]->page, j->e[i]->mem, w->ps, w->codec, w->level,
+                         &j->zp, w->zbufs + i * h5tx__zstd_bound(w->ps));
+  }
+  return NULL;
+}
+
+static int cpus(void) {
+  static int n;
+  if (!n) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    n = c < 1 ? 1 : c > 4 ? 4 : (int)c;
+  }
+  return n;
+}
+
+/* Encode a batch: with zstd while the policy tries every page, in as
+ * many threads as there are cores (at most 4); the policy then learns the
+ * threads' results, the last part's last. */
+static void encode_batch(h5tx_writer *w, dpage **e, h5tx__plog_rec *recs, size_t n) {
+  int nt = w->codec == H5TX_CODEC_ZSTD && w->zp.misses < H5TX_ZP_GIVE_UP && n >= 8 ? cpus() : 1;
+  zjob jobs[4];
+  pthread_t th[4];
+  int started[4] = {0};
+  for (int k = 0; k < nt; k++) {
+    jobs[k] =
+        (zjob){w, e, recs, n * (size_t)k / (size_t)nt, n * (size_t)(k + 1) / (size_t)nt, w->zp};
+    if (k > 0) started[k] = pthread_create(&th[k], NULL, encode, &jobs[k]) == 0;
+  }
+  encode(&jobs[0]);
+  for (int k = 1; k < nt; k++) {
+    if (started[k])
+      pthread_join(th[k], NULL);
+    else
+      encode(&jobs[k]); /* no thread: do it here */
+  }
+  h5tx__zpolicy merged = jobs[nt - 1].zp;
+  merged.tried = w->zp.tried;
+  merged.paid = w->zp.paid;
+  for (int k = 0; k < nt; k++) {
+    merged.tried += jobs[k].zp.tried - w->zp.tried;
+    merged.paid += jobs[k].zp.paid - w->zp.paid;
+  }
+  w->zp = merged;
+}
+
 static int append(h5tx_writer *w, dpage **e, size_t n, h5tx_error *err) {
   h5tx__plog_rec recs[BATCH];
   h5tx__place places[BATCH];
   if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
-  for (size_t i = 0; i < n; i++) {
-    if (e[i]->dead)
-      recs[i] = (h5tx__plog_rec){
-          .kind = PLOG_PAGE, .enc = PLOG_ENC_ZERO, .key = e[i]->page, .raw = w->ps};
-    else
-      h5tx__page2_record(&recs[i], e[i]->page, e[i]->mem, w->ps, w->codec, w->level, &w->zp,
-                         w->zbufs + i * h5tx__zstd_bound(w->ps));
-  }
+  encode_batch(w, e, recs, n);
   int rc = h5tx__plog_append(w->s->log, w->wid, recs, n, places, err);
   if (rc) {
     if (err) {
