@@ -176,6 +176,14 @@ def test_upgrade_errors(tmp_path):
     os.mkdir(tmp_path / "plain.h5tx")
     e = json.loads(h5tx("upgrade", tmp_path / "plain.h5tx", "--json", code=1).err)["error"]
     assert e["code"] == "H5TX_EFORMAT" and "not an h5tx store" in e["message"]
+    # A newer format is not downgraded, nor touched.
+    os.mkdir(tmp_path / "new.h5tx")
+    write(tmp_path / "new.h5tx" / "h5tx-store", b"h5tx store\nformat 3\n")
+    for verb in ("upgrade", "repair"):
+        e = json.loads(h5tx(verb, tmp_path / "new.h5tx", "--json", code=1).err)["error"]
+        assert e["code"] == "H5TX_EFORMAT" and "has format 3" in e["message"], e
+        assert "upgrade h5tx" in e["message"], e
+    assert os.listdir(tmp_path / "new.h5tx") == ["h5tx-store"]
     assert "did you mean 'upgrade'?" in h5tx("upgrde", code=2).err
     assert "did you mean 'repair'?" in h5tx("repiar", code=2).err
 
