@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 
 import pytest
 
@@ -333,6 +334,22 @@ def test_a_damaged_index_points_to_repair(tmp_path, history, damage):
     e = json.loads(h5tx("ls", store, "--json", code=1).err)["error"]
     assert hint in e["message"] and e["exit"] == 1, e
     h5tx("repair", store)
+    assert snapshot(store, tmp_path) == before
+
+
+def test_repair_again_within_the_same_second(tmp_path, history):
+    """An index moved aside before, under the name this repair would use
+    (index.damaged-TIME, TIME in seconds), stays; the new one goes beside it."""
+    store, before = history
+    now = int(time.time())
+    for t in range(now, now + 5):
+        os.mkdir(store / ("index.damaged-%d" % t))
+        write(store / ("index.damaged-%d" % t) / "data.mdb", b"earlier")
+    p = h5tx("repair", store)
+    aside = p.out.splitlines()[0].split("the old index is kept in ")[1]
+    assert os.path.getsize(os.path.join(aside, "data.mdb")) > len(b"earlier")
+    for t in range(now, now + 5):
+        assert read(store / ("index.damaged-%d" % t) / "data.mdb") == b"earlier"
     assert snapshot(store, tmp_path) == before
 
 
