@@ -6,11 +6,11 @@
 #include "out.h"
 #include "progress.h"
 
+#include <dirent.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /* What the library said, kept for --json or printed as it comes. */
 typedef struct said {
@@ -87,23 +87,27 @@ static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
 
 /* ---- upgrade ------------------------------------------------------------- */
 
-/* The directory the upgrade of `store`, run between times t0 and t1, kept
- * the format-1 store in: `.NAME.h5tx.format1-TIME` beside it (FORMAT.md,
- * "Format 1 → 2"), which is the store's directory `was` renamed, into
- * `out`. 0 when found, -1 when there is none (the store had format 2
- * already, and a directory of that name is another upgrade's). */
-static int find_kept(const char *store, const struct stat *was, time_t t0, time_t t1, char *out,
-                     size_t cap) {
-  char *d1 = strdup(store), *d2 = strdup(store);
+/* The directory the upgrade of `store` kept the format-1 store in, into
+ * `out`: the entry `.NAME.h5tx.format1-...` beside it (FORMAT.md, "Format 1
+ * → 2") that is the store's directory `was`, renamed. 0 when found, -1 when
+ * there is none (the store had format 2 already: such an entry is another
+ * upgrade's). */
+static int find_kept(const char *store, const struct stat *was, char *out, size_t cap) {
+  char *d1 = strdup(store), *d2 = strdup(store), prefix[4200];
+  DIR *d = NULL;
   int rc = -1;
   if (d1 && d2) {
     const char *parent = dirname(d1), *base = basename(d2);
-    for (time_t t = t1; t >= t0 && rc; t--) {
+    snprintf(prefix, sizeof prefix, ".%s.format1-", base);
+    d = opendir(parent);
+    for (struct dirent *de; d && rc && (de = readdir(d));) {
       struct stat st;
-      snprintf(out, cap, "%s/.%s.format1-%lld", parent, base, (long long)t);
+      if (strncmp(de->d_name, prefix, strlen(prefix)) != 0) continue;
+      snprintf(out, cap, "%s/%s", parent, de->d_name);
       if (lstat(out, &st) == 0 && st.st_dev == was->st_dev && st.st_ino == was->st_ino) rc = 0;
     }
   }
+  if (d) closedir(d);
   free(d1);
   free(d2);
   return rc;
@@ -121,17 +125,15 @@ static int run_upgrade(const cli_cmd *cmd, int argc, char **argv) {
   h5tx_error e = {0, ""};
   struct stat was;
   if (lstat(t.store, &was) != 0) memset(&was, 0, sizeof was); /* the upgrade says why */
-  time_t t0 = time(NULL);
   cli_progress_busy(&bar, "upgrade");
   rc = h5tx_store_upgrade(t.store, on_line, &sd, &e);
   cli_progress_end(&bar);
-  time_t t1 = time(NULL);
   if (rc) {
     rc = cli_fail_h5(&e);
     goto out;
   }
   char kept[8400], done[8600];
-  int upgraded = was.st_ino && find_kept(t.store, &was, t0, t1, kept, sizeof kept) == 0;
+  int upgraded = was.st_ino && find_kept(t.store, &was, kept, sizeof kept) == 0;
   counts st;
   if (upgraded)
     snprintf(done, sizeof done, "store %s was upgraded (the format-1 store is kept as %s)", t.store,
