@@ -31,7 +31,8 @@ struct cli_cmd {
 /** The subcommands, defined in cmd_*.c. */
 extern const cli_cmd cli_cmd_init, cli_cmd_import, cli_cmd_export, cli_cmd_ls, cli_cmd_log,
     cli_cmd_show, cli_cmd_tag, cli_cmd_tags, cli_cmd_diff, cli_cmd_gc, cli_cmd_verify,
-    cli_cmd_stats, cli_cmd_mount, cli_cmd_umount, cli_cmd_rm, cli_cmd_mv;
+    cli_cmd_stats, cli_cmd_mount, cli_cmd_umount, cli_cmd_rm, cli_cmd_mv, cli_cmd_upgrade,
+    cli_cmd_repair;
 
 /** Print the full help of `cmd` to `f`. */
 void cli_help(const cli_cmd *cmd, FILE *f);
@@ -138,6 +139,9 @@ typedef struct cli_names {
   char **v;
   size_t n, cap;
 } cli_names;
+
+/** Append a copy of `name` to `l`. 0, or H5TX_ENOMEM. */
+int cli_names_add(cli_names *l, const char *name);
 
 /** Collect the entries of store `s`'s directory that are not part of the
  * store (h5tx_store_foreign) into `out` (free with cli_names_free()).

@@ -24,6 +24,9 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_stats,
     &cli_cmd_rm,
     &cli_cmd_mv,
+    /* a store's format and index mended (issue 10) */
+    &cli_cmd_upgrade,
+    &cli_cmd_repair,
     /* fuse/: a store as a file system (issue 6) */
     &cli_cmd_mount,
     &cli_cmd_umount,
@@ -33,7 +36,8 @@ static const cli_cmd *const commands[] = {
 static const char exit_codes[] = "Exit status:\n"
                                  "  0  success\n"
                                  "  1  failure (the message on stderr names what failed; for\n"
-                                 "     verify: damage was found)\n"
+                                 "     verify: damage was found; for repair: something could\n"
+                                 "     not be rebuilt)\n"
                                  "  2  usage: bad arguments, options, names, tags or revisions\n";
 
 /* What a name means, in `h5tx --help` and every command's help. */
@@ -69,7 +73,8 @@ static void usage(FILE *f) {
           "Otherwise errors go to stderr as 'h5tx: MESSAGE'.\n"
           "--version prints the version of h5tx and of its store format.\n"
           "import, export, gc and verify show a progress bar when stderr is a\n"
-          "terminal.\n\n%s",
+          "terminal. A store of format 1 (an older h5tx) is refused by every\n"
+          "command but upgrade, which converts it.\n\n%s",
           names, exit_codes);
 }
 

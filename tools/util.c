@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- reports ------------------------------------------------------------- */
 
@@ -320,13 +321,21 @@ int cli_open(const char *path, int writable, h5tx_store **s) {
   h5tx_error e = {0, ""};
   int rc = h5tx_store_open(path, &o, s, &e);
   if (rc == 0) return 0;
+  /* A store (it has its marker) whose index is missing or damaged: the
+   * page log holds everything, and repair rebuilds the index from it. */
+  char marker[4200];
+  snprintf(marker, sizeof marker, "%s/h5tx-store", path);
+  if (rc == H5TX_ECORRUPT || (rc == H5TX_ENOENT && access(marker, F_OK) == 0))
+    return cli_fail_code(h5tx_strerror(rc),
+                         "%s ('h5tx repair %s' rebuilds the index from the "
+                         "page log)",
+                         e.msg, path);
   if (rc == H5TX_ENOENT && writable)
     return cli_fail("%s (create it with 'h5tx init %s')", e.msg, path);
   return cli_fail_h5(&e) == CLI_USAGE ? CLI_USAGE : CLI_FAIL;
 }
 
-static int add_name(void *arg, const char *name) {
-  cli_names *l = arg;
+int cli_names_add(cli_names *l, const char *name) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? 2 * l->cap : 8;
     char **v = realloc(l->v, cap * sizeof *v);
@@ -338,6 +347,8 @@ static int add_name(void *arg, const char *name) {
   l->n++;
   return 0;
 }
+
+static int add_name(void *arg, const char *name) { return cli_names_add(arg, name); }
 
 int cli_foreign(h5tx_store *s, cli_names *out) {
   memset(out, 0, sizeof *out);

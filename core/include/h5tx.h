@@ -603,6 +603,102 @@ typedef int (*h5tx_reader_fn)(void *arg, uint32_t pid, h5tx_rev rev, uint64_t si
 H5TX_API int h5tx_readers(h5tx_store *s, h5tx_reader_fn fn, void *arg, h5tx_error *err);
 
 /* ------------------------------------------------------------------ */
+/** @name Maintenance: format upgrade and index repair.
+ *
+ * Both work on a store that no process has open: they take no store handle,
+ * and refuse (H5TX_EBUSY) while any handle has the store open, in any
+ * process, this one included; opens that come meanwhile wait until they
+ * are done. They are what `h5tx upgrade` and `h5tx repair` run
+ * (docs/FORMAT.md, "Format 1 → 2" and "Repair"). */
+
+/** Called once per line a maintenance call has to tell its user: `line` is
+ * one line of text, without a newline, valid only during the call; `arg` is
+ * the caller's. Lines come in the order things happen. */
+typedef void (*h5tx_say_fn)(void *arg, const char *line);
+
+/** Convert the format-1 store at `path` to format 2 in place, keeping every
+ * revision (its number, parent, time, pid, host, message, and whether gc
+ * collected it), every file at every readable revision byte for byte, every
+ * tag and the store's defaults (page size, codec, durability).
+ *
+ * A new format-2 store (with a new store id) is written beside the old one,
+ * as `.NAME.h5tx.tmp-PID-RANDOM`, every format-1 record checksum verified on
+ * the way; then the old store is renamed to `.NAME.h5tx.format1-TIME` (kept
+ * for the user to delete: nothing reads it any more) and the new one takes
+ * its name, the parent directory synced. Any failure before the renames
+ * leaves the old store exactly as it was and removes the new one.
+ *
+ * A store that has format 2 already is left alone: `say` gets "store S has
+ * format 2 already: nothing to upgrade" and the call returns 0.
+ * @param[in] path  the store directory (a name ending in ".h5tx")
+ * @param[in] say   called with what the upgrade does (what it starts, where
+ *                  the old store is kept); NULL: nothing is said
+ * @param[in] arg   passed to `say`
+ * @param[out] err  the error, when one is returned (may be NULL)
+ * @return 0, or
+ *  - H5TX_EINVAL: `path` is NULL or empty
+ *  - H5TX_EFORMAT: `path` is not an h5tx store (no marker), or has a format
+ *    newer than this library reads
+ *  - H5TX_EBUSY: a process has the store open (the message names it and
+ *    the revision it reads or the file it writes, when it has a snapshot or
+ *    a writer open); nothing was changed
+ *  - H5TX_ECORRUPT: a record of the format-1 store failed its check (the
+ *    message names file id, page and revision); nothing was changed
+ *  - H5TX_ENOSPC: the disk filled while the new store was written; nothing
+ *    was changed
+ *  - H5TX_EIO: a read, write, sync or rename failed (the message says which
+ *    and, when it failed between the two renames, where the old store is)
+ *  - H5TX_EROFS: the store or its parent directory may not be written
+ *  - H5TX_ENOMEM */
+H5TX_API int h5tx_store_upgrade(const char *path, h5tx_say_fn say, void *arg, h5tx_error *err);
+
+/** Lines of h5tx_store_repair() that name something it could not rebuild
+ * (a revision, a tag, a segment or a record of the page log) start with
+ * this; its other lines are notes (where the old index was put, which
+ * defaults the store now has). */
+#define H5TX_REPAIR_LOST "not rebuilt: "
+
+/** Rebuild the index of the format-2 store at `path` from its page log, for
+ * when the index is lost or damaged (`index/` deleted, `data.mdb` cut short
+ * or corrupt). The old `index/` is moved aside to `index.damaged-TIME` in
+ * the store (kept for the user to delete); a new one is built from every
+ * intact record of the page log: each revision in order with its commit
+ * record (message, time, pid, host, parent), files, names, lengths and page
+ * versions, then the tags. Revisions gc had collected come back collected.
+ * The store's defaults (page size, codec, durability) are taken from the
+ * old index when it can still be read, else the built-in ones are used
+ * (said). History stops before the first revision whose records are not
+ * all intact in the log: that revision and every later one are named in a
+ * line starting with H5TX_REPAIR_LOST, and so is every tag naming one of
+ * them (dropped) and every unreadable part of the log.
+ * @param[in] path   the store directory
+ * @param[in] say    called with every note and every H5TX_REPAIR_LOST line;
+ *                   NULL: nothing is said
+ * @param[in] arg    passed to `say`
+ * @param[out] head  the head of the rebuilt index: the newest revision
+ *                   rebuilt (0 when none); may be NULL
+ * @param[out] err   the error, when one is returned (may be NULL)
+ * @return 0 once the index is rebuilt, whatever it could not rebuild (see
+ *  the H5TX_REPAIR_LOST lines), or
+ *  - H5TX_EINVAL: `path` is NULL or empty
+ *  - H5TX_EFORMAT: `path` is not an h5tx store, or has a newer format, or
+ *    has format 1 (the message says to run `h5tx upgrade` instead: a
+ *    format-1 store has no page log to rebuild from)
+ *  - H5TX_EBUSY: a process has the store open (the message names it and
+ *    the revision it reads or the file it writes, when it has a snapshot or
+ *    a writer open); nothing was changed
+ *  - H5TX_ECORRUPT: a commit record that passed its check cannot be applied
+ *    (the message names the revision); the index is then partly rebuilt:
+ *    run the repair again once the log is mended, or restore a copy
+ *  - H5TX_EIO: moving the old index aside, writing the new one or syncing
+ *    failed (the message names the file)
+ *  - H5TX_ENOSPC: the disk filled while the new index was written
+ *  - H5TX_EROFS: the store may not be written
+ *  - H5TX_ENOMEM */
+H5TX_API int h5tx_store_repair(const char *path, h5tx_say_fn say, void *arg, h5tx_rev *head,
+                               h5tx_error *err);
+
+/* ------------------------------------------------------------------ */
 /** @name Configuration strings.
  *
  * The one parser of the `key=value;key=value` strings that select and tune

@@ -171,10 +171,9 @@ out:
  * "Recovery") before turning the lock into a read lock (an fcntl lock
  * changes type atomically, so no other opener sees it free in between). A
  * killed process's lock goes with its last descriptor. */
-#define OPEN_LOCK_OFF ((off_t)1 << 40)
-
 static int open_lock(int fd, short type, int wait) {
-  struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = OPEN_LOCK_OFF, .l_len = 1};
+  struct flock fl = {
+      .l_type = type, .l_whence = SEEK_SET, .l_start = H5TX__OPEN_LOCK_OFF, .l_len = 1};
   int rc;
   while ((rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
     ;

@@ -31,6 +31,11 @@ struct h5tx_store {
   size_t dirty_limit;
 };
 
+/* The open lock (store.c): the byte of `readers`, far past its slots, that
+ * every handle holds a read lock on for its lifetime; whoever gets a write
+ * lock on it knows that no handle has the store open. */
+#define H5TX__OPEN_LOCK_OFF ((off_t)1 << 40)
+
 /* The writer cache's default size (h5tx_store_opts.dirty_limit). */
 #define H5TX__WRITER_CACHE ((size_t)64 << 20)
 

@@ -160,10 +160,17 @@ int h5tx__repair_store(const char *path, h5tx__say_fn sayf, void *say_arg, h5tx_
   char idir[4200], ldir[4200], aside[4300];
   snprintf(idir, sizeof idir, "%s/index", path);
   snprintf(ldir, sizeof ldir, "%s/log", path);
-  snprintf(aside, sizeof aside, "%s/index.damaged-%lld", path, (long long)time(NULL));
+  /* index.damaged-TIME, or -TIME-K when an earlier repair kept one there */
+  long long now = (long long)time(NULL);
+  int moved = -1;
+  for (int k = 0; k < 1000 && moved != 0; k++) {
+    int n = snprintf(aside, sizeof aside, "%s/index.damaged-%lld", path, now);
+    if (k && n > 0 && (size_t)n < sizeof aside) snprintf(aside + n, sizeof aside - n, "-%d", k);
+    if ((moved = rename(idir, aside)) != 0 && errno != ENOTEMPTY && errno != EEXIST) break;
+  }
   h5tx_store_opts none = {.codec = -1, .durability = -1};
   init_arg a = {defaults_of(&none), m.id};
-  if (rename(idir, aside) == 0) {
+  if (moved == 0) {
     say(sayf, say_arg, "the old index is kept in %s", aside);
     if (old_defaults(aside, path, &m, &a.d) != 0)
       say(sayf, say_arg,

@@ -1,6 +1,7 @@
 """holder.py - a helper process for the CLI tests that holds an h5tx store
 open through libh5tx (ctypes), the way another program would:
 
+    holder.py LIB open STORE         keep the store open (no snapshot) until stdin closes
     holder.py LIB snap STORE REV     pin a snapshot of REV until stdin closes
     holder.py LIB writer STORE NAME  hold NAME's writer lease until stdin closes
     holder.py LIB remove STORE NAME  remove NAME from head as one commit
@@ -51,7 +52,7 @@ def main():
     sys.stdin.read()
     if mode == "snap":
         lib.h5tx_snap_close(h)
-    else:
+    elif mode == "writer":
         lib.h5tx_writer_close(h)
     lib.h5tx_store_close(s)
 

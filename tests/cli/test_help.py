@@ -7,7 +7,7 @@ import pytest
 from conftest import h5tx, write
 
 COMMANDS = ["init", "import", "export", "ls", "log", "show", "tag", "tags", "diff", "gc",
-            "verify", "stats", "rm", "mv"]
+            "verify", "stats", "rm", "mv", "upgrade", "repair"]
 
 
 def test_main_help():
@@ -45,7 +45,8 @@ def test_command_help(cmd):
     assert h5tx(cmd, "-h").out == p.out
 
 
-@pytest.mark.parametrize("cmd", ["ls", "log", "show", "tags", "diff", "gc", "verify", "stats"])
+@pytest.mark.parametrize("cmd", ["ls", "log", "show", "tags", "diff", "gc", "verify", "stats",
+                                 "upgrade", "repair"])
 def test_json_documented(cmd):
     assert "--json" in h5tx(cmd, "--help").out
 
@@ -87,6 +88,10 @@ BAD = [
     (["show", "S/lab.h5tx@1", "extra"], "unexpected argument"),
     (["stats", "S/lab.h5tx/f"], "expected a store, not a file in it"),
     (["verify"], "missing arguments"),
+    (["upgrade"], "missing arguments"),
+    (["upgrade", "S/lab.h5tx/f"], "expected a store, not a file in it"),
+    (["repair", "S/lab.h5tx", "extra"], "unexpected argument 'extra'"),
+    (["repair", "S/lab.h5tx@1"], "makes no sense here"),
     # Names, tags and revisions the store itself rejects as malformed.
     (["tag", "S/lab.h5tx", "123"], "all digits"),
     (["tag", "S/lab.h5tx", "head"], "reserved"),
