@@ -118,7 +118,8 @@ static void test_roundtrip(const char *dir, uint64_t *seed) {
   REQUIRE(pread(fd, &b, 1, (off_t)pl[first].off + 100) == 1);
   b ^= 0x10;
   REQUIRE(pwrite(fd, &b, 1, (off_t)pl[first].off + 100) == 1);
-  FAILS(h5tx__plog_read(l, &pl[first], buf, &e), H5TX_ECORRUPT, "checksum mismatch (page log segment");
+  FAILS(h5tx__plog_read(l, &pl[first], buf, &e), H5TX_ECORRUPT,
+        "checksum mismatch (page log segment");
   b ^= 0x10;
   REQUIRE(pwrite(fd, &b, 1, (off_t)pl[first].off + 100) == 1);
   close(fd);

@@ -137,7 +137,8 @@ int main(void) {
     REQUIRE(pread(fd, &b, 1, (off_t)pl.off) == 1);
     b ^= 1;
     REQUIRE(pwrite(fd, &b, 1, (off_t)pl.off) == 1);
-    FAILS(h5tx__page2_load(l, &pl, buf, PS, scratch, &e), H5TX_ECORRUPT, "checksum mismatch (page log segment");
+    FAILS(h5tx__page2_load(l, &pl, buf, PS, scratch, &e), H5TX_ECORRUPT,
+          "checksum mismatch (page log segment");
     close(fd);
   }
   /* a value under another revision's key (page 0 must have revision 1) */
