@@ -163,36 +163,43 @@ static int max_segment(const h5tx__plog *l, uint64_t *max, h5tx_error *err) {
   return 0;
 }
 
-/* Create this process's next segment; l->mu held. */
+/* Create this process's next segment; l->mu held. The header is written
+ * to a temporary file that is then linked in under the next free number,
+ * so no segment file is ever seen without its header (a writer killed in
+ * between leaves a `.tmp-` file, which no reader looks at). */
 static int seg_create(h5tx__plog *l, h5tx_error *err) {
   uint64_t n = 0;
   int rc = max_segment(l, &n, err);
   if (rc) return rc;
-  char path[PATH_MAX];
-  for (;;) {
+  char path[PATH_MAX], tmp[PATH_MAX];
+  snprintf(tmp, sizeof tmp, "%s/.tmp-%d-%llu", l->dir, (int)getpid(),
+           (unsigned long long)h5tx__now_ns());
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return io_err(err, errno, "cannot create a segment", tmp);
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+  int e = fcntl(fd, F_OFD_SETLK, &fl) != 0 ? errno : 0;
+  for (; e == 0;) {
     n++;
-    seg_path(l, n, path, sizeof path);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == EEXIST) continue;
-    if (fd < 0) return io_err(err, errno, "cannot create a segment", path);
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
     uint8_t h[PLOG_HDR];
     seg_header(l, n, h);
-    int e = fcntl(fd, F_OFD_SETLK, &fl) != 0 ? errno : pwrite_all(fd, h, PLOG_HDR, 0);
-    if (e) {
-      close(fd);
-      unlink(path);
-      return io_err(err, e, "cannot write the segment header", path);
-    }
-    l->fd = fd;
-    l->pid = getpid();
-    l->seg = n;
-    l->end = PLOG_HDR;
-    l->nbatches = 0;
-    l->dirty = 1;
-    l->dir_dirty = 1;
-    return 0;
+    if ((e = pwrite_all(fd, h, PLOG_HDR, 0))) break;
+    seg_path(l, n, path, sizeof path);
+    if (link(tmp, path) == 0) break;
+    if (errno != EEXIST) e = errno;
   }
+  unlink(tmp);
+  if (e) {
+    close(fd);
+    return io_err(err, e, "cannot create a segment", tmp);
+  }
+  l->fd = fd;
+  l->pid = getpid();
+  l->seg = n;
+  l->end = PLOG_HDR;
+  l->nbatches = 0;
+  l->dirty = 1;
+  l->dir_dirty = 1;
+  return 0;
 }
 
 /* Stop appending to the open segment; its descriptor waits for the next
