@@ -188,10 +188,17 @@ static int seg_create(h5tx__plog *l, h5tx_error *err) {
     if (errno != EEXIST) e = errno;
   }
   unlink(tmp);
+  /* Go on through the segment's own name (what /proc and lsof show), its
+   * lock taken again there. */
+  int fd2 = e ? -1 : open(path, O_RDWR | O_CLOEXEC);
+  if (!e && fd2 < 0) e = errno;
+  close(fd); /* its lock goes: two descriptions' locks would conflict */
+  if (!e && fcntl(fd2, F_OFD_SETLK, &fl) != 0) e = errno;
   if (e) {
-    close(fd);
+    if (fd2 >= 0) close(fd2);
     return io_err(err, e, "cannot create a segment", tmp);
   }
+  fd = fd2;
   l->fd = fd;
   l->pid = getpid();
   l->seg = n;
