@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
@@ -259,4 +262,50 @@ void bench_print_command(int argc, char **argv) {
     printf(quote ? "%s'%s'" : "%s%s", i ? " " : "", a);
   }
   printf("`");
+}
+
+/* Pages of file `path` in the page cache (mincore; mapping it here reads
+ * nothing) into *in, its pages into *all. */
+static void resident_file(const char *path, size_t *in, size_t *all) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) bench_die_errno("opening", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0) bench_die_errno("stat of", path);
+  size_t len = (size_t)st.st_size, pg = (size_t)sysconf(_SC_PAGESIZE), n = (len + pg - 1) / pg;
+  if (len == 0) {
+    close(fd);
+    return;
+  }
+  void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) bench_die_errno("mapping", path);
+  unsigned char *vec = bench_xmalloc(n);
+  if (mincore(m, len, vec) != 0) bench_die_errno("mincore on", path);
+  for (size_t i = 0; i < n; i++)
+    *in += vec[i] & 1;
+  *all += n;
+  free(vec);
+  munmap(m, len);
+}
+
+double bench_resident(const char *path) {
+  size_t in = 0, all = 0;
+  struct stat st;
+  if (stat(path, &st) != 0) bench_die_errno("stat of", path);
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (!d) bench_die_errno("listing", path);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      char f[8192];
+      struct stat fs;
+      snprintf(f, sizeof f, "%s/%s", path, de->d_name);
+      if (de->d_name[0] != '.' && stat(f, &fs) == 0 && S_ISREG(fs.st_mode))
+        resident_file(f, &in, &all);
+    }
+    closedir(d);
+  } else {
+    resident_file(path, &in, &all);
+  }
+  return all ? (double)in / (double)all : 0;
 }

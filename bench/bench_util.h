@@ -36,6 +36,11 @@ void bench_check(int rc, const char *what, const h5tx_error *err);
 
 void *bench_xmalloc(size_t n);
 
+/* Fraction (0..1) of the pages of file `path`, or of the regular files in
+ * directory `path` (a store's page log), in the page cache (mincore; 0
+ * when empty). */
+double bench_resident(const char *path);
+
 /* Option value `s` of option `opt` as a non-negative decimal number, with a
  * suffix K or M (KiB, MiB) when `suffixes`; exits on anything else. */
 uint64_t bench_parse_num(const char *opt, const char *s, int suffixes);

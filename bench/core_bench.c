@@ -57,7 +57,6 @@ typedef struct config {
   uint32_t page_size;
   int codec;
   int level;
-  uint64_t map_mib;
   int sweep;
   int durs[2]; /* durabilities to run */
   int ndurs;
@@ -87,7 +86,6 @@ static void usage(FILE *f) {
           "  --durability sync|nosync|both\n"
           "                      commit durability to measure (default both; the\n"
           "                      sweep uses sync unless nosync is given)\n"
-          "  --map-size MIB      initial LMDB map size (default: the library's)\n"
           "  --seed N            seed of the data and of the commit offsets (default 42)\n"
           "  --data noisy|compressible\n"
           "                      noisy floats (default), or compressible values (integer-\n"
@@ -98,30 +96,6 @@ static void usage(FILE *f) {
 }
 
 /* ---- page cache ----------------------------------------------------------- */
-
-/* Fraction of `path`'s pages in the page cache (mincore), 0..1. */
-static double resident_fraction(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) bench_die_errno("opening", path);
-  struct stat st;
-  if (fstat(fd, &st) != 0) bench_die_errno("stat of", path);
-  if (st.st_size == 0) {
-    close(fd);
-    return 1;
-  }
-  size_t len = (size_t)st.st_size;
-  void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-  close(fd);
-  if (m == MAP_FAILED) bench_die_errno("mapping", path);
-  size_t pg = (size_t)sysconf(_SC_PAGESIZE), n = (len + pg - 1) / pg, in = 0;
-  unsigned char *vec = bench_xmalloc(n);
-  if (mincore(m, len, vec) != 0) bench_die_errno("mincore on", path);
-  for (size_t i = 0; i < n; i++)
-    in += vec[i] & 1;
-  free(vec);
-  munmap(m, len);
-  return (double)in / (double)n;
-}
 
 /* ---- data ----------------------------------------------------------------- */
 
@@ -223,7 +197,7 @@ static void posix_run(const config *c, dataset *d, int durability, run_result *r
   r->write_s = bench_now_s() - t0;
   if (close(fd) != 0) bench_die_errno("closing", path);
 
-  r->resident = resident_fraction(path);
+  r->resident = bench_resident(path);
   memset(d->dst, 0, d->bytes);
   t0 = bench_now_s();
   if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) bench_die_errno("opening", path);
@@ -254,14 +228,13 @@ static void h5tx_run(const config *c, dataset *d, uint32_t page_size, int codec,
                      run_result *r) {
   char path[4200], mdb[4300];
   snprintf(path, sizeof path, "%s/bench.h5tx", workdir);
-  snprintf(mdb, sizeof mdb, "%s/data.mdb", path);
+  snprintf(mdb, sizeof mdb, "%s/log", path); /* the page log's segments */
   h5tx_error err;
   int rc;
 
   h5tx_store_opts so;
   h5tx_store_opts_init(&so);
   so.create = 1;
-  so.map_size = c->map_mib * MIB;
   h5tx_store *s;
   bench_check(h5tx_store_open(path, &so, &s, &err), "h5tx_store_open", &err);
 
@@ -288,7 +261,7 @@ static void h5tx_run(const config *c, dataset *d, uint32_t page_size, int codec,
   r->commit_s = t2 - t1;
   bench_check(h5tx_store_usage(s, &r->usage, &err), "h5tx_store_usage", &err);
 
-  r->resident = resident_fraction(mdb);
+  r->resident = bench_resident(mdb);
   memset(d->dst, 0, d->bytes);
   t0 = bench_now_s();
   h5tx_snap *snap;
@@ -348,7 +321,6 @@ static void print_header(const config *c, int argc, char **argv, const char *tit
   else
     printf("page size %u B, codec %s", c->page_size, c->codec == H5TX_CODEC_ZSTD ? "zstd" : "none");
   if (c->level) printf(" level %d", c->level);
-  if (c->map_mib) printf(", initial map %llu MiB", (unsigned long long)c->map_mib);
   printf("\n- small commits: %d per trial, each %llu KiB at a random %llu KiB-aligned offset "
          "(seed %llu)\n",
          c->commits, (unsigned long long)(PATCH / KIB), (unsigned long long)(PATCH_ALIGN / KIB),
@@ -462,7 +434,7 @@ static void run_default(const config *c, dataset *d, int argc, char **argv) {
          bench_median(patch, n) / PATCH);
   printf("| per small commit: bytes on disk added (index and log) | %.3f | %.3f |\n",
          bench_median(pdb, n) / MIB, bench_median(pdb, n) / PATCH);
-  printf("\nPage cache before the reads: POSIX file %.0f %% resident, data.mdb %.0f %% "
+  printf("\nPage cache before the reads: POSIX file %.0f %% resident, the store's page log %.0f %% "
          "resident (medians), so reads measure memory and code paths, not the disk. "
          "The h5tx commit takes %.0f %% of the h5tx write time.\n\n",
          100 * bench_median(res_p, n), 100 * bench_median(res_h, n), 100 * bench_median(commit, n));
@@ -569,8 +541,6 @@ static void parse(config *c, int argc, char **argv) {
       c->page_size = (uint32_t)bench_parse_num(o, v, 1);
     else if (strcmp(o, "--level") == 0)
       c->level = (int)bench_parse_num(o, v, 0);
-    else if (strcmp(o, "--map-size") == 0)
-      c->map_mib = bench_parse_num(o, v, 0);
     else if (strcmp(o, "--seed") == 0)
       c->seed = bench_parse_num(o, v, 0);
     else if (strcmp(o, "--data") == 0)

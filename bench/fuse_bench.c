@@ -27,13 +27,13 @@
  *       path), closes; cold then warm, the same offsets.
  * Cold: unmount the store if it is mounted, sync, `echo 3 >
  * /proc/sys/vm/drop_caches`, mount again if the path needs the mount. The
- * unmount is needed because the daemon keeps the store's data.mdb mapped:
- * drop_caches leaves mapped pages alone, so with the daemon running the
- * store stays in memory (for the in-process driver too). That case is
+ * unmount is needed because the daemon keeps the store's index mapped
+ * (format 1 mapped all of the store's data): drop_caches leaves mapped pages
+ * alone. That case is
  * measured as well, for the rev path: drop_caches with the daemon running,
  * then a third pass ("FUSE cache dropped, store map kept"). Without the
  * permission to drop caches, cold is reported as unavailable. The
- * residency of the file each cold pass reads (plain.h5 or data.mdb,
+ * residency of the file each cold pass reads (plain.h5 or the page log,
  * mincore) is checked before it. The daemon's store reads (.h5tx/stats
  * `reads`, `bytes`) are read before and after every pass through the mount.
  *
@@ -388,30 +388,6 @@ static int drop_caches(void) {
   return rc;
 }
 
-/* Fraction of `path`'s pages in the page cache (mincore); mapping the file
- * here does not read it. */
-static double resident(const char *path) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) bench_die_errno("opening", path);
-  struct stat st;
-  if (fstat(fd, &st) != 0) bench_die_errno("fstat of", path);
-  if (st.st_size == 0) {
-    close(fd);
-    return 0;
-  }
-  size_t len = (size_t)st.st_size, pg = (size_t)sysconf(_SC_PAGESIZE), n = (len + pg - 1) / pg;
-  void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-  if (m == MAP_FAILED) bench_die_errno("mmap of", path);
-  unsigned char *v = bench_xmalloc(n);
-  if (mincore(m, len, v) != 0) bench_die_errno("mincore of", path);
-  size_t in = 0;
-  for (size_t i = 0; i < n; i++)
-    in += v[i] & 1;
-  free(v);
-  munmap(m, len);
-  close(fd);
-  return (double)in / (double)n;
-}
 
 /* ---- the mount's counters ---------------------------------------------------- */
 
@@ -759,7 +735,7 @@ static int cold_ok; /* caches can be dropped */
 /* Before a cold pass of path p: no daemon (its map would keep the store in
  * memory), caches dropped, the mount back if p reads through it. Without
  * the permission to drop, only the mount state. Returns the residency of
- * the file p reads (plain.h5 or data.mdb). */
+ * the file p reads (plain.h5 or the page log). */
 static double prepare(int p, int cold) {
   check_stop();
   if (cold && cold_ok) {
@@ -768,7 +744,7 @@ static double prepare(int p, int cold) {
     if (rc) bench_die("dropping the page cache: %s", strerror(rc));
   }
   if (on_mount(p)) do_mount();
-  return resident(p == P_LOCAL ? plain_path : mdb_path);
+  return bench_resident(p == P_LOCAL ? plain_path : mdb_path);
 }
 
 static void verbose_pass(const config *c, int t, const char *what, int p, const char *temp,
@@ -957,7 +933,7 @@ static void print_report(const config *c, const data *d, trial *tr, int argc, ch
          c->threads ? " --threads " : "", c->threads ? threads_arg : "", cli_path,
          bench_median(mount_ms, nmount), nmount);
   printf("- cold: %s\n",
-         cold_ok ? "before each cold pass the store is unmounted (the daemon maps data.mdb, and "
+         cold_ok ? "before each cold pass the store is unmounted (the daemon maps the page log, and "
                    "drop_caches leaves mapped pages), `sync; echo 3 > /proc/sys/vm/drop_caches`, "
                    "and mounted again for the mount paths; warm: the same reads again right after"
                  : "unavailable (no permission to drop the page cache, or --no-cold): the first "
@@ -968,7 +944,7 @@ static void print_report(const config *c, const data *d, trial *tr, int argc, ch
       for (int p = 0; p < NPATH; p++)
         for (int r = 0; r < 2; r++)
           if (tr[t].resid[p][r] > mx[r]) mx[r] = tr[t].resid[p][r];
-    printf("- residency before the cold passes (mincore of plain.h5 or data.mdb), at most: "
+    printf("- residency before the cold passes (mincore of plain.h5 or the page log), at most: "
            "%.1f %% sequential, %.1f %% random\n",
            mx[0] * 100, mx[1] * 100);
   }
@@ -1014,7 +990,7 @@ int main(int argc, char **argv) {
   path_fmt(mnt_dir, sizeof mnt_dir, "%s/mnt", wd);
   path_fmt(plain_path, sizeof plain_path, "%s/plain.h5", wd);
   path_fmt(driver_head, sizeof driver_head, "%s/f.h5", store_dir);
-  path_fmt(mdb_path, sizeof mdb_path, "%s/data.mdb", store_dir);
+  path_fmt(mdb_path, sizeof mdb_path, "%s/log", store_dir);
   path_fmt(mnt_head, sizeof mnt_head, "%s/f.h5", mnt_dir);
   path_fmt(small_local, sizeof small_local, "%s/small.bin", wd);
   path_fmt(small_mnt, sizeof small_mnt, "%s/small.bin", mnt_dir);

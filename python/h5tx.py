@@ -80,7 +80,7 @@ class _StoreOpts(ctypes.Structure):  # h5tx_store_opts
     _fields_ = [("create", ctypes.c_int), ("read_only", ctypes.c_int),
                 ("durability", ctypes.c_int), ("page_size", ctypes.c_uint32),
                 ("codec", ctypes.c_int), ("level", ctypes.c_int),
-                ("map_size", ctypes.c_uint64), ("dirty_limit", ctypes.c_size_t)]
+                ("dirty_limit", ctypes.c_size_t)]
 
 
 class _Err(ctypes.Structure):  # h5tx_error

@@ -102,8 +102,6 @@ typedef struct h5tx_store_opts {
   uint32_t page_size; /**< page size of files created (0: default) */
   int codec;          /**< -1, H5TX_CODEC_ZSTD (default) or _NONE */
   int level;          /**< zstd level (default 3) */
-  uint64_t map_size;  /**< initial LMDB map size in bytes (0: default);
-                           the map grows on demand whatever this is */
   size_t dirty_limit; /**< the writer cache: bytes of dirty pages a writer
                            keeps in memory before it streams them into the
                            page log (0: 64 MiB) */

@@ -29,7 +29,6 @@ int main(void) {
   o.create = 1;
   o.page_size = PS;
   o.codec = H5TX_CODEC_NONE;
-  o.map_size = 1u << 20;
   h5tx_store *s;
   OK(h5tx_store_open(store, &o, &s, &e));
 
