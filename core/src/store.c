@@ -212,6 +212,7 @@ struct h5tx__core {
   h5tx__pins *pins;
   int open_fd;
   h5tx__defaults d;
+  h5tx__pcache *pcache; /* decoded pages, 4 MiB */
 };
 
 static h5tx__core *cores;
@@ -221,6 +222,7 @@ static int open_lock_take(h5tx_store *s, h5tx__core *c, int *alone, h5tx_error *
 static int recover(h5tx_store *s, h5tx_error *err);
 
 static void core_free(h5tx__core *c) {
+  h5tx__pcache_free(c->pcache);
   h5tx__plog_close(c->log);
   h5tx__pins_close(c->pins);
   h5tx__kv_close(c->kv);
@@ -249,11 +251,13 @@ static int core_open(h5tx_store *s, const h5tx__marker *m, const struct stat *st
   snprintf(dir, sizeof dir, "%s/log", s->path);
   if (rc == 0) rc = h5tx__plog_open(dir, m->id, 0, !c->writable, 0, &c->log, err);
   if (rc == 0 && c->writable) rc = h5tx__pins_open(s->path, &c->pins, err);
+  if (rc == 0) c->pcache = h5tx__pcache_new((size_t)4 << 20); /* NULL: no cache */
   if (rc == 0) {
     s->core = c;
     s->kv = c->kv;
     s->log = c->log;
     s->pins = c->pins;
+    s->pcache = c->pcache;
     if (alone) rc = recover(s, err);
   }
   if (rc) {
@@ -281,6 +285,7 @@ static int core_get(h5tx_store *s, const h5tx__marker *m, const struct stat *st,
     s->kv = c->kv;
     s->log = c->log;
     s->pins = c->pins;
+    s->pcache = c->pcache;
   } else if ((rc = core_open(s, m, st, err)) == 0) {
     s->core->next = cores;
     cores = s->core;
