@@ -213,7 +213,21 @@ struct h5tx__core {
   int open_fd;
   h5tx__defaults d;
   h5tx__pcache *pcache; /* decoded pages, 4 MiB */
+  pthread_mutex_t zp_lock;
+  h5tx__zpolicy zp; /* what the last commit learnt of compression */
 };
+
+void h5tx__zpolicy_load(h5tx_store *s, h5tx__zpolicy *zp) {
+  pthread_mutex_lock(&s->core->zp_lock);
+  *zp = s->core->zp;
+  pthread_mutex_unlock(&s->core->zp_lock);
+}
+
+void h5tx__zpolicy_save(h5tx_store *s, const h5tx__zpolicy *zp) {
+  pthread_mutex_lock(&s->core->zp_lock);
+  s->core->zp = *zp;
+  pthread_mutex_unlock(&s->core->zp_lock);
+}
 
 static h5tx__core *cores;
 static pthread_mutex_t cores_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -222,6 +236,7 @@ static int open_lock_take(h5tx_store *s, h5tx__core *c, int *alone, h5tx_error *
 static int recover(h5tx_store *s, h5tx_error *err);
 
 static void core_free(h5tx__core *c) {
+  pthread_mutex_destroy(&c->zp_lock);
   h5tx__pcache_free(c->pcache);
   h5tx__plog_close(c->log);
   h5tx__pins_close(c->pins);
@@ -239,6 +254,7 @@ static int core_open(h5tx_store *s, const h5tx__marker *m, const struct stat *st
   c->ino = st->st_ino;
   c->refs = 1;
   c->open_fd = -1;
+  pthread_mutex_init(&c->zp_lock, NULL);
   c->writable = access(s->path, W_OK) == 0;
   /* The open lock first: a repair or upgrade holding it finishes before
    * this handle opens the index it replaces. */

@@ -3,6 +3,7 @@
 #define H5TX_STORE_H
 
 #include "apply2.h"
+#include "codec.h"
 #include "index.h"
 #include "internal.h"
 #include "pagecache.h"
@@ -56,6 +57,12 @@ int h5tx__rev_check_pinned(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *
                            h5tx_error *err);
 
 #endif
+
+/* Whether compression pays, as the process's last commit to the store
+ * learnt it (store.c): a writer starts from it and leaves what it learnt,
+ * so small commits of data zstd cannot shrink do not each try again. */
+void h5tx__zpolicy_load(h5tx_store *s, h5tx__zpolicy *zp);
+void h5tx__zpolicy_save(h5tx_store *s, const h5tx__zpolicy *zp);
 
 /* Making revisions (logcommit.c). */
 

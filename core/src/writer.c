@@ -548,7 +548,7 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   w->level = opts->level ? opts->level : s->level;
   w->durability = opts->durability >= 0 ? opts->durability : s->durability;
   w->limit = s->dirty_limit;
-  h5tx__zpolicy_init(&w->zp);
+  h5tx__zpolicy_load(s, &w->zp);
 
   open_arg a = {w, opts, 0, 0, 0, 0, 0};
   /* The lease first (a slot of the live table, no index write, no flush),
@@ -881,7 +881,7 @@ int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit
   w->trunc_page = NO_PAGE;
   w->changed = 0;
   drop_all(w);
-  h5tx__zpolicy_init(&w->zp);
+  h5tx__zpolicy_save(w->s, &w->zp);
   if (w->slot >= 0) h5tx__pin_move(w->s->pins, w->slot, w->base);
   if (rev) *rev = a.rev;
   return 0;
