@@ -171,6 +171,8 @@ static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, ui
       r->dst[r->n] = out;
       r->page[r->n] = page;
       r->at[r->n++] = at;
+    } else if (rc == 0 && n < ps && h5tx__pcache_get(s->pcache, &p, in, n, out)) {
+      /* a part of a page read lately (H5Fopen's metadata reads) */
     } else if (rc == 0) {
       uint8_t *dst = n == ps ? out : snap->buf;
       rc = h5tx__page2_load(s->log, &p, dst, ps, snap->zbuf, err);
@@ -178,7 +180,10 @@ static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, ui
         rc = SEG_GONE;
       else if (rc)
         rc = h5tx__page_fail(s, name, page, at, rc, err);
-      if (rc == 0 && dst != out) memcpy(out, snap->buf + in, n);
+      if (rc == 0 && dst != out) {
+        if (p.enc != PLOG_ENC_ZERO) h5tx__pcache_put(s->pcache, &p, snap->buf);
+        memcpy(out, snap->buf + in, n);
+      }
     }
     out += n;
     off += n;

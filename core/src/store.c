@@ -212,14 +212,17 @@ struct h5tx__core {
   h5tx__pins *pins;
   int open_fd;
   h5tx__defaults d;
+  h5tx__pcache *pcache; /* decoded pages, 4 MiB */
 };
 
 static h5tx__core *cores;
 static pthread_mutex_t cores_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int open_and_recover(h5tx_store *s, h5tx_error *err);
+static int open_lock_take(h5tx_store *s, h5tx__core *c, int *alone, h5tx_error *err);
+static int recover(h5tx_store *s, h5tx_error *err);
 
 static void core_free(h5tx__core *c) {
+  h5tx__pcache_free(c->pcache);
   h5tx__plog_close(c->log);
   h5tx__pins_close(c->pins);
   h5tx__kv_close(c->kv);
@@ -237,19 +240,25 @@ static int core_open(h5tx_store *s, const h5tx__marker *m, const struct stat *st
   c->refs = 1;
   c->open_fd = -1;
   c->writable = access(s->path, W_OK) == 0;
+  /* The open lock first: a repair or upgrade holding it finishes before
+   * this handle opens the index it replaces. */
+  int alone = 0;
+  int rc = open_lock_take(s, c, &alone, err);
   char dir[4200];
   snprintf(dir, sizeof dir, "%s/index", s->path);
-  int rc = h5tx__idx_open(dir, 0, !c->writable, &c->kv, err);
+  if (rc == 0) rc = h5tx__idx_open(dir, 0, !c->writable, &c->kv, err);
   if (rc == 0) rc = h5tx__store2_meta(c->kv, s->path, m, &c->d, err);
   snprintf(dir, sizeof dir, "%s/log", s->path);
   if (rc == 0) rc = h5tx__plog_open(dir, m->id, 0, !c->writable, 0, &c->log, err);
   if (rc == 0 && c->writable) rc = h5tx__pins_open(s->path, &c->pins, err);
+  if (rc == 0) c->pcache = h5tx__pcache_new((size_t)4 << 20); /* NULL: no cache */
   if (rc == 0) {
     s->core = c;
     s->kv = c->kv;
     s->log = c->log;
     s->pins = c->pins;
-    rc = open_and_recover(s, err);
+    s->pcache = c->pcache;
+    if (alone) rc = recover(s, err);
   }
   if (rc) {
     s->core = NULL;
@@ -276,6 +285,7 @@ static int core_get(h5tx_store *s, const h5tx__marker *m, const struct stat *st,
     s->kv = c->kv;
     s->log = c->log;
     s->pins = c->pins;
+    s->pcache = c->pcache;
   } else if ((rc = core_open(s, m, st, err)) == 0) {
     s->core->next = cores;
     cores = s->core;
@@ -298,23 +308,33 @@ static void core_put(h5tx__core *c) {
   if (last) core_free(c);
 }
 
-static int open_and_recover(h5tx_store *s, h5tx_error *err) {
+/* Take the open lock on `readers`: *alone 1 when this is the only
+ * process with the store open (the lock is then held for writing until
+ * recover() turns it into a read lock), else a read lock, waiting for a
+ * repair or upgrade that holds it. */
+static int open_lock_take(h5tx_store *s, h5tx__core *c, int *alone, h5tx_error *err) {
   char f[4200];
-  h5tx__core *c = s->core;
   snprintf(f, sizeof f, "%s/" H5TX__PINS_FILE, s->path);
   c->open_fd = open(f, (c->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (c->open_fd < 0)
     return h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": opening %s: %s", s->path, f,
                      strerror(errno));
-  if (c->writable && open_lock(c->open_fd, F_WRLCK, 0) == 0) {
-    h5tx_rev head;
-    int rc = h5tx__recover_index(s->kv, s->log, keep_line, s, &head, err);
-    if (rc) return rc;
-  }
-  if (open_lock(c->open_fd, F_RDLCK, 1) != 0)
+  *alone = c->writable && open_lock(c->open_fd, F_WRLCK, 0) == 0;
+  if (!*alone && open_lock(c->open_fd, F_RDLCK, 1) != 0)
     return h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": locking %s: %s", s->path, f,
                      strerror(errno));
   return 0;
+}
+
+/* Recovery by the only process that has the store open, then the open
+ * lock turned into a read lock (an fcntl lock changes type atomically). */
+static int recover(h5tx_store *s, h5tx_error *err) {
+  h5tx_rev head;
+  int rc = h5tx__recover_index(s->kv, s->log, keep_line, s, &head, err);
+  if (rc == 0 && open_lock(s->core->open_fd, F_RDLCK, 1) != 0)
+    rc = h5tx__err(err, h5tx__errno_code(errno), STORE_FMT ": locking its live table: %s", s->path,
+                   strerror(errno));
+  return rc;
 }
 
 int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **out,

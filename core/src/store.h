@@ -5,6 +5,7 @@
 #include "apply2.h"
 #include "index.h"
 #include "internal.h"
+#include "pagecache.h"
 #include "pagelog.h"
 #include "pins.h"
 #include "records.h"
@@ -16,9 +17,10 @@
 typedef struct h5tx__core h5tx__core;
 
 struct h5tx_store {
-  h5tx__kv *kv;     /* the core's */
-  h5tx__plog *log;  /* the core's */
-  h5tx__pins *pins; /* the core's; NULL when the directory is not writable */
+  h5tx__kv *kv;         /* the core's */
+  h5tx__plog *log;      /* the core's */
+  h5tx__pins *pins;     /* the core's; NULL when the directory is not writable */
+  h5tx__pcache *pcache; /* the core's decoded pages; may be NULL */
   char *path;
   uint8_t id[16]; /* the store id (marker) */
   int read_only;

@@ -131,6 +131,7 @@ def test_upgrade_keeps_every_revision_message_and_tag(tmp_path, format1):
     assert [c["revision"] for c in log] == [6, 5, 4, 3, 2, 1]
     assert sorted(c["revision"] for c in log if c["collected"]) == COLLECTED
     assert {t["name"]: t["revision"] for t in h5tx_json("tags", format1)["tags"]} == TAGS
+    h5tx("verify", format1)
     # The upgraded store takes commits.
     j = h5tx_json("import", write(tmp_path / "n", b"n" * 5000), "%s/n.h5" % format1)
     assert j["revision"] == 7
@@ -169,6 +170,7 @@ def test_repair_of_an_upgraded_store(tmp_path, format1):
     assert [c["message"] for c in log] == MESSAGES
     assert sorted(c["revision"] for c in log if c["collected"]) == COLLECTED
     assert {t["name"]: t["revision"] for t in h5tx_json("tags", format1)["tags"]} == TAGS
+    h5tx("verify", format1)
 
 
 def test_upgrade_errors(tmp_path):
@@ -295,6 +297,7 @@ def check_repaired(store, tmp_path, before, p):
         assert after[1][k] == before[1][k], k
     assert after[2] == before[2]  # messages, times, hosts, pids, files changed
     assert after[3] == before[3]
+    h5tx("verify", store)
     # It takes commits again.
     assert h5tx_json("import", write(tmp_path / "n", b"new"), "%s/n.h5" % store)["revision"] == 8
 
