@@ -9,7 +9,31 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#if defined(H5TX_HASH_SIMD)
+uint64_t h5tx__hash_avx2(const void *p, size_t len);
+uint64_t h5tx__hash_avx512(const void *p, size_t len);
+
+static uint64_t hash_first(const void *p, size_t len);
+static uint64_t (*hash_fn)(const void *, size_t) = hash_first;
+
+/* The first call picks the widest vector unit this CPU has. */
+static uint64_t hash_first(const void *p, size_t len) {
+  uint64_t (*f)(const void *, size_t) = XXH3_64bits;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f"))
+    f = h5tx__hash_avx512;
+  else if (__builtin_cpu_supports("avx2"))
+    f = h5tx__hash_avx2;
+  __atomic_store_n(&hash_fn, f, __ATOMIC_RELAXED);
+  return f(p, len);
+}
+
+uint64_t h5tx__hash(const void *p, size_t len) {
+  return __atomic_load_n(&hash_fn, __ATOMIC_RELAXED)(p, len);
+}
+#else
 uint64_t h5tx__hash(const void *p, size_t len) { return XXH3_64bits(p, len); }
+#endif
 
 _Static_assert(sizeof(XXH3_state_t) <= sizeof(((h5tx__hasher *)0)->state),
                "h5tx__hasher too small for XXH3_state_t");

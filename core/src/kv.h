@@ -36,9 +36,11 @@ typedef struct h5tx__val {
   size_t n;
 } h5tx__val;
 
-/* Internal code: the map is full; h5tx__kv_write grows it and replays. A
- * write function must pass it up unchanged. */
-#define H5TX__EMAPFULL (-1000)
+/* Internal code: the engine asks for the write transaction to run again
+ * (LMDB: its map is full and has grown; PostgreSQL: a serialization
+ * failure). h5tx__kv_write replays; a write function passes it up
+ * unchanged and computes everything from what it reads. */
+#define H5TX__ERETRY (-1000)
 
 /* Open (or, with `create`, create) the environment in directory `dir`.
  * Errors: H5TX_EIO, H5TX_ENOMEM, H5TX_ENOSPC, H5TX_EFORMAT (not LMDB). */

@@ -72,7 +72,7 @@ static h5tx__kv *registry;
 
 static int lmdb_code(int rc) {
   switch (rc) {
-  case MDB_MAP_FULL: return H5TX__EMAPFULL;
+  case MDB_MAP_FULL: return H5TX__ERETRY;
   case MDB_NOTFOUND: return H5TX_ENOENT;
   case MDB_CORRUPTED:
   case MDB_PAGE_NOTFOUND:
@@ -87,7 +87,7 @@ static int lmdb_code(int rc) {
 
 static int fail(h5tx_error *err, h5tx__kv *kv, int rc, const char *what) {
   int code = lmdb_code(rc);
-  if (code == H5TX__EMAPFULL) return code;
+  if (code == H5TX__ERETRY) return code;
   return h5tx__err(err, code, "store %s: %s: %s", kv ? kv->path : "?", what, mdb_strerror(rc));
 }
 
@@ -337,7 +337,7 @@ static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err
   return 0;
 bad:;
   int r = fail(err, kv, rc, "opening tables");
-  if (r == H5TX__EMAPFULL)
+  if (r == H5TX__ERETRY)
     r = h5tx__err(err, H5TX_ENOSPC, "store %s: map full on create", kv->path);
   mdb_env_close(kv->env);
   kv->env = NULL;
@@ -627,7 +627,7 @@ int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error
       rc = lmdb_code(mrc);
       /* LMDB reports a short write as EIO: on a full disk it is ENOSPC. */
       if (rc == H5TX_EIO && disk_nearly_full(kv->path)) rc = H5TX_ENOSPC;
-      if (rc != H5TX__EMAPFULL) {
+      if (rc != H5TX__ERETRY) {
         if (rc == H5TX_ENOSPC)
           return h5tx__err(
               err, rc, "store %s: disk full: nothing of this transaction was committed", kv->path);
@@ -641,7 +641,7 @@ int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error
     } else {
       mdb_txn_abort(t.txn);
       pthread_rwlock_unlock(&kv->resize);
-      if (rc != H5TX__EMAPFULL) return rc;
+      if (rc != H5TX__ERETRY) return rc;
     }
     /* Map full: grow and replay. */
     if (attempt > 40)

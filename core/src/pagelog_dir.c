@@ -727,7 +727,8 @@ int h5tx__plog_scan_from(h5tx__plog *l, uint64_t seg, uint64_t from, h5tx__plog_
                          .check = h5tx__get_le64(en + 40),
                          .kind = en[0],
                          .enc = en[1]};
-      if (p->off < at + PLOG_HDR || p->off + p->stored > at + len ||
+      /* inside the batch's payloads, in a form no offset can overflow */
+      if (p->off < at + PLOG_HDR || p->off > at + len || p->stored > at + len - p->off ||
           p->check !=
               h5tx__plog_check(l->sid, p, h5tx__hash(buf + (p->off - at - PLOG_HDR), p->stored)))
         bad = 1;

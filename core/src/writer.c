@@ -53,7 +53,9 @@ struct h5tx_writer {
   size_t mem_bytes, limit;
   uint8_t *scratch, *scratch2, *zin; /* a page, a page, a compressed payload */
   uint8_t *zbufs;                    /* BATCH compressed payloads, for appends */
-  h5tx__zpolicy zp;                  /* whether compression pays, per commit */
+  uint8_t **spare;                   /* page buffers streamed out, for reuse */
+  size_t nspare;
+  h5tx__zpolicy zp; /* whether compression pays, per commit */
   /* A read transaction held for the length of one call, opened lazily. */
   h5tx__txn *rt;
   h5tx__cur *rc;
@@ -115,11 +117,39 @@ static int fork_err(h5tx_writer *w, h5tx_error *err) {
                    w->s->path, w->name, (int)w->pid, (int)getpid());
 }
 
+/* Page buffers: a page streamed out leaves its buffer for the next page
+ * written (a long write reuses the same memory instead of faulting fresh
+ * pages in); all of them go back to the system when the changes are
+ * committed or dropped. At most the writer cache's worth is kept. */
+static uint8_t *page_get(h5tx_writer *w) {
+  return w->nspare ? w->spare[--w->nspare] : malloc(w->ps);
+}
+
+static void page_put_back(h5tx_writer *w, uint8_t *p) {
+  size_t cap = w->limit / w->ps + 1;
+  if (!w->spare && !(w->spare = malloc(cap * sizeof *w->spare))) {
+    free(p);
+    return;
+  }
+  if (w->nspare < cap)
+    w->spare[w->nspare++] = p;
+  else
+    free(p);
+}
+
+static void spares_free(h5tx_writer *w) {
+  while (w->nspare)
+    free(w->spare[--w->nspare]);
+  free(w->spare);
+  w->spare = NULL;
+}
+
 /* Forget every change; records already appended stay in the log as
  * garbage under the old write id, which is never committed. */
 static void drop_all(h5tx_writer *w) {
   for (size_t i = 0; i < w->cap; i++)
     free(w->tab[i].page == NO_PAGE ? NULL : w->tab[i].mem);
+  spares_free(w);
   free(w->tab);
   w->tab = NULL;
   w->cap = w->n = 0;
@@ -352,7 +382,7 @@ static int append(h5tx_writer *w, dpage **e, size_t n, h5tx_error *err) {
     e[i]->placed = 1;
     e[i]->dead = 0;
     if (e[i]->mem) {
-      free(e[i]->mem);
+      page_put_back(w, e[i]->mem);
       e[i]->mem = NULL;
       w->mem_bytes -= w->ps;
     }
@@ -380,7 +410,7 @@ static int stream(h5tx_writer *w, int dead_too, progress *pr, h5tx_error *err) {
       int same;
       if ((rc = same_as_base(w, e->page, e->mem, &same, err))) break;
       if (same) {
-        free(e->mem);
+        page_put_back(w, e->mem);
         e->mem = NULL;
         w->mem_bytes -= w->ps;
         if (e->page >= w->trunc_page) {
@@ -597,7 +627,7 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
   if (!e || !e->mem) {
     if ((rc = make_room(w, err))) return rc;
     e = find(w, page); /* the table may have been rebuilt */
-    uint8_t *mem = malloc(w->ps);
+    uint8_t *mem = page_get(w);
     if (!mem) return oom(err);
     const uint8_t *cur = NULL;
     if (in == 0 && n == w->ps)
@@ -606,7 +636,7 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
       rc = content(w, page, e, mem, &cur, err);
     if (rc == 0 && !e) rc = insert(w, page, &e, err);
     if (rc) {
-      free(mem);
+      page_put_back(w, mem);
       return rc;
     }
     e->mem = mem;
