@@ -188,6 +188,18 @@ static void say_repair(void *arg, const char *line) {
   printf("repair: %s\n", line);
 }
 
+static void on_problem(void *arg, int kind, const char *problem) {
+  printf("verify %s: %s: %s\n", (const char *)arg, kind == H5TX_VERIFY_DAMAGE ? "damage" : "note",
+         problem);
+}
+
+/* h5tx_verify finds no damage. */
+static void verify_clean(h5tx_store *s, const char *when) {
+  h5tx_verify_result vr;
+  OK(h5tx_verify(s, on_problem, NULL, (void *)when, &vr, &e));
+  CHECK(vr.problems == 0);
+}
+
 /* Repair the store, then remove the index it moved aside (as a user
  * would: a second repair in the same second would want its name). */
 static h5tx_rev repair(const char *store) {
@@ -330,6 +342,7 @@ static void test_concurrent(const char *dir, uint64_t *rng) {
   h5tx_snap_close(old);
   OK(h5tx_gc(s, &g, NULL, &e));
   check_all_or_gone(s, CREVS, "after gc");
+  verify_clean(s, "concurrent, after gc");
   h5tx_store_close(s);
   /* two revisions kept of the 48: the space came back. What stays is
    * their pages and every commit record (8 KiB each: a batch of its own),
@@ -436,6 +449,7 @@ static void test_killed(const char *dir, uint64_t *rng, const char *stop) {
   check_k(s, 1, "repaired with the copies");
   h5tx_gc_opts g = {1, 0, 0};
   OK(h5tx_gc(s, &g, NULL, &e));
+  verify_clean(s, stop);
   h5tx_store_close(s);
   uint64_t after = du_bytes(logdir);
   printf("killed at %s: log %llu bytes before, %llu after the next gc\n", stop,
@@ -683,6 +697,7 @@ int main(void) {
   int kept[HEAD + 1] = {0};
   kept[TAGGED] = kept[PINNED] = kept[HEAD] = 1;
   check_snap(pin, PINNED, "pinned across gc");
+  verify_clean(s, "after gc");
   for (h5tx_rev k = 1; k <= HEAD; k++)
     check_rev(s, k, kept[k], "after gc");
   /* A second gc finds nothing more to free and keeps the size. */
