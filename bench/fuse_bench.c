@@ -388,7 +388,6 @@ static int drop_caches(void) {
   return rc;
 }
 
-
 /* ---- the mount's counters ---------------------------------------------------- */
 
 typedef struct mstats {
@@ -933,11 +932,12 @@ static void print_report(const config *c, const data *d, trial *tr, int argc, ch
          c->threads ? " --threads " : "", c->threads ? threads_arg : "", cli_path,
          bench_median(mount_ms, nmount), nmount);
   printf("- cold: %s\n",
-         cold_ok ? "before each cold pass the store is unmounted (the daemon maps the page log, and "
-                   "drop_caches leaves mapped pages), `sync; echo 3 > /proc/sys/vm/drop_caches`, "
-                   "and mounted again for the mount paths; warm: the same reads again right after"
-                 : "unavailable (no permission to drop the page cache, or --no-cold): the first "
-                   "pass is not cold and not reported");
+         cold_ok
+             ? "before each cold pass the store is unmounted (the daemon maps the page log, and "
+               "drop_caches leaves mapped pages), `sync; echo 3 > /proc/sys/vm/drop_caches`, "
+               "and mounted again for the mount paths; warm: the same reads again right after"
+             : "unavailable (no permission to drop the page cache, or --no-cold): the first "
+               "pass is not cold and not reported");
   if (cold_ok) {
     double mx[2] = {0, 0};
     for (int t = 0; t < n; t++)

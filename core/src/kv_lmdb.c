@@ -337,8 +337,7 @@ static int open_env(h5tx__kv *kv, int create, uint64_t map_size, h5tx_error *err
   return 0;
 bad:;
   int r = fail(err, kv, rc, "opening tables");
-  if (r == H5TX__ERETRY)
-    r = h5tx__err(err, H5TX_ENOSPC, "store %s: map full on create", kv->path);
+  if (r == H5TX__ERETRY) r = h5tx__err(err, H5TX_ENOSPC, "store %s: map full on create", kv->path);
   mdb_env_close(kv->env);
   kv->env = NULL;
   return r;

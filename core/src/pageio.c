@@ -35,20 +35,6 @@ int h5tx__page_fail(h5tx_store *s, const char *name, uint64_t page, h5tx_rev at,
   return rc;
 }
 
-int h5tx__page_load(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
-                    h5tx_rev rev, uint32_t ps, uint8_t *dst, uint8_t *scratch, h5tx_error *err) {
-  h5tx__place p;
-  h5tx_rev at = 0;
-  int rc = h5tx__page_find(s, c, name, fid, page, rev, &p, &at, err);
-  if (rc == H5TX_ENOENT) {
-    memset(dst, 0, ps);
-    return 0;
-  }
-  if (rc) return rc;
-  rc = h5tx__page2_load(s->log, &p, dst, ps, scratch, err);
-  return rc ? h5tx__page_fail(s, name, page, at, rc, err) : 0;
-}
-
 int h5tx__read_clamp(const char *store, const char *name, uint64_t off, size_t *len, void *buf,
                      uint64_t length, h5tx_error *err) {
   if (off + *len < off)

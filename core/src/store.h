@@ -56,8 +56,6 @@ int h5tx__rev_check(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head, h
 int h5tx__rev_check_pinned(h5tx_store *s, h5tx__txn *t, h5tx_rev rev, h5tx_rev *head,
                            h5tx_error *err);
 
-#endif
-
 /* Whether compression pays, as the process's last commit to the store
  * learnt it (store.c): a writer starts from it and leaves what it learnt,
  * so small commits of data zstd cannot shrink do not each try again. */
@@ -106,12 +104,6 @@ int h5tx__page_find(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid,
 int h5tx__page_fail(h5tx_store *s, const char *name, uint64_t page, h5tx_rev at, int rc,
                     h5tx_error *err);
 
-/* Read page `page` of file `fid` at `rev` into `dst` (`ps` bytes): zeros
- * when never stored; verified. `scratch` holds a compressed payload
- * (h5tx__zstd_bound(ps) bytes). */
-int h5tx__page_load(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid, uint64_t page,
-                    h5tx_rev rev, uint32_t ps, uint8_t *dst, uint8_t *scratch, h5tx_error *err);
-
 /* Start a read of `*len` bytes at `off` of a file of `length` bytes: fails
  * with H5TX_ERANGE (naming store and file) if off + len overflows; zeroes
  * the part of `buf` at or past `length` and cuts *len to the bytes inside
@@ -143,3 +135,5 @@ int h5tx__lease_check(h5tx_store *s, const char *name, h5tx_error *err);
 /* Drop lease `slot` if writer `token` of this process holds it (a fork
  * child never drops its parent's). */
 void h5tx__lease_drop(h5tx_store *s, int slot, uint64_t token);
+
+#endif

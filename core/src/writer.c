@@ -222,14 +222,23 @@ static int load_place(h5tx_writer *w, uint64_t page, const h5tx__place *p, uint8
 
 /* The base content of `page` into `dst` (`stored`: as base_place). */
 static int base_load(h5tx_writer *w, uint64_t page, int stored, uint8_t *dst, h5tx_error *err) {
-  h5tx__place p;
-  int found, rc = base_place(w, page, stored, &p, &found, err);
-  if (rc) return rc;
-  if (!found) {
-    memset(dst, 0, w->ps);
-    return 0;
+  for (int tries = 0;; tries++) {
+    h5tx__place p;
+    int found, rc = base_place(w, page, stored, &p, &found, err);
+    if (rc) return rc;
+    if (!found) {
+      memset(dst, 0, w->ps);
+      return 0;
+    }
+    rc = h5tx__page2_load(w->s->log, &p, dst, w->ps, w->zin, err);
+    /* a segment compacted away since the look-up: its records were copied
+     * forward first, so a look-up in a new transaction finds them. Once. */
+    if (rc == H5TX_ENOENT && tries == 0) {
+      txn_end(w);
+      continue;
+    }
+    return rc ? h5tx__page_fail(w->s, w->name, page, w->base, rc, err) : 0;
   }
-  return load_place(w, page, &p, dst, err);
 }
 
 /* The current content of page `page` (entry `e`, may be NULL) into `dst`;
