@@ -44,14 +44,8 @@ static int put_place(h5tx__txn *t, uint64_t fid, uint64_t page, h5tx_rev rev, co
   h5tx__place_encode(v, p);
   int rc = h5tx__idx_put(t, IDX_PAGES, k, sizeof k, v, sizeof v, err);
   if (rc || p->enc == PLOG_ENC_ZERO) return rc;
-  uint8_t dk[28];
-  h5tx__be64(dk, p->content);
-  dk[8] = (uint8_t)(p->raw >> 24);
-  dk[9] = (uint8_t)(p->raw >> 16);
-  dk[10] = (uint8_t)(p->raw >> 8);
-  dk[11] = (uint8_t)p->raw;
-  h5tx__be64(dk + 12, p->seg);
-  h5tx__be64(dk + 20, p->off);
+  uint8_t dk[H5TX_DEDUPE_KEY];
+  h5tx__dedupe_key(dk, p);
   return h5tx__idx_put(t, IDX_DEDUPE, dk, sizeof dk, v, sizeof v, err);
 }
 
@@ -542,14 +536,8 @@ static int drop_rev(h5tx__txn *t, int table, const uint8_t *prefix, size_t plen,
         h5tx__val vv = v;
         if (h5tx__idx_value(table, &k, &vv, err) == 0 &&
             h5tx__place_parse(vv.p, vv.n, &p, &why) == 0 && p.enc != PLOG_ENC_ZERO) {
-          uint8_t dk[28];
-          h5tx__be64(dk, p.content);
-          dk[8] = (uint8_t)(p.raw >> 24);
-          dk[9] = (uint8_t)(p.raw >> 16);
-          dk[10] = (uint8_t)(p.raw >> 8);
-          dk[11] = (uint8_t)p.raw;
-          h5tx__be64(dk + 12, p.seg);
-          h5tx__be64(dk + 20, p.off);
+          uint8_t dk[H5TX_DEDUPE_KEY];
+          h5tx__dedupe_key(dk, &p);
           int d = h5tx__kv_del(t, IDX_DEDUPE, dk, sizeof dk, err);
           if (d && d != H5TX_ENOENT) {
             rc = d;

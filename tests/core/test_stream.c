@@ -4,10 +4,7 @@
  * is atomic and reads back exactly; pages streamed and then cut off by a
  * truncation read as zeros after the commit; an aborted writer's streamed
  * pages never show. */
-#include "check.h"
-
-#include <dirent.h>
-#include <sys/stat.h>
+#include "check_fs.h"
 
 static h5tx_error e;
 
@@ -15,22 +12,11 @@ static h5tx_error e;
 #define SIZE (12u << 20)
 #define LIMIT (16 * PS)
 
-/* Bytes of the page log's segments. */
+/* Bytes of the page log's segments on disk. */
 static uint64_t log_bytes(const char *store) {
-  char dir[1200];
+  char dir[600];
   snprintf(dir, sizeof dir, "%s/log", store);
-  DIR *d = opendir(dir);
-  REQUIRE(d);
-  uint64_t n = 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    char f[1500];
-    struct stat st;
-    snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
-    if (strstr(de->d_name, ".seg") && stat(f, &st) == 0) n += (uint64_t)st.st_size;
-  }
-  closedir(d);
-  return n;
+  return du_bytes(dir);
 }
 
 int main(void) {
