@@ -78,3 +78,37 @@ int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx
   st->created = fr.created;
   return 0;
 }
+
+int h5tx__run_flush(h5tx_store *s, const char *name, h5tx__run *r, int first, h5tx_error *err) {
+  if (r->n == 0) return 0;
+  int rc = h5tx__plog_read_run(s->log, r->p, r->n, r->dst, err);
+  if (rc == H5TX_ENOENT && first) {
+    r->n = 0;
+    return H5TX__SEG_GONE;
+  }
+  if (rc) {
+    /* Which page: read them one by one for the message. */
+    for (size_t i = 0; i < r->n; i++) {
+      h5tx_error e1 = {0};
+      int r1 = h5tx__plog_read(s->log, &r->p[i], r->dst[i], &e1);
+      if (r1) {
+        if (err) *err = e1;
+        rc = h5tx__page_fail(s, name, r->page[i], r->at[i], r1, err);
+        break;
+      }
+    }
+  }
+  r->n = 0;
+  return rc;
+}
+
+int h5tx__run_add(h5tx_store *s, const char *name, h5tx__run *r, const h5tx__place *p, void *dst,
+                  uint64_t page, h5tx_rev at, int first, h5tx_error *err) {
+  int rc = r->n == H5TX__RUN_MAX ? h5tx__run_flush(s, name, r, first, err) : 0;
+  if (rc) return rc;
+  r->p[r->n] = *p;
+  r->dst[r->n] = dst;
+  r->page[r->n] = page;
+  r->at[r->n++] = at;
+  return 0;
+}

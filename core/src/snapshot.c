@@ -105,41 +105,8 @@ int h5tx_snap_read(h5tx_snap *snap, const char *name, uint64_t off, void *buf, s
   return h5tx_snap_read_stat(snap, name, &st, off, buf, len, err);
 }
 
-/* Raw pages read whole straight into the caller's buffer, gathered so a
- * run of adjacent places is one preadv. */
-#define RUN_MAX 64
-/* Internal: a segment was gone on the first try (read_pages). */
-#define SEG_GONE (-1002)
-typedef struct run {
-  h5tx__place p[RUN_MAX];
-  void *dst[RUN_MAX];
-  uint64_t page[RUN_MAX];
-  h5tx_rev at[RUN_MAX];
-  size_t n;
-} run;
-
-static int run_flush(h5tx_store *s, const char *name, run *r, int first, h5tx_error *err) {
-  if (r->n == 0) return 0;
-  int rc = h5tx__plog_read_run(s->log, r->p, r->n, r->dst, err);
-  if (rc == H5TX_ENOENT && first) {
-    r->n = 0;
-    return SEG_GONE;
-  }
-  if (rc) {
-    /* Which page: read them one by one for the message. */
-    for (size_t i = 0; i < r->n; i++) {
-      h5tx_error e1 = {0};
-      int r1 = h5tx__plog_read(s->log, &r->p[i], r->dst[i], &e1);
-      if (r1) {
-        if (err) *err = e1;
-        rc = h5tx__page_fail(s, name, r->page[i], r->at[i], r1, err);
-        break;
-      }
-    }
-  }
-  r->n = 0;
-  return rc;
-}
+#define SEG_GONE H5TX__SEG_GONE
+typedef h5tx__run run;
 
 /* Read `len` bytes at `off` (inside the file) in one index transaction. */
 static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, uint64_t off,
@@ -166,11 +133,7 @@ static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, ui
       memset(out, 0, n);
       rc = 0;
     } else if (rc == 0 && n == ps && p.enc == PLOG_ENC_RAW && p.raw == ps) {
-      if (r->n == RUN_MAX && (rc = run_flush(s, name, r, first, err))) break;
-      r->p[r->n] = p;
-      r->dst[r->n] = out;
-      r->page[r->n] = page;
-      r->at[r->n++] = at;
+      if ((rc = h5tx__run_add(s, name, r, &p, out, page, at, first, err))) break;
     } else if (rc == 0 && n < ps && h5tx__pcache_get(s->pcache, &p, in, n, out)) {
       /* a part of a page read lately (H5Fopen's metadata reads) */
     } else if (rc == 0) {
@@ -189,7 +152,7 @@ static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, ui
     off += n;
     len -= n;
   }
-  if (rc == 0) rc = run_flush(s, name, r, first, err);
+  if (rc == 0) rc = h5tx__run_flush(s, name, r, first, err);
   h5tx__kv_cursor_close(c);
   h5tx__kv_done(t);
   return rc;

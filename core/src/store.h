@@ -104,6 +104,29 @@ int h5tx__page_find(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid,
 int h5tx__page_fail(h5tx_store *s, const char *name, uint64_t page, h5tx_rev at, int rc,
                     h5tx_error *err);
 
+/* Raw pages read whole straight into the caller's buffer, gathered so a
+ * run of adjacent places is one preadv (snapshots and writers). */
+#define H5TX__RUN_MAX 64
+/* Internal: a segment was gone on the first try; look the places up again
+ * in a new transaction (compaction moved them) and read once more. */
+#define H5TX__SEG_GONE (-1002)
+typedef struct h5tx__run {
+  h5tx__place p[H5TX__RUN_MAX];
+  void *dst[H5TX__RUN_MAX];
+  uint64_t page[H5TX__RUN_MAX];
+  h5tx_rev at[H5TX__RUN_MAX];
+  size_t n;
+} h5tx__run;
+
+/* Add raw page `page` (version `at`, place `p`) of file `name` to run `r`,
+ * to be read into `dst`; a full run is read first. Errors as
+ * h5tx__run_flush. */
+int h5tx__run_add(h5tx_store *s, const char *name, h5tx__run *r, const h5tx__place *p, void *dst,
+                  uint64_t page, h5tx_rev at, int first, h5tx_error *err);
+/* Read run `r` (emptied): H5TX__SEG_GONE when a segment is gone and
+ * `first`, else the page log's errors named as h5tx__page_fail names them. */
+int h5tx__run_flush(h5tx_store *s, const char *name, h5tx__run *r, int first, h5tx_error *err);
+
 /* Start a read of `*len` bytes at `off` of a file of `length` bytes: fails
  * with H5TX_ERANGE (naming store and file) if off + len overflows; zeroes
  * the part of `buf` at or past `length` and cuts *len to the bytes inside

@@ -610,21 +610,53 @@ int h5tx_writer_dirty(const h5tx_writer *w) { return w->changed || w->n > 0; }
 
 /* ---- read / write / truncate -------------------------------------------- */
 
-int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_error *err) {
-  int rc = h5tx__read_clamp(w->s->path, w->name, off, &len, buf, w->len, err);
-  if (rc || len == 0) return rc;
-  uint8_t *out = buf;
+/* One try of a read: whole pages the writer has not changed are read
+ * straight into the caller's buffer, runs of them with one preadv. */
+static int read_once(h5tx_writer *w, uint64_t off, uint8_t *out, size_t len, h5tx__run *r,
+                     int first, h5tx_error *err) {
+  int rc = 0;
+  r->n = 0;
   while (len > 0 && rc == 0) {
     uint64_t page = off / w->ps;
     size_t in = (size_t)(off % w->ps), n = w->ps - in < len ? w->ps - in : len;
-    const uint8_t *src;
-    rc = content(w, page, find(w, page), w->scratch, &src, err);
-    if (rc == 0) memcpy(out, src + in, n);
+    dpage *e = find(w, page);
+    if (!e && n == w->ps) {
+      h5tx__place p;
+      int found;
+      rc = base_place(w, page, 0, &p, &found, err);
+      if (rc == 0 && !found) {
+        memset(out, 0, n);
+      } else if (rc == 0 && p.enc == PLOG_ENC_RAW && p.raw == w->ps) {
+        rc = h5tx__run_add(w->s, w->name, r, &p, out, page, w->base, first, err);
+      } else if (rc == 0) {
+        rc = h5tx__page2_load(w->s->log, &p, out, w->ps, w->zin, err);
+        if (rc == H5TX_ENOENT && first)
+          rc = H5TX__SEG_GONE;
+        else if (rc)
+          rc = h5tx__page_fail(w->s, w->name, page, w->base, rc, err);
+      }
+    } else {
+      const uint8_t *src;
+      rc = content(w, page, e, w->scratch, &src, err);
+      if (rc == 0) memcpy(out, src + in, n);
+    }
     out += n;
     off += n;
     len -= n;
   }
+  if (rc == 0) rc = h5tx__run_flush(w->s, w->name, r, first, err);
   txn_end(w);
+  return rc;
+}
+
+int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_error *err) {
+  int rc = h5tx__read_clamp(w->s->path, w->name, off, &len, buf, w->len, err);
+  if (rc || len == 0) return rc;
+  h5tx__run *r = malloc(sizeof *r);
+  if (!r) return oom(err);
+  rc = read_once(w, off, buf, len, r, 1, err);
+  if (rc == H5TX__SEG_GONE) rc = read_once(w, off, buf, len, r, 0, err); /* compacted: again */
+  free(r);
   return rc;
 }
 
