@@ -313,6 +313,7 @@ static int tell(h5tx_writer *w, progress *pr, size_t n, h5tx_error *err) {
 typedef struct zjob {
   h5tx_writer *w;
   dpage **e;
+  const uint8_t *const *data; /* each page's bytes; NULL: a tombstone */
   h5tx__plog_rec *recs;
   size_t from, to;
   h5tx__zpolicy zp;
@@ -322,12 +323,12 @@ static void *encode(void *arg) {
   zjob *j = arg;
   h5tx_writer *w = j->w;
   for (size_t i = j->from; i < j->to; i++) {
-    if (j->e[i]->dead)
+    if (!j->data[i])
       j->recs[i] = (h5tx__plog_rec){
           .kind = PLOG_PAGE, .enc = PLOG_ENC_ZERO, .key = j->e[i]->page, .raw = w->ps};
     else
-      h5tx__page2_record(&j->recs[i], j->e[i]->page, j->e[i]->mem, w->ps, w->codec, w->level,
-                         &j->zp, w->zbufs + i * h5tx__zstd_bound(w->ps));
+      h5tx__page2_record(&j->recs[i], j->e[i]->page, j->data[i], w->ps, w->codec, w->level, &j->zp,
+                         w->zbufs + i * h5tx__zstd_bound(w->ps));
   }
   return NULL;
 }
@@ -344,14 +345,15 @@ static int cpus(void) {
 /* Encode a batch: with zstd while the policy tries every page, in as
  * many threads as there are cores (at most 4); the policy then learns the
  * threads' results, the last part's last. */
-static void encode_batch(h5tx_writer *w, dpage **e, h5tx__plog_rec *recs, size_t n) {
+static void encode_batch(h5tx_writer *w, dpage **e, const uint8_t *const *data,
+                         h5tx__plog_rec *recs, size_t n) {
   int nt = w->codec == H5TX_CODEC_ZSTD && w->zp.misses < H5TX_ZP_GIVE_UP && n >= 8 ? cpus() : 1;
   zjob jobs[4];
   pthread_t th[4];
   int started[4] = {0};
   for (int k = 0; k < nt; k++) {
-    jobs[k] =
-        (zjob){w, e, recs, n * (size_t)k / (size_t)nt, n * (size_t)(k + 1) / (size_t)nt, w->zp};
+    jobs[k] = (zjob){
+        w, e, data, recs, n * (size_t)k / (size_t)nt, n * (size_t)(k + 1) / (size_t)nt, w->zp};
     if (k > 0) started[k] = pthread_create(&th[k], NULL, encode, &jobs[k]) == 0;
   }
   encode(&jobs[0]);
@@ -371,25 +373,38 @@ static void encode_batch(h5tx_writer *w, dpage **e, h5tx__plog_rec *recs, size_t
   w->zp = merged;
 }
 
-static int append(h5tx_writer *w, dpage **e, size_t n, h5tx_error *err) {
+/* The message of a failed append of this writer's pages. */
+static int append_err(h5tx_writer *w, int rc, h5tx_error *err) {
+  if (err) {
+    char why[sizeof err->msg];
+    snprintf(why, sizeof why, "%s", err->msg);
+    h5tx__err(err, rc, "store %s: file '%s': %swriting pages to the page log: %s", w->s->path,
+              w->name, rc == H5TX_ENOSPC ? "disk full (nothing was committed) " : "", why);
+  }
+  return rc;
+}
+
+/* `data` (may be NULL): the pages' bytes, else each entry's own (its
+ * memory, or a tombstone when dead). */
+static int append(h5tx_writer *w, dpage **e, const uint8_t *const *data, size_t n,
+                  h5tx_error *err) {
   h5tx__plog_rec recs[BATCH];
   h5tx__place places[BATCH];
+  const uint8_t *own[BATCH];
   if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
-  encode_batch(w, e, recs, n);
-  int rc = h5tx__plog_append(w->s->log, w->wid, recs, n, places, err);
-  if (rc) {
-    if (err) {
-      char why[sizeof err->msg];
-      snprintf(why, sizeof why, "%s", err->msg);
-      h5tx__err(err, rc, "store %s: file '%s': %swriting pages to the page log: %s", w->s->path,
-                w->name, rc == H5TX_ENOSPC ? "disk full (nothing was committed) " : "", why);
-    }
-    return rc;
+  if (!data) {
+    for (size_t i = 0; i < n; i++)
+      own[i] = e[i]->dead ? NULL : e[i]->mem;
+    data = own;
   }
+  encode_batch(w, e, data, recs, n);
+  int rc = h5tx__plog_append(w->s->log, w->wid, recs, n, places, err);
+  if (rc) return append_err(w, rc, err);
   for (size_t i = 0; i < n; i++) {
     e[i]->place = places[i];
     e[i]->placed = 1;
     e[i]->dead = 0;
+    e[i]->same = 0;
     if (e[i]->mem) {
       page_put_back(w, e[i]->mem);
       e[i]->mem = NULL;
@@ -436,7 +451,7 @@ static int stream(h5tx_writer *w, int dead_too, progress *pr, h5tx_error *err) {
     batch[nb++] = e;
     if (nb == BATCH) {
       txn_end(w); /* no read transaction across the log's writes */
-      rc = append(w, batch, nb, err);
+      rc = append(w, batch, NULL, nb, err);
       for (size_t j = 0; j < nb && rc == 0 && pr; j++)
         rc = tell(w, pr, 1, err);
       nb = 0;
@@ -444,7 +459,7 @@ static int stream(h5tx_writer *w, int dead_too, progress *pr, h5tx_error *err) {
   }
   txn_end(w);
   if (rc == 0 && nb) {
-    rc = append(w, batch, nb, err);
+    rc = append(w, batch, NULL, nb, err);
     for (size_t j = 0; j < nb && rc == 0 && pr; j++)
       rc = tell(w, pr, 1, err);
   }
@@ -692,6 +707,73 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
   return 0;
 }
 
+/* Writes of at least this many whole pages go straight from the caller's
+ * buffer into the page log, without a copy into the writer cache. */
+#define DIRECT_MIN 8
+
+/* Whole pages [page, page + np) become `src`'s bytes, appended to the log
+ * from `src` itself. A page equal to the version stored at base that this
+ * writer never appended needs no record (it reads as that version). The
+ * records are appended before anything of the writer changes, so a failed
+ * append (a full disk) leaves the writer as it was. */
+static int write_direct(h5tx_writer *w, uint64_t page, const uint8_t *src, size_t np,
+                        h5tx_error *err) {
+  dpage *batch[BATCH];
+  const uint8_t *data[BATCH];
+  h5tx__plog_rec recs[BATCH];
+  h5tx__place places[BATCH];
+  uint64_t pages[BATCH];
+  int same[BATCH];
+  size_t nb = 0;
+  int rc = 0;
+  for (size_t k = 0; k < np && rc == 0; k++) {
+    const uint8_t *d = src + k * w->ps;
+    dpage *e = find(w, page + k);
+    same[k] = 0;
+    if (!(e && e->placed) && (rc = same_as_base(w, page + k, d, &same[k], err))) break;
+    if (same[k]) continue;
+    pages[nb] = page + k;
+    data[nb++] = d;
+  }
+  txn_end(w); /* no read transaction across the log's writes */
+  if (rc) return rc;
+  if (nb) {
+    if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
+    dpage keys[BATCH]; /* encode() reads only the page numbers of entries */
+    for (size_t i = 0; i < nb; i++) {
+      keys[i].page = pages[i];
+      batch[i] = &keys[i];
+    }
+    encode_batch(w, batch, data, recs, nb);
+    if ((rc = h5tx__plog_append(w->s->log, w->wid, recs, nb, places, err)))
+      return append_err(w, rc, err);
+  }
+  /* now the writer takes them: room first, so no rehash moves an entry */
+  if ((w->n + np + 1) * 2 > w->cap) {
+    size_t cap = w->cap ? w->cap : 64;
+    while ((w->n + np + 1) * 2 > cap)
+      cap *= 2;
+    if (rehash(w, cap) != 0) return oom(err);
+  }
+  size_t j = 0;
+  for (size_t k = 0; k < np; k++) {
+    dpage *e = find(w, page + k);
+    if (!e && insert(w, page + k, &e, err) != 0) return oom(err); /* room was made */
+    if (e->mem) { /* the new bytes replace the cached ones */
+      page_put_back(w, e->mem);
+      e->mem = NULL;
+      w->mem_bytes -= w->ps;
+    }
+    e->dead = 0;
+    e->same = same[k];
+    if (!same[k]) {
+      e->place = places[j++];
+      e->placed = 1;
+    }
+  }
+  return 0;
+}
+
 int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len, h5tx_error *err) {
   if (forked(w)) return fork_err(w, err);
   if (off > H5TX_MAX_LENGTH || len > H5TX_MAX_LENGTH - off)
@@ -702,20 +784,36 @@ int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
                      (unsigned long long)H5TX_MAX_LENGTH);
   const uint8_t *src = buf;
   int rc = 0;
-  uint64_t end = off + len;
+  uint64_t end = off + len, start = off;
   while (len > 0 && rc == 0) {
     uint64_t page = off / w->ps;
     size_t in = (size_t)(off % w->ps), n = w->ps - in < len ? w->ps - in : len;
-    rc = page_put(w, page, in, src, n, err);
+    if (in == 0 && len >= (size_t)DIRECT_MIN * w->ps) {
+      size_t np = len / w->ps < BATCH ? len / w->ps : BATCH;
+      rc = write_direct(w, page, src, np, err);
+      /* a full disk: hold them in the writer cache instead, as smaller
+       * writes are, so a commit once space is back stores them */
+      if (rc == H5TX_ENOSPC) {
+        rc = 0;
+        for (size_t k = 0; k < np && rc == 0; k++)
+          rc = page_put(w, page + k, 0, src + k * w->ps, w->ps, err);
+      }
+      n = np * w->ps;
+    } else {
+      rc = page_put(w, page, in, src, n, err);
+    }
+    if (rc) break;
     src += n;
     off += n;
     len -= n;
   }
   txn_end(w);
-  if (rc) return rc;
-  if (end > w->len) w->len = end;
-  w->changed = 1;
-  return 0;
+  /* what was written before a failure stays written (as write(2) would
+   * have it), and the length covers it */
+  uint64_t done = rc ? off : end;
+  if (done > w->len) w->len = done;
+  if (rc == 0 || off > start) w->changed = 1;
+  return rc;
 }
 
 int h5tx_writer_truncate(h5tx_writer *w, uint64_t length, h5tx_error *err) {
