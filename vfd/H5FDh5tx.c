@@ -536,8 +536,8 @@ static void hold_store(const char *path) {
 static herr_t h5tx_term(void) {
   pthread_mutex_lock(&held_lock);
   for (int i = 0; i < HELD_MAX; i++) {
-    /* a fork child leaves its parent's handles alone: their index must
-     * not be touched here */
+    /* in a fork child this touches none of the parent's state: the core
+     * closes nothing it did not open in this process */
     if (held[i].s) h5tx_store_close(held[i].s);
     free(held[i].path);
     held[i].path = NULL;

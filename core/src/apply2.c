@@ -705,7 +705,15 @@ int h5tx__recover_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn sayf, void *sa
   size_t ns = 0;
   h5tx_rev h = 0, durable = 0;
   int rc = read_marks(kv, &h, &durable, &boot, err);
-  if (rc == 0) rc = h5tx__plog_segments(l, &segs, &ns, err);
+  /* Without a reboot since the last commit the kernel still has every byte
+   * written, the index's too: nothing can be missing, and records past what
+   * the index took in are a killed writer's, never committed. */
+  int rebooted = boot != h5tx__boot_id();
+  if (rc || (h == durable && !rebooted)) { /* the usual open: nothing read, nothing to do */
+    *head = h;
+    return rc;
+  }
+  rc = h5tx__plog_segments(l, &segs, &ns, err);
   if (rc == 0 && ns && (!(known = calloc(ns, 8)) || !(size = calloc(ns, 8)))) rc = oom(err);
   if (rc == 0 && ns) rc = known_lengths(kv, segs, ns, known, err);
   int tails = 0;
@@ -718,11 +726,7 @@ int h5tx__recover_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn sayf, void *sa
     else if (size[i] > known[i])
       tails = 1;
   }
-  /* Without a reboot since the last commit the kernel still has every byte
-   * written, the index's too: nothing can be missing, and records past what
-   * the index took in are a killed writer's, never committed. */
-  int rebooted = boot != h5tx__boot_id();
-  if (rc || (h == durable && (!rebooted || !tails))) { /* the usual open: nothing to do */
+  if (rc || (h == durable && !tails)) { /* rebooted, but nothing was in flight */
     *head = h;
     goto out;
   }

@@ -1,7 +1,7 @@
 /* pageio.c - page access shared by snapshots and writers (store.h): find
  * the newest version of a page at or below a revision, load it from the
- * page log with its check verified, clamp a read to a file's length, look a file up at a revision.
- */
+ * page log with its check verified (one page, or runs of raw pages), clamp
+ * a read to a file's length, look a file up at a revision. */
 #include "store.h"
 
 #include "pages2.h"
@@ -33,6 +33,14 @@ int h5tx__page_fail(h5tx_store *s, const char *name, uint64_t page, h5tx_rev at,
               (unsigned long long)page, (unsigned long long)at, why);
   }
   return rc;
+}
+
+int h5tx__page_get(h5tx_store *s, const char *name, const h5tx__place *p, uint64_t page,
+                   h5tx_rev at, uint8_t *dst, uint32_t ps, uint8_t *zbuf, int first,
+                   h5tx_error *err) {
+  int rc = h5tx__page2_load(s->log, p, dst, ps, zbuf, err);
+  if (rc == H5TX_ENOENT && first) return H5TX__SEG_GONE;
+  return rc ? h5tx__page_fail(s, name, page, at, rc, err) : 0;
 }
 
 int h5tx__read_clamp(const char *store, const char *name, uint64_t off, size_t *len, void *buf,

@@ -105,12 +105,9 @@ int h5tx_snap_read(h5tx_snap *snap, const char *name, uint64_t off, void *buf, s
   return h5tx_snap_read_stat(snap, name, &st, off, buf, len, err);
 }
 
-#define SEG_GONE H5TX__SEG_GONE
-typedef h5tx__run run;
-
 /* Read `len` bytes at `off` (inside the file) in one index transaction. */
 static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, uint64_t off,
-                      uint8_t *out, size_t len, run *r, int first, h5tx_error *err) {
+                      uint8_t *out, size_t len, h5tx__run *r, int first, h5tx_error *err) {
   h5tx_store *s = snap->s;
   uint32_t ps = st->page_size;
   h5tx__txn *t;
@@ -138,11 +135,7 @@ static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, ui
       /* a part of a page read lately (H5Fopen's metadata reads) */
     } else if (rc == 0) {
       uint8_t *dst = n == ps ? out : snap->buf;
-      rc = h5tx__page2_load(s->log, &p, dst, ps, snap->zbuf, err);
-      if (rc == H5TX_ENOENT && first)
-        rc = SEG_GONE;
-      else if (rc)
-        rc = h5tx__page_fail(s, name, page, at, rc, err);
+      rc = h5tx__page_get(s, name, &p, page, at, dst, ps, snap->zbuf, first, err);
       if (rc == 0 && dst != out) {
         if (p.enc != PLOG_ENC_ZERO) h5tx__pcache_put(s->pcache, &p, snap->buf);
         memcpy(out, snap->buf + in, n);
@@ -173,13 +166,13 @@ int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_stat *st, 
     if (!snap->buf || !snap->zbuf) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
     snap->buf_size = ps;
   }
-  run *r = malloc(sizeof *r);
+  h5tx__run *r = malloc(sizeof *r);
   if (!r) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   rc = read_pages(snap, name, st, off, buf, len, r, 1, err);
   /* A segment compacted away between lookup and read: its records were
    * copied forward first, so a new lookup finds them (FORMAT.md, "Garbage
    * collection"). Once. */
-  if (rc == SEG_GONE) rc = read_pages(snap, name, st, off, buf, len, r, 0, err);
+  if (rc == H5TX__SEG_GONE) rc = read_pages(snap, name, st, off, buf, len, r, 0, err);
   free(r);
   return rc;
 }

@@ -245,6 +245,15 @@ static void core_free(h5tx__core *c) {
   free(c);
 }
 
+/* Give handle `s` the parts of core `c` (NULL: none). */
+static void attach(h5tx_store *s, h5tx__core *c) {
+  s->core = c;
+  s->kv = c ? c->kv : NULL;
+  s->log = c ? c->log : NULL;
+  s->pins = c ? c->pins : NULL;
+  s->pcache = c ? c->pcache : NULL;
+}
+
 static int core_open(h5tx_store *s, const h5tx__marker *m, const struct stat *st, h5tx_error *err) {
   h5tx__core *c = calloc(1, sizeof *c);
   if (!c) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
@@ -269,18 +278,11 @@ static int core_open(h5tx_store *s, const h5tx__marker *m, const struct stat *st
   if (rc == 0 && c->writable) rc = h5tx__pins_open(s->path, &c->pins, err);
   if (rc == 0) c->pcache = h5tx__pcache_new((size_t)4 << 20); /* NULL: no cache */
   if (rc == 0) {
-    s->core = c;
-    s->kv = c->kv;
-    s->log = c->log;
-    s->pins = c->pins;
-    s->pcache = c->pcache;
+    attach(s, c);
     if (alone) rc = recover(s, err);
   }
   if (rc) {
-    s->core = NULL;
-    s->kv = NULL;
-    s->log = NULL;
-    s->pins = NULL;
+    attach(s, NULL);
     core_free(c);
   }
   return rc;
@@ -297,11 +299,7 @@ static int core_get(h5tx_store *s, const h5tx__marker *m, const struct stat *st,
   int rc = 0;
   if (c) {
     c->refs++;
-    s->core = c;
-    s->kv = c->kv;
-    s->log = c->log;
-    s->pins = c->pins;
-    s->pcache = c->pcache;
+    attach(s, c);
   } else if ((rc = core_open(s, m, st, err)) == 0) {
     s->core->next = cores;
     cores = s->core;

@@ -104,6 +104,14 @@ int h5tx__page_find(h5tx_store *s, h5tx__cur *c, const char *name, uint64_t fid,
 int h5tx__page_fail(h5tx_store *s, const char *name, uint64_t page, h5tx_rev at, int rc,
                     h5tx_error *err);
 
+/* Load page `page` (version `at`, place `p`) of file `name` into `dst`
+ * (ps bytes; `zbuf` holds a compressed payload): H5TX__SEG_GONE when its
+ * segment is gone and `first`, else the page log's errors named as
+ * h5tx__page_fail names them. */
+int h5tx__page_get(h5tx_store *s, const char *name, const h5tx__place *p, uint64_t page,
+                   h5tx_rev at, uint8_t *dst, uint32_t ps, uint8_t *zbuf, int first,
+                   h5tx_error *err);
+
 /* Raw pages read whole straight into the caller's buffer, gathered so a
  * run of adjacent places is one preadv (snapshots and writers). */
 #define H5TX__RUN_MAX 64

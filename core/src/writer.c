@@ -28,8 +28,9 @@ typedef struct dpage {
   uint64_t page; /* NO_PAGE: empty slot */
   uint8_t *mem;
   int placed, dead;
-  int same; /* past a truncation, but equal to the version stored at base:
-               reads as that version, needs no record and no tombstone */
+  int same; /* rewritten with the bytes of the version stored at base
+               (past a truncation too): reads as that version, needs no
+               record and no tombstone */
   h5tx__place place;
 } dpage;
 
@@ -55,7 +56,7 @@ struct h5tx_writer {
   uint8_t *zbufs;                    /* BATCH compressed payloads, for appends */
   uint8_t **spare;                   /* page buffers streamed out, for reuse */
   size_t nspare;
-  h5tx__zpolicy zp; /* whether compression pays, per commit */
+  h5tx__zpolicy zp; /* whether compression pays (the store's, see store.h) */
   /* A read transaction held for the length of one call, opened lazily. */
   h5tx__txn *rt;
   h5tx__cur *rc;
@@ -214,12 +215,6 @@ static int base_place(h5tx_writer *w, uint64_t page, int stored, h5tx__place *p,
   return 0;
 }
 
-static int load_place(h5tx_writer *w, uint64_t page, const h5tx__place *p, uint8_t *dst,
-                      h5tx_error *err) {
-  int rc = h5tx__page2_load(w->s->log, p, dst, w->ps, w->zin, err);
-  return rc ? h5tx__page_fail(w->s, w->name, page, w->base, rc, err) : 0;
-}
-
 /* The base content of `page` into `dst` (`stored`: as base_place). */
 static int base_load(h5tx_writer *w, uint64_t page, int stored, uint8_t *dst, h5tx_error *err) {
   for (int tries = 0;; tries++) {
@@ -230,14 +225,11 @@ static int base_load(h5tx_writer *w, uint64_t page, int stored, uint8_t *dst, h5
       memset(dst, 0, w->ps);
       return 0;
     }
-    rc = h5tx__page2_load(w->s->log, &p, dst, w->ps, w->zin, err);
+    rc = h5tx__page_get(w->s, w->name, &p, page, w->base, dst, w->ps, w->zin, tries == 0, err);
     /* a segment compacted away since the look-up: its records were copied
      * forward first, so a look-up in a new transaction finds them. Once. */
-    if (rc == H5TX_ENOENT && tries == 0) {
-      txn_end(w);
-      continue;
-    }
-    return rc ? h5tx__page_fail(w->s, w->name, page, w->base, rc, err) : 0;
+    if (rc != H5TX__SEG_GONE) return rc;
+    txn_end(w);
   }
 }
 
@@ -255,7 +247,7 @@ static int content(h5tx_writer *w, uint64_t page, dpage *e, uint8_t *dst, const 
     return 0;
   }
   if (e && e->same) return base_load(w, page, 1, dst, err);
-  if (e) return load_place(w, page, &e->place, dst, err);
+  if (e) return h5tx__page_get(w->s, w->name, &e->place, page, w->base, dst, w->ps, w->zin, 0, err);
   return base_load(w, page, 0, dst, err);
 }
 
@@ -305,14 +297,11 @@ static int tell(h5tx_writer *w, progress *pr, size_t n, h5tx_error *err) {
                    w->s->path, w->name, pr->done, pr->total);
 }
 
-/* Append `n` entries (their contents in e[i]->mem, or tombstones for dead
- * ones) as records of this writer's write id; each then holds its place
- * and leaves memory. Compression runs here, outside any lock. */
 /* Encoding pages [from, to) of a batch into records, with its own view
  * of the compression policy. */
 typedef struct zjob {
   h5tx_writer *w;
-  dpage **e;
+  const uint64_t *pages;      /* each page's number */
   const uint8_t *const *data; /* each page's bytes; NULL: a tombstone */
   h5tx__plog_rec *recs;
   size_t from, to;
@@ -325,9 +314,9 @@ static void *encode(void *arg) {
   for (size_t i = j->from; i < j->to; i++) {
     if (!j->data[i])
       j->recs[i] = (h5tx__plog_rec){
-          .kind = PLOG_PAGE, .enc = PLOG_ENC_ZERO, .key = j->e[i]->page, .raw = w->ps};
+          .kind = PLOG_PAGE, .enc = PLOG_ENC_ZERO, .key = j->pages[i], .raw = w->ps};
     else
-      h5tx__page2_record(&j->recs[i], j->e[i]->page, j->data[i], w->ps, w->codec, w->level, &j->zp,
+      h5tx__page2_record(&j->recs[i], j->pages[i], j->data[i], w->ps, w->codec, w->level, &j->zp,
                          w->zbufs + i * h5tx__zstd_bound(w->ps));
   }
   return NULL;
@@ -345,7 +334,7 @@ static int cpus(void) {
 /* Encode a batch: with zstd while the policy tries every page, in as
  * many threads as there are cores (at most 4); the policy then learns the
  * threads' results, the last part's last. */
-static void encode_batch(h5tx_writer *w, dpage **e, const uint8_t *const *data,
+static void encode_batch(h5tx_writer *w, const uint64_t *pages, const uint8_t *const *data,
                          h5tx__plog_rec *recs, size_t n) {
   int nt = w->codec == H5TX_CODEC_ZSTD && w->zp.misses < H5TX_ZP_GIVE_UP && n >= 8 ? cpus() : 1;
   zjob jobs[4];
@@ -353,7 +342,7 @@ static void encode_batch(h5tx_writer *w, dpage **e, const uint8_t *const *data,
   int started[4] = {0};
   for (int k = 0; k < nt; k++) {
     jobs[k] = (zjob){
-        w, e, data, recs, n * (size_t)k / (size_t)nt, n * (size_t)(k + 1) / (size_t)nt, w->zp};
+        w, pages, data, recs, n * (size_t)k / (size_t)nt, n * (size_t)(k + 1) / (size_t)nt, w->zp};
     if (k > 0) started[k] = pthread_create(&th[k], NULL, encode, &jobs[k]) == 0;
   }
   encode(&jobs[0]);
@@ -373,9 +362,16 @@ static void encode_batch(h5tx_writer *w, dpage **e, const uint8_t *const *data,
   w->zp = merged;
 }
 
-/* The message of a failed append of this writer's pages. */
-static int append_err(h5tx_writer *w, int rc, h5tx_error *err) {
-  if (err) {
+/* Append `n` pages (numbers `pages`, bytes `data`; NULL: a tombstone) as
+ * records of this writer's write id, their places into `places`.
+ * Compression runs here, outside any lock. */
+static int append_pages(h5tx_writer *w, const uint64_t *pages, const uint8_t *const *data, size_t n,
+                        h5tx__place *places, h5tx_error *err) {
+  h5tx__plog_rec recs[BATCH];
+  if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
+  encode_batch(w, pages, data, recs, n);
+  int rc = h5tx__plog_append(w->s->log, w->wid, recs, n, places, err);
+  if (rc && err) {
     char why[sizeof err->msg];
     snprintf(why, sizeof why, "%s", err->msg);
     h5tx__err(err, rc, "store %s: file '%s': %swriting pages to the page log: %s", w->s->path,
@@ -384,22 +380,18 @@ static int append_err(h5tx_writer *w, int rc, h5tx_error *err) {
   return rc;
 }
 
-/* `data` (may be NULL): the pages' bytes, else each entry's own (its
- * memory, or a tombstone when dead). */
-static int append(h5tx_writer *w, dpage **e, const uint8_t *const *data, size_t n,
-                  h5tx_error *err) {
-  h5tx__plog_rec recs[BATCH];
+/* Append `n` entries (their contents in e[i]->mem, or tombstones for dead
+ * ones); each then holds its place and leaves memory. */
+static int append(h5tx_writer *w, dpage **e, size_t n, h5tx_error *err) {
+  uint64_t pages[BATCH] = {0};
+  const uint8_t *data[BATCH] = {0};
   h5tx__place places[BATCH];
-  const uint8_t *own[BATCH];
-  if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
-  if (!data) {
-    for (size_t i = 0; i < n; i++)
-      own[i] = e[i]->dead ? NULL : e[i]->mem;
-    data = own;
+  for (size_t i = 0; i < n; i++) {
+    pages[i] = e[i]->page;
+    data[i] = e[i]->dead ? NULL : e[i]->mem;
   }
-  encode_batch(w, e, data, recs, n);
-  int rc = h5tx__plog_append(w->s->log, w->wid, recs, n, places, err);
-  if (rc) return append_err(w, rc, err);
+  int rc = append_pages(w, pages, data, n, places, err);
+  if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
     e[i]->place = places[i];
     e[i]->placed = 1;
@@ -451,7 +443,7 @@ static int stream(h5tx_writer *w, int dead_too, progress *pr, h5tx_error *err) {
     batch[nb++] = e;
     if (nb == BATCH) {
       txn_end(w); /* no read transaction across the log's writes */
-      rc = append(w, batch, NULL, nb, err);
+      rc = append(w, batch, nb, err);
       for (size_t j = 0; j < nb && rc == 0 && pr; j++)
         rc = tell(w, pr, 1, err);
       nb = 0;
@@ -459,7 +451,7 @@ static int stream(h5tx_writer *w, int dead_too, progress *pr, h5tx_error *err) {
   }
   txn_end(w);
   if (rc == 0 && nb) {
-    rc = append(w, batch, NULL, nb, err);
+    rc = append(w, batch, nb, err);
     for (size_t j = 0; j < nb && rc == 0 && pr; j++)
       rc = tell(w, pr, 1, err);
   }
@@ -644,11 +636,7 @@ static int read_once(h5tx_writer *w, uint64_t off, uint8_t *out, size_t len, h5t
       } else if (rc == 0 && p.enc == PLOG_ENC_RAW && p.raw == w->ps) {
         rc = h5tx__run_add(w->s, w->name, r, &p, out, page, w->base, first, err);
       } else if (rc == 0) {
-        rc = h5tx__page2_load(w->s->log, &p, out, w->ps, w->zin, err);
-        if (rc == H5TX_ENOENT && first)
-          rc = H5TX__SEG_GONE;
-        else if (rc)
-          rc = h5tx__page_fail(w->s, w->name, page, w->base, rc, err);
+        rc = h5tx__page_get(w->s, w->name, &p, page, w->base, out, w->ps, w->zin, first, err);
       }
     } else {
       const uint8_t *src;
@@ -718,9 +706,7 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
  * append (a full disk) leaves the writer as it was. */
 static int write_direct(h5tx_writer *w, uint64_t page, const uint8_t *src, size_t np,
                         h5tx_error *err) {
-  dpage *batch[BATCH];
   const uint8_t *data[BATCH];
-  h5tx__plog_rec recs[BATCH];
   h5tx__place places[BATCH];
   uint64_t pages[BATCH];
   int same[BATCH];
@@ -737,17 +723,7 @@ static int write_direct(h5tx_writer *w, uint64_t page, const uint8_t *src, size_
   }
   txn_end(w); /* no read transaction across the log's writes */
   if (rc) return rc;
-  if (nb) {
-    if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
-    dpage keys[BATCH]; /* encode() reads only the page numbers of entries */
-    for (size_t i = 0; i < nb; i++) {
-      keys[i].page = pages[i];
-      batch[i] = &keys[i];
-    }
-    encode_batch(w, batch, data, recs, nb);
-    if ((rc = h5tx__plog_append(w->s->log, w->wid, recs, nb, places, err)))
-      return append_err(w, rc, err);
-  }
+  if (nb && (rc = append_pages(w, pages, data, nb, places, err))) return rc;
   /* now the writer takes them: room first, so no rehash moves an entry */
   if ((w->n + np + 1) * 2 > w->cap) {
     size_t cap = w->cap ? w->cap : 64;
@@ -784,7 +760,7 @@ int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
                      (unsigned long long)H5TX_MAX_LENGTH);
   const uint8_t *src = buf;
   int rc = 0;
-  uint64_t end = off + len, start = off;
+  uint64_t start = off;
   while (len > 0 && rc == 0) {
     uint64_t page = off / w->ps;
     size_t in = (size_t)(off % w->ps), n = w->ps - in < len ? w->ps - in : len;
@@ -810,8 +786,7 @@ int h5tx_writer_write(h5tx_writer *w, uint64_t off, const void *buf, size_t len,
   txn_end(w);
   /* what was written before a failure stays written (as write(2) would
    * have it), and the length covers it */
-  uint64_t done = rc ? off : end;
-  if (done > w->len) w->len = done;
+  if (off > w->len) w->len = off;
   if (rc == 0 || off > start) w->changed = 1;
   return rc;
 }
