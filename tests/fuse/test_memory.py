@@ -12,23 +12,34 @@ MIB = 1 << 20
 SLACK = 48 * MIB  # the daemon itself, its tables, threads' stacks and read buffers
 
 
-def anon(pid):
+def status_bytes(pid, key):
+    """A size line ("RssAnon", "VmHWM") of /proc/PID/status, in bytes."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("RssAnon:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
-    raise AssertionError("no RssAnon for %d" % pid)
+    raise AssertionError("no %s for %d" % (key, pid))
+
+
+def anon(pid):
+    return status_bytes(pid, "RssAnon")
+
+
+def mount_16m(store, mounts):
+    """The store mounted with a 16 MiB writer cache, and its daemon's pid
+    (skipped under AddressSanitizer, whose allocator is not glibc's)."""
+    m = mounts(store, "--config", "cache=16M")
+    pids = daemon_pids(m.path)
+    assert len(pids) == 1
+    with open("/proc/%d/maps" % pids[0]) as f:
+        if "libasan" in f.read():
+            pytest.skip("the daemon runs under AddressSanitizer, whose allocator is not glibc's")
+    return m, pids[0]
 
 
 def test_memory_stays_bounded(store, mounts):
     cache = 16 * MIB
-    m = mounts(store, "--config", "cache=16M")
-    pids = daemon_pids(m.path)
-    assert len(pids) == 1
-    pid = pids[0]
-    with open("/proc/%d/maps" % pid) as f:
-        if "libasan" in f.read():
-            pytest.skip("the daemon runs under AddressSanitizer, whose allocator is not glibc's")
+    m, pid = mount_16m(store, mounts)
     total, chunk = 256 * MIB, os.urandom(MIB)
     peak = 0
     with open(m.p("big.bin"), "wb") as f:
@@ -51,11 +62,7 @@ def test_memory_stays_bounded(store, mounts):
 
 
 def peak(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM for %d" % pid)
+    return status_bytes(pid, "VmHWM")
 
 
 def test_peak_memory_of_a_large_commit(store, mounts):
@@ -64,13 +71,7 @@ def test_peak_memory_of_a_large_commit(store, mounts):
     MiB however large the file (the pages stream into the page log while
     they arrive; the commit is one small index transaction). Format 1 held
     the whole commit in the index's transaction: 3.6 GB for a 4 GiB cp."""
-    m = mounts(store, "--config", "cache=16M")
-    pids = daemon_pids(m.path)
-    assert len(pids) == 1
-    pid = pids[0]
-    with open("/proc/%d/maps" % pid) as f:
-        if "libasan" in f.read():
-            pytest.skip("the daemon runs under AddressSanitizer, whose allocator is not glibc's")
+    m, pid = mount_16m(store, mounts)
     total, chunk = 768 * MIB, os.urandom(MIB)
     with open(m.p("large.bin"), "wb") as f:
         for i in range(total // MIB):
