@@ -365,6 +365,33 @@ H5TX_API int h5tx_remove(h5tx_store *s, const char *name, const char *message, h
 H5TX_API int h5tx_rename(h5tx_store *s, const char *from, const char *to, const char *message,
                          h5tx_rev *rev, h5tx_error *err);
 
+/** Copy file `from` as it is at revision `rev` (H5TX_HEAD: head) to `to`
+ * at head as one commit. `to` becomes a new file whose pages share the
+ * page log records of `from` at `rev`: no page payload is stored, only
+ * index entries (about 100 bytes for each page that is not zeros). An
+ * existing `to` is replaced, as by h5tx_rename; copying a file onto its
+ * own name from an earlier revision is h5tx_restore.
+ * @param rev_out  (may be NULL) the new revision
+ * @return 0, or H5TX_ENOENT (no `from` at `rev`, no such revision),
+ *  H5TX_EGONE (`rev` was garbage-collected), H5TX_EBUSY (a live writer
+ *  holds `to`), H5TX_EEXIST (`to` clashes with a directory or a file
+ *  under it), H5TX_EINVAL (bad name, or `from` onto itself at head),
+ *  H5TX_EROFS, H5TX_EIO, H5TX_ENOSPC */
+H5TX_API int h5tx_copy(h5tx_store *s, const char *from, h5tx_rev rev, const char *to,
+                       const char *message, h5tx_rev *rev_out, h5tx_error *err);
+
+/** Make file `name` read at head as it read at revision `rev`, as one
+ * commit that stores no page payload: the pages that differ from head
+ * share the records of `rev` (or become zeros). If `name` at head is
+ * another file than at `rev` (removed and made again, or renamed away),
+ * `name` becomes a copy of the file it named at `rev` (h5tx_copy). When
+ * nothing differs no revision is made and *rev_out is head.
+ * @return 0, or H5TX_ENOENT (no `name` at `rev`, no such revision),
+ *  H5TX_EGONE, H5TX_EBUSY (a live writer holds `name`), H5TX_EINVAL (bad
+ *  name, or `rev` is H5TX_HEAD), H5TX_EROFS, H5TX_EIO, H5TX_ENOSPC */
+H5TX_API int h5tx_restore(h5tx_store *s, const char *name, h5tx_rev rev, const char *message,
+                          h5tx_rev *rev_out, h5tx_error *err);
+
 /* ------------------------------------------------------------------ */
 /** @name History: commits and tags. */
 

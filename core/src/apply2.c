@@ -2,6 +2,8 @@
  * commits and for repair (apply2.h). */
 #include "apply2.h"
 
+#include "dedupe.h"
+
 #include "internal.h"
 #include "records.h"
 
@@ -43,14 +45,16 @@ static int put_place(h5tx__txn *t, uint64_t fid, uint64_t page, h5tx_rev rev, co
   h5tx__page_key(k, fid, page, rev);
   h5tx__place_encode(v, p);
   int rc = h5tx__idx_put(t, IDX_PAGES, k, sizeof k, v, sizeof v, err);
-  if (rc || p->enc == PLOG_ENC_ZERO) return rc;
-  uint8_t dk[H5TX_DEDUPE_KEY];
-  h5tx__dedupe_key(dk, p);
-  return h5tx__idx_put(t, IDX_DEDUPE, dk, sizeof dk, v, sizeof v, err);
+  return rc ? rc : h5tx__dedupe_ref(t, p, err);
 }
 
-int h5tx__apply_commit(h5tx__txn *t, const h5tx__lcommit *c, const h5tx__place *at,
-                       h5tx__wid_pages_fn pages, void *arg, h5tx_error *err) {
+/* Where a record a REF operation names is now (repair: compaction may have
+ * copied it since the commit record was written): 0 with *p updated, or
+ * non-zero when the log does not hold it. */
+typedef int (*ref_fn)(void *arg, h5tx__place *p);
+
+static int apply_commit(h5tx__txn *t, const h5tx__lcommit *c, const h5tx__place *at,
+                        h5tx__wid_pages_fn pages, void *arg, ref_fn ref, h5tx_error *err) {
   h5tx__buf fids = {0}, b = {0};
   uint64_t next_fid = 1, bytes = 0, npages = 0;
   int rc = h5tx__meta2_get(t, "next_file_id", &next_fid, err);
@@ -107,6 +111,9 @@ int h5tx__apply_commit(h5tx__txn *t, const h5tx__lcommit *c, const h5tx__place *
       break;
     }
     case LOP_REF:
+      /* repair: a record the log no longer holds (gc collected every
+       * version naming it) is left out, as a PAGES record would be */
+      if (ref && ref(arg, &o.place) != 0) break;
       rc = put_place(t, o.fid, o.a, c->rev, &o.place, err);
       npages++;
       break;
@@ -126,6 +133,11 @@ int h5tx__apply_commit(h5tx__txn *t, const h5tx__lcommit *c, const h5tx__place *
   h5tx__buf_free(&fids);
   h5tx__buf_free(&b);
   return rc;
+}
+
+int h5tx__apply_commit(h5tx__txn *t, const h5tx__lcommit *c, const h5tx__place *at,
+                       h5tx__wid_pages_fn pages, void *arg, h5tx_error *err) {
+  return apply_commit(t, c, at, pages, arg, NULL, err);
 }
 
 int h5tx__apply_tag(h5tx__txn *t, const char *name, size_t nlen, h5tx_rev rev, h5tx_error *err) {
@@ -286,9 +298,21 @@ typedef struct apply_arg {
   h5tx_rev trev, head;
 } apply_arg;
 
+/* A record of the scan with the identity of `p` (write id, key, check):
+ * where a REF's record is now, also after compaction copied it. */
+static int ref_found(void *arg, h5tx__place *p) {
+  wid_list *w = wid_slot(arg, p->wid, 0);
+  for (size_t i = 0; w && i < w->n; i++)
+    if (w->p[i].key == p->key && w->p[i].check == p->check && w->p[i].stored == p->stored) {
+      *p = w->p[i];
+      return 0;
+    }
+  return -1;
+}
+
 static int apply_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   apply_arg *a = arg;
-  int rc = h5tx__apply_commit(t, a->c, a->at, wid_pages, a->st, err);
+  int rc = apply_commit(t, a->c, a->at, wid_pages, a->st, ref_found, err);
   if (rc == 0) rc = h5tx__meta2_put(t, "durable", a->c->rev, err);
   return rc;
 }
@@ -535,11 +559,9 @@ static int drop_rev(h5tx__txn *t, int table, const uint8_t *prefix, size_t plen,
         const char *why;
         h5tx__val vv = v;
         if (h5tx__idx_value(table, &k, &vv, err) == 0 &&
-            h5tx__place_parse(vv.p, vv.n, &p, &why) == 0 && p.enc != PLOG_ENC_ZERO) {
-          uint8_t dk[H5TX_DEDUPE_KEY];
-          h5tx__dedupe_key(dk, &p);
-          int d = h5tx__kv_del(t, IDX_DEDUPE, dk, sizeof dk, err);
-          if (d && d != H5TX_ENOENT) {
+            h5tx__place_parse(vv.p, vv.n, &p, &why) == 0) {
+          int d = h5tx__dedupe_unref(t, &p, err);
+          if (d) {
             rc = d;
             break;
           }
@@ -772,7 +794,7 @@ int h5tx__recover_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn sayf, void *sa
     int r, complete = 1;
     while ((r = h5tx__lcommit_next(&c, &it, &o, &why)) == 1)
       if ((o.op == LOP_PAGES && !wid_slot(&st, o.a, 0)) ||
-          (o.op == LOP_REF && !found_place(&st, &o.place)))
+          (o.op == LOP_REF && ref_found(&st, &o.place) != 0))
         complete = 0;
     if (r < 0 || !complete) break;
     apply_arg a = {.st = &st, .c = &c, .at = &pick->at};

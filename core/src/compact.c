@@ -6,6 +6,7 @@
 
 #include "admin.h"
 #include "apply2.h"
+#include "dedupe.h"
 #include "pages2.h"
 #include "proc.h"
 #include "records.h"
@@ -359,15 +360,7 @@ static int repoint_page(h5tx__txn *t, const live_ent *e, h5tx_error *err) {
   uint8_t val[H5TX_PLACE_VAL];
   h5tx__place_encode(val, &e->neu);
   if ((rc = h5tx__idx_put(t, IDX_PAGES, e->key, H5TX_PAGE_KEY, val, sizeof val, err))) return rc;
-  if (e->old.enc == PLOG_ENC_ZERO) return 0;
-  uint8_t dk[H5TX_DEDUPE_KEY];
-  h5tx__dedupe_key(dk, &e->old);
-  rc = h5tx__idx_get(t, IDX_DEDUPE, dk, sizeof dk, &v, err);
-  if (rc == H5TX_ENOENT) return 0; /* moved with another entry naming it */
-  if (rc == 0) rc = h5tx__kv_del(t, IDX_DEDUPE, dk, sizeof dk, err);
-  if (rc) return rc;
-  h5tx__dedupe_key(dk, &e->neu);
-  return h5tx__idx_put(t, IDX_DEDUPE, dk, sizeof dk, val, sizeof val, err);
+  return h5tx__dedupe_move(t, &e->old, &e->neu, err);
 }
 
 static int repoint_commit(h5tx__txn *t, const moved_commit *m, h5tx_error *err) {
@@ -650,10 +643,13 @@ int h5tx__compact(h5tx_store *s, h5tx__compact_result *res, h5tx_error *err) {
     }
     free(segs);
   }
-  /* What still names a candidate keeps it. */
+  /* Dedupe entries of candidates go first: from then on no commit shares
+   * a record in one (a writer's shared record is checked against its
+   * entry in the commit's transaction); then what still names a candidate
+   * keeps it. */
+  if (rc == 0) rc = drop_stale(&st, err);
   if (rc == 0) rc = h5tx__scan(s, IDX_PAGES, still_named, &st, err);
   if (rc == 0) rc = h5tx__scan(s, IDX_COMMITS, commit_still_named, &st, err);
-  if (rc == 0) rc = drop_stale(&st, err);
   for (size_t i = 0; i < st.nsegs && rc == 0; i++) {
     if (!st.segs[i].cand) continue;
     if ((rc = h5tx__plog_delete(s->log, st.segs[i].seg, err))) break;

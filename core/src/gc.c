@@ -10,6 +10,7 @@
 #include "store.h"
 
 #include "apply2.h"
+#include "dedupe.h"
 #include "compact.h"
 #include "proc.h"
 
@@ -422,13 +423,11 @@ static int sweep_run(h5tx__txn *t, sweep_arg *sa, h5tx_error *err) {
           }
           w->versions++;
           w->bytes += p.stored;
-          /* One record per version today: its dedupe entry goes with it
-           * (DECISIONS.md: a reference check once records are shared). */
-          if (!sa->dry && p.enc != PLOG_ENC_ZERO) {
-            uint8_t dk[H5TX_DEDUPE_KEY];
-            h5tx__dedupe_key(dk, &p);
-            int d = h5tx__kv_del(t, IDX_DEDUPE, dk, sizeof dk, err);
-            if (d && d != H5TX_ENOENT) {
+          /* the record's dedupe entry counts one version less (and goes
+           * with the last version naming it) */
+          if (!sa->dry) {
+            int d = h5tx__dedupe_unref(t, &p, err);
+            if (d) {
               rc = d;
               break;
             }

@@ -111,9 +111,7 @@ static int no_pages(void *arg, uint64_t wid, const h5tx__place **pl, size_t *n, 
   return 0;
 }
 
-/* A LENGTH operation for file `fid` at its length at head, so writers
- * based on earlier revisions get a conflict. */
-static int mark_changed(h5tx__txn *t, h5tx__buf *b, uint64_t fid, h5tx_rev head, h5tx_error *err) {
+int h5tx__mark_changed(h5tx__txn *t, h5tx__buf *b, uint64_t fid, h5tx_rev head, h5tx_error *err) {
   uint64_t len = 0;
   int rc = h5tx__length_lookup(t, fid, head, &len, NULL, err);
   if (rc && rc != H5TX_ENOENT) return rc;
@@ -147,8 +145,8 @@ static int rename_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   if (h5tx__lcommit_begin(&b, &c) || (a->to && h5tx__lcommit_add(&b, &to)) ||
       h5tx__lcommit_add(&b, &from))
     rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
-  if (rc == 0) rc = mark_changed(t, &b, fid, head, err);
-  if (rc == 0 && old_to) rc = mark_changed(t, &b, old_to, head, err);
+  if (rc == 0) rc = h5tx__mark_changed(t, &b, fid, head, err);
+  if (rc == 0 && old_to) rc = h5tx__mark_changed(t, &b, old_to, head, err);
   if (rc == 0)
     rc = h5tx__log_commit(a->s, t, &b, 0, no_pages, NULL, a->s->durability == H5TX_SYNC, &a->lg,
                           err);

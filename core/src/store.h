@@ -88,6 +88,10 @@ int h5tx__log_commit(h5tx_store *s, h5tx__txn *t, const h5tx__buf *b, uint64_t p
 /* After the transaction failed: void the record it appended, if any. */
 void h5tx__log_void(h5tx_store *s, h5tx__logged *lg, int sync);
 
+/* Add to commit record `b` a LENGTH operation for file `fid` at its length
+ * at `head`, so writers based on earlier revisions get a conflict. */
+int h5tx__mark_changed(h5tx__txn *t, h5tx__buf *b, uint64_t fid, h5tx_rev head, h5tx_error *err);
+
 /* Page access shared by snapshots and writers (pageio.c). */
 
 /* Find the newest version <= rev of page `page` of file `fid` (named

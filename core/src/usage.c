@@ -2,6 +2,7 @@
  * versions it reads), what the store holds (page versions, the payloads
  * they point at) and what it takes on disk (index files, log segments). */
 #include "admin.h"
+#include "dedupe.h"
 
 #include "pages2.h"
 
@@ -110,9 +111,10 @@ static int count_live(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_er
   (void)err;
   h5tx__val pv = *v;
   h5tx__place p;
+  uint64_t refs;
   const char *why;
   if (h5tx__idx_value(IDX_DEDUPE, k, &pv, NULL) == 0 &&
-      h5tx__place_parse(pv.p, pv.n, &p, &why) == 0)
+      h5tx__dedupe_parse(k, &pv, &p, &refs, &why) == 0)
     *(uint64_t *)arg += p.stored;
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "store.h"
 
 #include "codec.h"
+#include "dedupe.h"
 #include "pages2.h"
 #include "proc.h"
 
@@ -20,14 +21,16 @@
 
 /* A page this writer changed. Its content is `mem` when in memory; else
  * zeros when `dead` (cut off by a truncation after it was appended: a
- * tombstone is due at commit); else the record at `place`. `placed`: a
- * record of this write id holds this page (the newest one is `place`), so
- * a commit must append it again if it changed, even back to the base's
- * content, because repair takes a write id's last record of a page. */
+ * tombstone is due at commit); else the record at `place`: this write's
+ * own, or when `shared` a committed record with the same bytes (dedupe:
+ * the commit names it in a REF operation). `placed`: a record of this
+ * write id holds this page, so a commit must append it again (or share a
+ * record) if it changed, even back to the base's content, because repair
+ * takes a write id's last record of a page. */
 typedef struct dpage {
   uint64_t page; /* NO_PAGE: empty slot */
   uint8_t *mem;
-  int placed, dead;
+  int placed, dead, shared;
   int same; /* rewritten with the bytes of the version stored at base
                (past a truncation too): reads as that version, needs no
                record and no tombstone */
@@ -362,15 +365,53 @@ static void encode_batch(h5tx_writer *w, const uint64_t *pages, const uint8_t *c
   w->zp = merged;
 }
 
+/* Which of `n` pages (bytes `data`; NULL: a tombstone) equal a committed
+ * record (docs/FORMAT.md, "Identical pages are stored once"): shared[i]
+ * set and places[i] that record's place. One read transaction, ended
+ * before the caller appends. */
+static int share(h5tx_writer *w, const uint8_t *const *data, size_t n, h5tx__place *places,
+                 int *shared, h5tx_error *err) {
+  memset(shared, 0, n * sizeof *shared);
+  h5tx__cur *c = NULL;
+  int rc = txn_begin(w, err);
+  if (rc == 0) rc = h5tx__kv_cursor(w->rt, IDX_DEDUPE, &c, err);
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    if (!data[i]) continue;
+    int r = h5tx__dedupe_match(c, w->s->log, data[i], w->ps, h5tx__hash(data[i], w->ps),
+                               w->scratch2, w->zin, &places[i], err);
+    if (r < 0) rc = r;
+    shared[i] = r == 1;
+  }
+  if (c) h5tx__kv_cursor_close(c);
+  txn_end(w);
+  return rc;
+}
+
 /* Append `n` pages (numbers `pages`, bytes `data`; NULL: a tombstone) as
- * records of this writer's write id, their places into `places`.
- * Compression runs here, outside any lock. */
+ * records of this writer's write id, their places into `places`; a page
+ * equal to a committed record gets that record's place instead (its
+ * shared[i] set). Compression runs here, outside any lock. */
 static int append_pages(h5tx_writer *w, const uint64_t *pages, const uint8_t *const *data, size_t n,
-                        h5tx__place *places, h5tx_error *err) {
+                        h5tx__place *places, int *shared, h5tx_error *err) {
   h5tx__plog_rec recs[BATCH];
+  uint64_t opages[BATCH];
+  const uint8_t *odata[BATCH];
+  h5tx__place oplaces[BATCH];
+  size_t at[BATCH], m = 0;
   if (!w->zbufs && !(w->zbufs = malloc(BATCH * h5tx__zstd_bound(w->ps)))) return oom(err);
-  encode_batch(w, pages, data, recs, n);
-  int rc = h5tx__plog_append(w->s->log, w->wid, recs, n, places, err);
+  int rc = share(w, data, n, places, shared, err);
+  if (rc) return rc;
+  for (size_t i = 0; i < n; i++)
+    if (!shared[i]) {
+      opages[m] = pages[i];
+      odata[m] = data[i];
+      at[m++] = i;
+    }
+  if (m == 0) return 0;
+  encode_batch(w, opages, odata, recs, m);
+  rc = h5tx__plog_append(w->s->log, w->wid, recs, m, oplaces, err);
+  for (size_t k = 0; k < m && rc == 0; k++)
+    places[at[k]] = oplaces[k];
   if (rc && err) {
     char why[sizeof err->msg];
     snprintf(why, sizeof why, "%s", err->msg);
@@ -380,23 +421,30 @@ static int append_pages(h5tx_writer *w, const uint64_t *pages, const uint8_t *co
   return rc;
 }
 
+/* Entry `e`'s content is now the record at `p`: its own or a shared one. */
+static void take_place(dpage *e, const h5tx__place *p, int shared) {
+  e->place = *p;
+  e->shared = shared;
+  if (!shared) e->placed = 1;
+  e->dead = 0;
+  e->same = 0;
+}
+
 /* Append `n` entries (their contents in e[i]->mem, or tombstones for dead
  * ones); each then holds its place and leaves memory. */
 static int append(h5tx_writer *w, dpage **e, size_t n, h5tx_error *err) {
   uint64_t pages[BATCH] = {0};
   const uint8_t *data[BATCH] = {0};
   h5tx__place places[BATCH];
+  int shared[BATCH];
   for (size_t i = 0; i < n; i++) {
     pages[i] = e[i]->page;
     data[i] = e[i]->dead ? NULL : e[i]->mem;
   }
-  int rc = append_pages(w, pages, data, n, places, err);
+  int rc = append_pages(w, pages, data, n, places, shared, err);
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
-    e[i]->place = places[i];
-    e[i]->placed = 1;
-    e[i]->dead = 0;
-    e[i]->same = 0;
+    take_place(e[i], &places[i], shared[i]);
     if (e[i]->mem) {
       page_put_back(w, e[i]->mem);
       e[i]->mem = NULL;
@@ -686,6 +734,7 @@ static int page_put(h5tx_writer *w, uint64_t page, size_t in, const uint8_t *src
     e->mem = mem;
     e->dead = 0;
     e->same = 0;
+    e->shared = 0;
     w->mem_bytes += w->ps;
   }
   if (src)
@@ -709,7 +758,7 @@ static int write_direct(h5tx_writer *w, uint64_t page, const uint8_t *src, size_
   const uint8_t *data[BATCH];
   h5tx__place places[BATCH];
   uint64_t pages[BATCH];
-  int same[BATCH];
+  int same[BATCH], shared[BATCH];
   size_t nb = 0;
   int rc = 0;
   for (size_t k = 0; k < np && rc == 0; k++) {
@@ -723,7 +772,7 @@ static int write_direct(h5tx_writer *w, uint64_t page, const uint8_t *src, size_
   }
   txn_end(w); /* no read transaction across the log's writes */
   if (rc) return rc;
-  if (nb && (rc = append_pages(w, pages, data, nb, places, err))) return rc;
+  if (nb && (rc = append_pages(w, pages, data, nb, places, shared, err))) return rc;
   /* now the writer takes them: room first, so no rehash moves an entry */
   if ((w->n + np + 1) * 2 > w->cap) {
     size_t cap = w->cap ? w->cap : 64;
@@ -743,8 +792,8 @@ static int write_direct(h5tx_writer *w, uint64_t page, const uint8_t *src, size_
     e->dead = 0;
     e->same = same[k];
     if (!same[k]) {
-      e->place = places[j++];
-      e->placed = 1;
+      take_place(e, &places[j], shared[j]);
+      j++;
     }
   }
   return 0;
@@ -879,6 +928,9 @@ typedef struct commit_arg {
   const char *msg;
   h5tx__place *pl; /* the version of every page this commit stores */
   size_t npl;
+  h5tx__place *sh; /* pages sharing a committed record (page: sh_page) */
+  uint64_t *sh_page;
+  size_t nsh;
   h5tx__logged lg;
   /* results */
   h5tx_rev rev;
@@ -892,6 +944,28 @@ static int commit_pages(void *arg, uint64_t wid, const h5tx__place **pl, size_t 
   *pl = wid == a->w->wid ? a->pl : NULL;
   *n = wid == a->w->wid ? a->npl : 0;
   return 0;
+}
+
+/* A REF operation for each page sharing a committed record, at the
+ * record's place now (compaction may have moved it). A record whose entry
+ * is gone may be gone too: nothing is committed then. */
+static int add_shared(commit_arg *a, h5tx__txn *t, uint64_t fid, h5tx__buf *b, h5tx_error *err) {
+  if (a->nsh == 0) return 0;
+  h5tx__cur *c;
+  int rc = h5tx__kv_cursor(t, IDX_DEDUPE, &c, err);
+  for (size_t i = 0; i < a->nsh && rc == 0; i++) {
+    h5tx__lop o = {.op = LOP_REF, .fid = fid, .a = a->sh_page[i], .place = a->sh[i]};
+    rc = h5tx__dedupe_current(c, &o.place, err);
+    if (rc == H5TX_ENOENT)
+      rc = h5tx__err(err, H5TX_ECONFLICT,
+                     "store %s: file '%s' page %llu: the stored record it shares was collected "
+                     "by gc meanwhile; nothing was committed (write the page again)",
+                     a->w->s->path, a->w->name, (unsigned long long)a->sh_page[i]);
+    else if (rc == 0 && h5tx__lcommit_add(b, &o))
+      rc = oom(err);
+  }
+  h5tx__kv_cursor_close(c);
+  return rc;
 }
 
 static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
@@ -943,9 +1017,10 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   h5tx__lop lo = {.op = LOP_LENGTH, .fid = fid, .a = w->len};
   h5tx__lop po = {.op = LOP_PAGES, .fid = fid, .a = w->wid};
   bad = bad || h5tx__lcommit_add(&b, &lo) || (a->npl && h5tx__lcommit_add(&b, &po));
-  rc = bad ? oom(err)
-           : h5tx__log_commit(s, t, &b, a->npl ? w->wid : 0, commit_pages, a,
-                              w->durability == H5TX_SYNC, &a->lg, err);
+  rc = bad ? oom(err) : add_shared(a, t, fid, &b, err);
+  if (rc == 0)
+    rc = h5tx__log_commit(s, t, &b, a->npl ? w->wid : 0, commit_pages, a,
+                          w->durability == H5TX_SYNC, &a->lg, err);
   h5tx__buf_free(&b);
   if (rc) return rc;
   a->rev = rev;
@@ -970,17 +1045,32 @@ int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit
   if (rc == 0) rc = stream(w, 1, NULL, err); /* the dead pages' tombstones */
   if (rc) return rc;
   commit_arg a = {.w = w, .msg = message};
-  if (w->n && !(a.pl = malloc(w->n * sizeof *a.pl))) return oom(err);
-  for (size_t i = 0; i < w->cap; i++)
-    if (w->tab[i].page != NO_PAGE && w->tab[i].placed) a.pl[a.npl++] = w->tab[i].place;
+  if (w->n && (!(a.pl = malloc(w->n * sizeof *a.pl)) || !(a.sh = malloc(w->n * sizeof *a.sh)) ||
+               !(a.sh_page = malloc(w->n * sizeof *a.sh_page)))) {
+    free(a.pl);
+    free(a.sh);
+    return oom(err);
+  }
+  for (size_t i = 0; i < w->cap; i++) {
+    const dpage *e = &w->tab[i];
+    if (e->page == NO_PAGE) continue;
+    if (e->shared) {
+      a.sh_page[a.nsh] = e->page;
+      a.sh[a.nsh++] = e->place;
+    } else if (e->placed) {
+      a.pl[a.npl++] = e->place;
+    }
+  }
   while (fn && pr.done < pr.total && rc == 0) /* pages streamed before the commit */
     rc = tell(w, &pr, 1, err);
   if (rc) {
     free(a.pl);
+    free(a.sh);
+    free(a.sh_page);
     return rc;
   }
   /* Nothing stored, same length, same file: no revision. */
-  if (a.npl == 0 && w->fid && w->len == w->base_len) {
+  if (a.npl == 0 && a.nsh == 0 && w->fid && w->len == w->base_len) {
     a.rev = w->base;
     a.fid = w->fid;
   } else {
@@ -988,6 +1078,8 @@ int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit
     if (rc) h5tx__log_void(w->s, &a.lg, w->durability == H5TX_SYNC);
   }
   free(a.pl);
+  free(a.sh);
+  free(a.sh_page);
   if (rc) return rc;
   w->base = a.rev;
   w->fid = a.fid;
