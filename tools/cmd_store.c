@@ -532,6 +532,9 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
   }
   if ((rc = load_readers(s, &rl))) goto out;
   uint64_t saved = st.written_bytes > st.live_bytes ? st.written_bytes - st.live_bytes : 0;
+  /* what each saved: versions sharing one payload, and zstd */
+  uint64_t shared = st.stored_bytes > st.live_bytes ? st.stored_bytes - st.live_bytes : 0;
+  uint64_t zsaved = st.zstd_raw_bytes > st.zstd_bytes ? st.zstd_raw_bytes - st.zstd_bytes : 0;
   char tm[32];
   if (json) {
     cli_json j;
@@ -549,6 +552,8 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_u64(&j, "zstd_bytes", st.zstd_bytes);
     cli_json_u64(&j, "zstd_raw_bytes", st.zstd_raw_bytes);
     cli_json_double(&j, "compression_ratio", ratio(st.zstd_raw_bytes, st.zstd_bytes));
+    cli_json_u64(&j, "compression_saved_bytes", zsaved);
+    cli_json_u64(&j, "dedupe_saved_bytes", shared);
     cli_json_u64(&j, "written_bytes", st.written_bytes);
     cli_json_u64(&j, "saved_bytes", saved);
     cli_json_double(&j, "written_to_stored_ratio", ratio(st.written_bytes, st.live_bytes));
@@ -593,12 +598,16 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
              cli_bytes(b1, st.stored_bytes));
     cli_table_row(&tb, "stored", v);
     if (st.zstd_bytes)
-      snprintf(v, sizeof v, "%s compressed to %s with zstd (%.2fx)",
+      snprintf(v, sizeof v, "%s compressed to %s with zstd (%.2fx): %s saved",
                cli_bytes(b1, st.zstd_raw_bytes), cli_bytes(b2, st.zstd_bytes),
-               ratio(st.zstd_raw_bytes, st.zstd_bytes));
+               ratio(st.zstd_raw_bytes, st.zstd_bytes), cli_bytes(b3, zsaved));
     else
       snprintf(v, sizeof v, "no compressed pages");
     cli_table_row(&tb, "compression", v);
+    snprintf(v, sizeof v, "%s of page versions in %s of payloads: %s saved by sharing (%.2fx)",
+             cli_bytes(b1, st.stored_bytes), cli_bytes(b2, st.live_bytes), cli_bytes(b3, shared),
+             st.live_bytes ? ratio(st.stored_bytes, st.live_bytes) : 1.0);
+    cli_table_row(&tb, "dedup", v);
     if (st.live_bytes)
       snprintf(v, sizeof v, "%s written by all commits, %s stored: %s saved (%.2fx)",
                cli_bytes(b1, st.written_bytes), cli_bytes(b2, st.live_bytes), cli_bytes(b3, saved),
@@ -606,7 +615,7 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     else
       snprintf(v, sizeof v, "%s written by all commits, nothing stored",
                cli_bytes(b1, st.written_bytes));
-    cli_table_row(&tb, "dedup", v);
+    cli_table_row(&tb, "overall", v);
     snprintf(v, sizeof v, "%llu segment%s, %s on disk, %s of it payloads in use",
              (unsigned long long)st.segments, st.segments == 1 ? "" : "s",
              cli_bytes(b1, st.log_bytes), cli_bytes(b2, st.live_bytes));
@@ -647,14 +656,17 @@ const cli_cmd cli_cmd_stats = {
     "Scans the store and prints: head and the number of commits (and how many\n"
     "were collected), tags, files at head and their total length (logical\n"
     "bytes), the page versions stored and their bytes, how much zstd saved,\n"
-    "the bytes all commits wrote against the payload bytes the page log holds\n"
-    "for them (what sharing unchanged and identical pages, compression and gc\n"
-    "saved), what the page log (its segments) and the index take on disk, the\n"
+    "what page versions sharing one payload saved (dedup: a copy, a restore,\n"
+    "identical pages written again), the bytes all commits wrote against the\n"
+    "payload bytes the page log holds for them (overall: what not storing\n"
+    "unchanged pages, sharing, compression and gc saved), what the page log (its segments) and the "
+    "index take on disk, the\n"
     "live readers (pid, revision) and the writers' leases.\n\n"
     "Options:\n"
     "  --json   one JSON object: {store, head, revisions, collected, tags,\n"
     "           files, logical_bytes, page_versions, stored_bytes, zstd_bytes,\n"
-    "           zstd_raw_bytes, compression_ratio, written_bytes, saved_bytes,\n"
+    "           zstd_raw_bytes, compression_ratio, compression_saved_bytes,\n"
+    "           dedupe_saved_bytes, written_bytes, saved_bytes,\n"
     "           written_to_stored_ratio, live_bytes, log_bytes, segments,\n"
     "           index_bytes, readers: [{pid,\n"
     "           revision, since}], leases: [{file, pid, host, since, alive}]}\n"};

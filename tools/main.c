@@ -24,6 +24,8 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_stats,
     &cli_cmd_rm,
     &cli_cmd_mv,
+    &cli_cmd_cp,
+    &cli_cmd_restore,
     /* a store's format and index mended (issue 10) */
     &cli_cmd_upgrade,
     &cli_cmd_repair,

@@ -196,7 +196,8 @@ def test_stats(tmp_path, store):
         assert j["saved_bytes"] == j["written_bytes"] - j["live_bytes"]
         # Every payload once (nothing is shared here), in segments that
         # also hold headers; the index on its own.
-        assert j["live_bytes"] == j["stored_bytes"]
+        assert j["live_bytes"] == j["stored_bytes"] and j["dedupe_saved_bytes"] == 0
+        assert j["compression_saved_bytes"] == j["zstd_raw_bytes"] - j["zstd_bytes"]
         assert j["log_bytes"] > j["live_bytes"] and j["segments"] >= 3
         assert j["index_bytes"] > 0
         assert "db_bytes" not in j and "file_bytes" not in j
@@ -209,7 +210,7 @@ def test_stats(tmp_path, store):
         assert "pid %d reads revision 2 since " % reader.pid in p.out
         assert "r  pid %d on %s" % (writer.pid, os.uname().nodename) in p.out
         for key in ("head", "revisions", "tags", "files", "stored", "compression", "dedup",
-                    "page log", "index", "readers", "leases"):
+                    "overall", "page log", "index", "readers", "leases"):
             assert "\n%s " % key in "\n" + p.out, key
         assert "LMDB" not in p.out and "mdb" not in p.out
     j = h5tx_json("stats", store)
