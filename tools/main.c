@@ -29,6 +29,7 @@ static const cli_cmd *const commands[] = {
     /* a store's format and index mended (issue 10) */
     &cli_cmd_upgrade,
     &cli_cmd_repair,
+    &cli_cmd_backup,
     /* fuse/: a store as a file system (issue 6) */
     &cli_cmd_mount,
     &cli_cmd_umount,

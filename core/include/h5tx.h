@@ -723,6 +723,23 @@ H5TX_API int h5tx_store_upgrade(const char *path, h5tx_say_fn say, void *arg, h5
 H5TX_API int h5tx_store_repair(const char *path, h5tx_say_fn say, void *arg, h5tx_rev *head,
                                h5tx_error *err);
 
+/** Copy store `s` into a new store at `dest` while other handles and
+ * processes go on writing it: the copy holds every revision committed when
+ * it began (with tags, branches and commit messages), as the store's index
+ * had them at one moment, and every page log record those name. It is made
+ * in a temporary directory beside `dest`, synced and renamed into place,
+ * so `dest` appears whole or not at all. Garbage collection waits for the
+ * copy (and the copy for a running gc); writers and readers do not. The
+ * copy has the store's id and is a store of its own: `h5tx verify` checks
+ * it, and it opens and is written like any other.
+ * @param[out] head   (may be NULL) the newest revision in the copy
+ * @param[out] bytes  (may be NULL) page log bytes copied
+ * @return 0, or H5TX_EINVAL (`dest` does not end in .h5tx), H5TX_EEXIST
+ *  (`dest` exists), H5TX_ENOENT (its parent directory does not), H5TX_EIO,
+ *  H5TX_ENOSPC (nothing is left behind), H5TX_ENOMEM */
+H5TX_API int h5tx_store_backup(h5tx_store *s, const char *dest, h5tx_rev *head, uint64_t *bytes,
+                               h5tx_error *err);
+
 /* ------------------------------------------------------------------ */
 /** @name Configuration strings.
  *

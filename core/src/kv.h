@@ -109,4 +109,9 @@ int h5tx__kv_space(h5tx__kv *kv, uint64_t *used, uint64_t *file, h5tx_error *err
 /* The LMDB map size now in force in this process. */
 uint64_t h5tx__kv_map_size(h5tx__kv *kv);
 
+/* Write a consistent copy of the environment (as of one read transaction)
+ * into the existing empty directory `dir`, its file synced (the directory
+ * is the caller's to sync). */
+int h5tx__kv_copy(h5tx__kv *kv, const char *dir, h5tx_error *err);
+
 #endif

@@ -779,3 +779,21 @@ uint64_t h5tx__kv_map_size(h5tx__kv *kv) {
   MDB_stat st;
   return env_info(kv, &info, &st) ? 0 : info.me_mapsize;
 }
+
+int h5tx__kv_copy(h5tx__kv *kv, const char *dir, h5tx_error *err) {
+  /* a consistent snapshot of the environment, free pages left out */
+  int rc = mdb_env_copy2(kv->env, dir, MDB_CP_COMPACT);
+  if (rc) return fail(err, kv, rc, "copying the index");
+  char path[4200];
+  if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
+    return h5tx__err(err, H5TX_EINVAL, "store %s: copying the index: path too long", kv->path);
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0 || fdatasync(fd) != 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    return h5tx__err(err, h5tx__errno_code(e), "store %s: syncing the index copy %s: %s", kv->path,
+                     path, strerror(e));
+  }
+  close(fd);
+  return 0;
+}

@@ -99,6 +99,8 @@ int h5tx__plog_read_run(h5tx__plog *l, const h5tx__place *p, size_t n, void *con
 
 /* Segment numbers present, ascending (malloc'd; the caller frees). */
 int h5tx__plog_segments(h5tx__plog *l, uint64_t **segs, size_t *n, h5tx_error *err);
+/* The path of segment `seg`'s file into `buf`. */
+void h5tx__plog_seg_path(const h5tx__plog *l, uint64_t seg, char *buf, size_t cap);
 
 /* 1 if a live process is still appending to segment `seg` (it holds the
  * segment's lock), 0 if not. */

@@ -753,3 +753,7 @@ int h5tx__plog_scan_from(h5tx__plog *l, uint64_t seg, uint64_t from, h5tx__plog_
   if (why) *why = reason;
   return rc;
 }
+
+void h5tx__plog_seg_path(const h5tx__plog *l, uint64_t seg, char *buf, size_t cap) {
+  seg_path(l, seg, buf, cap);
+}
