@@ -32,7 +32,7 @@ struct cli_cmd {
 extern const cli_cmd cli_cmd_init, cli_cmd_import, cli_cmd_export, cli_cmd_ls, cli_cmd_log,
     cli_cmd_show, cli_cmd_tag, cli_cmd_tags, cli_cmd_diff, cli_cmd_gc, cli_cmd_verify,
     cli_cmd_stats, cli_cmd_mount, cli_cmd_umount, cli_cmd_rm, cli_cmd_mv, cli_cmd_cp,
-    cli_cmd_restore, cli_cmd_upgrade, cli_cmd_repair, cli_cmd_backup;
+    cli_cmd_restore, cli_cmd_revert, cli_cmd_upgrade, cli_cmd_repair, cli_cmd_backup;
 
 /** Print the full help of `cmd` to `f`. */
 void cli_help(const cli_cmd *cmd, FILE *f);

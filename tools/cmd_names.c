@@ -1,8 +1,9 @@
 /* cmd_names.c - h5tx subcommands that change the files at head without
  * new page payload, each one commit: rm (remove a file), mv (rename one),
- * cp (copy one, sharing its stored pages) and restore (make an old
- * revision of a file its head again), on the public h5tx_remove(),
- * h5tx_rename(), h5tx_copy() and h5tx_restore(). */
+ * cp (copy one, sharing its stored pages), restore (make an old revision
+ * of a file its head again) and revert (undo one commit), on the public
+ * h5tx_remove(), h5tx_rename(), h5tx_copy(), h5tx_restore() and
+ * h5tx_revert(). */
 #include "cli.h"
 #include "out.h"
 
@@ -239,3 +240,44 @@ const cli_cmd cli_cmd_restore = {
     "  --json              one JSON object: {store, file, from_revision,\n"
     "                      revision} (revision: the new one, or head when\n"
     "                      nothing differed)\n"};
+
+/* ---- revert ------------------------------------------------------------ */
+
+static int run_revert(const cli_cmd *cmd, int argc, char **argv) {
+  cli_args a;
+  int rc = cli_parse(cmd, edit_opts, 2, 2, argc, argv, &a);
+  if (rc >= 0) return rc;
+  cli_target t;
+  if ((rc = cli_target_parse(cmd, a.pos[0], 0, &t))) return rc;
+  h5tx_store *s = NULL;
+  h5tx_error e = {0, ""};
+  h5tx_rev which, rev = 0;
+  if ((rc = cli_open(t.store, 1, &s)) || (rc = cli_rev(s, a.pos[1], &which))) goto out;
+  char msg[4200];
+  snprintf(msg, sizeof msg, "revert %llu", (unsigned long long)which);
+  rc = h5tx_revert(s, which, a.set[ED_MESSAGE] ? a.val[ED_MESSAGE] : msg, &rev, &e);
+  char done[4400], wtxt[24];
+  snprintf(done, sizeof done, "reverted revision %llu of %s", (unsigned long long)which, t.store);
+  snprintf(wtxt, sizeof wtxt, "%llu", (unsigned long long)which);
+  const char *keys[] = {"reverted"}, *vals[] = {wtxt};
+  rc = report(rc, &e, done, rev, a.set[ED_JSON], t.store, keys, vals, 1);
+out:
+  h5tx_store_close(s);
+  cli_target_free(&t);
+  return rc;
+}
+
+const cli_cmd cli_cmd_revert = {
+    "revert", run_revert, "STORE.h5tx REV [-m MESSAGE] [--json]",
+    "undo one commit's changes, as a new commit",
+    "Undoes what revision REV (a number or a tag) changed, in one new commit\n"
+    "that stores no page payload: names REV changed name what they named\n"
+    "before it (a file REV made is removed, one it removed or renamed comes\n"
+    "back), and files whose content REV changed read as before it. The\n"
+    "revisions in between stay as they are. Fails (exit 1, nothing\n"
+    "committed) when a later revision changed one of those names or files\n"
+    "again (a conflict: restore the file you want instead), or when REV or\n"
+    "the revision before it was garbage-collected.\n\n"
+    "Options:\n"
+    "  -m, --message MSG   commit message (default: \"revert REV\")\n"
+    "  --json              one JSON object: {store, reverted, revision}\n"};

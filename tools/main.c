@@ -26,6 +26,7 @@ static const cli_cmd *const commands[] = {
     &cli_cmd_mv,
     &cli_cmd_cp,
     &cli_cmd_restore,
+    &cli_cmd_revert,
     /* a store's format and index mended (issue 10) */
     &cli_cmd_upgrade,
     &cli_cmd_repair,

@@ -392,6 +392,21 @@ H5TX_API int h5tx_copy(h5tx_store *s, const char *from, h5tx_rev rev, const char
 H5TX_API int h5tx_restore(h5tx_store *s, const char *name, h5tx_rev rev, const char *message,
                           h5tx_rev *rev_out, h5tx_error *err);
 
+/** Undo the changes of revision `rev` as one new commit at head that
+ * stores no page payload: every name `rev` changed names again what it
+ * named before `rev` (a file `rev` made loses its name, one it removed or
+ * renamed gets its old name back), and every file whose content `rev`
+ * changed reads as before it. The revisions in between stay as they are.
+ * A writer of a reverted file based before the revert gets H5TX_ECONFLICT
+ * at its commit.
+ * @return 0, or H5TX_ECONFLICT (a later revision changed one of those
+ *  names or files again; the message names one; nothing is committed),
+ *  H5TX_ENOENT (no revision `rev`), H5TX_EGONE (`rev` or its parent was
+ *  garbage-collected), H5TX_EINVAL (`rev` is 0 or H5TX_HEAD), H5TX_EROFS,
+ *  H5TX_EIO, H5TX_ENOSPC */
+H5TX_API int h5tx_revert(h5tx_store *s, h5tx_rev rev, const char *message, h5tx_rev *rev_out,
+                         h5tx_error *err);
+
 /* ------------------------------------------------------------------ */
 /** @name History: commits and tags. */
 

@@ -1,4 +1,4 @@
-"""cp and restore: one commit each that stores no page payload (stats shows
+"""cp, restore and revert: one commit each that stores no page payload (stats shows
 what sharing saved), -m messages, --json with the new revision, errors;
 three imports of the same bytes store them once."""
 import os
@@ -92,3 +92,38 @@ def test_restore(tmp_path, store):
         p = h5tx("restore", "%s/a.h5@2" % store, "--json", code=1)
         assert '"H5TX_EBUSY"' in p.err
     assert h5tx_json("log", store, "-n", 1)["commits"][0]["revision"] == 6
+
+
+def test_revert(tmp_path, store):
+    a1, a2, b1 = os.urandom(MB), os.urandom(MB + 5), os.urandom(3000)
+    h5tx("import", write(tmp_path / "a1", a1), "%s/a.h5" % store)     # 1
+    h5tx("import", write(tmp_path / "a2", a2), "%s/a.h5" % store)     # 2: a changed
+    h5tx("import", write(tmp_path / "b1", b1), "%s/b.h5" % store)     # 3: b made
+    h5tx("mv", "%s/a.h5" % store, "c.h5")                              # 4: a renamed
+    live = payload(store)[0]
+    # undo the rename: a.h5 back, c.h5 gone
+    p = h5tx("revert", store, 4)
+    assert p.out == "reverted revision 4 of %s in revision 5\n" % store
+    assert [f["name"] for f in h5tx_json("ls", store)["files"]] == ["a.h5", "b.h5"]
+    assert h5tx("export", "%s/a.h5" % store, "-").stdout == a2
+    assert h5tx_json("log", store, "-n", 1)["commits"][0]["message"] == "revert 4"
+    # undo a creation
+    j = h5tx_json("revert", store, 3, "-m", "no b")
+    assert j == {"store": str(store), "reverted": "3", "revision": 6}
+    assert [f["name"] for f in h5tx_json("ls", store)["files"]] == ["a.h5"]
+    # undo a content change: the earlier bytes, no payload stored
+    h5tx("revert", store, 2)                                           # 7
+    assert h5tx("export", "%s/a.h5" % store, "-").stdout == a1
+    assert payload(store)[0] == live
+    # a conflict: a.h5 changed again after revision 2 (by 7); nothing committed
+    p = h5tx("revert", store, 2, "--json", code=1)
+    assert '"H5TX_ECONFLICT"' in p.err and "a.h5" in p.err
+    h5tx("revert", store, 7)                                           # 8: a2 again
+    assert h5tx("export", "%s/a.h5" % store, "-").stdout == a2
+    # undo a removal
+    h5tx("rm", "%s/a.h5" % store)                                      # 9
+    h5tx("revert", store, 9)                                           # 10
+    assert h5tx("export", "%s/a.h5" % store, "-").stdout == a2
+    p = h5tx("revert", store, 99, code=1)
+    assert "99" in p.err
+    assert h5tx_json("log", store, "-n", 1)["commits"][0]["revision"] == 10

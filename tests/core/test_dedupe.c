@@ -165,6 +165,17 @@ int main(void) {
   h5tx_rev r11;
   OK(h5tx_restore(s, "a.bin", r10, NULL, &r11, &e));
   CHECK(r11 == r10 && head_of(s) == r10);
+  /* revert the growth of r10, then the revert: no payload either way; r9
+   * cannot be reverted, r10 changed the file after it */
+  uint64_t lv = log_bytes(s);
+  h5tx_rev rv1, rv2;
+  OK(h5tx_revert(s, r10, NULL, &rv1, &e));
+  same(s, "a.bin", rv1, v6, l6, "r10 reverted");
+  OK(h5tx_revert(s, rv1, NULL, &rv2, &e));
+  same(s, "a.bin", rv2, v6, LEN, "the revert reverted");
+  FAILS(h5tx_revert(s, r9, NULL, NULL, &e), H5TX_ECONFLICT, "'a.bin' was changed again");
+  CHECK(log_bytes(s) - lv < LEN / 8);
+  r10 = rv2;
   FAILS(h5tx_restore(s, "a.bin", H5TX_HEAD, NULL, NULL, &e), H5TX_EINVAL, "name the revision");
   FAILS(h5tx_restore(s, "d.bin", r1, NULL, NULL, &e), H5TX_ENOENT, "no file 'd.bin'");
   /* a live writer holds the name */
