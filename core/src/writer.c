@@ -791,6 +791,7 @@ static int write_direct(h5tx_writer *w, uint64_t page, const uint8_t *src, size_
     }
     e->dead = 0;
     e->same = same[k];
+    e->shared = 0; /* the base's version, or the new place below */
     if (!same[k]) {
       take_place(e, &places[j], shared[j]);
       j++;
@@ -1028,6 +1029,47 @@ static int commit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   return 0;
 }
 
+/* Does the record at `p` (page `page`) hold the bytes of the page's
+ * version at base (zeros for none)? */
+static int base_equal(h5tx_writer *w, uint64_t page, const h5tx__place *p, int *same,
+                      h5tx_error *err) {
+  h5tx__place b;
+  int found, rc = base_place(w, page, 1, &b, &found, err);
+  if (rc) return rc;
+  if (p->enc == PLOG_ENC_ZERO || !found) {
+    *same = p->enc == PLOG_ENC_ZERO && !found;
+    return 0;
+  }
+  if (b.seg == p->seg && b.off == p->off && b.check == p->check) {
+    *same = 1; /* the very record */
+    return 0;
+  }
+  if (b.content != p->content) {
+    *same = 0;
+    return 0;
+  }
+  /* equal hashes: the bytes decide */
+  if ((rc = h5tx__page_get(w->s, w->name, p, page, w->base, w->scratch, w->ps, w->zin, 0, err)) ||
+      (rc = h5tx__page_get(w->s, w->name, &b, page, w->base, w->scratch2, w->ps, w->zin, 0, err)))
+    return rc;
+  *same = memcmp(w->scratch, w->scratch2, w->ps) == 0;
+  return 0;
+}
+
+/* *same 1 if every page the commit would name (its own records and the
+ * records it shares) reads as the page's version at base: what was
+ * written was written back, and the commit can be left out. */
+static int same_records(h5tx_writer *w, const commit_arg *a, int *same, h5tx_error *err) {
+  int rc = 0;
+  *same = 1;
+  for (size_t i = 0; i < a->npl && rc == 0 && *same; i++)
+    rc = base_equal(w, a->pl[i].key, &a->pl[i], same, err);
+  for (size_t i = 0; i < a->nsh && rc == 0 && *same; i++)
+    rc = base_equal(w, a->sh_page[i], &a->sh[i], same, err);
+  txn_end(w);
+  return rc;
+}
+
 int h5tx_writer_commit(h5tx_writer *w, const char *message, h5tx_rev *rev, h5tx_error *err) {
   return h5tx_writer_commit_progress(w, message, NULL, NULL, rev, err);
 }
@@ -1069,8 +1111,16 @@ int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit
     free(a.sh_page);
     return rc;
   }
-  /* Nothing stored, same length, same file: no revision. */
-  if (a.npl == 0 && a.nsh == 0 && w->fid && w->len == w->base_len) {
+  /* Nothing changed (what was written was written back), same length,
+   * same file: no revision. */
+  int unchanged = w->fid && w->len == w->base_len;
+  if (unchanged && (a.npl || a.nsh) && (rc = same_records(w, &a, &unchanged, err))) {
+    free(a.pl);
+    free(a.sh);
+    free(a.sh_page);
+    return rc;
+  }
+  if (unchanged) {
     a.rev = w->base;
     a.fid = w->fid;
   } else {
