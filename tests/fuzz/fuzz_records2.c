@@ -1,14 +1,16 @@
 /* fuzz_records2.c - format 2's record decoders: the page place
  * (h5tx__place_parse), the page log's commit record (h5tx__lcommit_parse
- * and h5tx__lcommit_next), the index value check (h5tx__idx_value) and the
- * tag record (h5tx__ltag_parse).
+ * and h5tx__lcommit_next), the index value check (h5tx__idx_value), the
+ * tag record (h5tx__ltag_parse) and the `dedupe` entry (h5tx__dedupe_parse).
  * Input: byte 0 picks the decoder; the rest is the bytes. Promises checked:
  * no crash or sanitizer report; a refusal says why; an accepted commit
  * record's operations and names lie inside the input and number exactly
  * its count; re-encoding an accepted place gives the same bytes; a value
- * with a repaired check is accepted and cut by 8 bytes. */
+ * with a repaired check is accepted and cut by 8 bytes; an accepted dedupe
+ * entry's key is its place's. */
 #include "fuzz.h"
 
+#include "dedupe.h"
 #include "index.h"
 #include "internal.h"
 #include "records2.h"
@@ -20,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!b) abort();
   memcpy(b, data + 1, n);
   const char *why = NULL;
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
   case 0: {
     h5tx__place p;
     if (h5tx__place_parse(b, n, &p, &why) != 0) {
@@ -84,6 +86,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     h5tx_rev rev;
     if (h5tx__ltag_parse(b, n, &name, &nlen, &rev) == 0)
       FUZZ_ASSERT((const uint8_t *)name + nlen == b + n);
+    break;
+  }
+  case 4: { /* key (28 bytes when it can be), then the value */
+    size_t klen = n < H5TX_DEDUPE_KEY ? n : H5TX_DEDUPE_KEY;
+    h5tx__val k = {b, klen}, v = {b + klen, n - klen};
+    h5tx__place p;
+    uint64_t refs;
+    if (h5tx__dedupe_parse(&k, &v, &p, &refs, &why) != 0) {
+      FUZZ_ASSERT(why && *why);
+    } else {
+      uint8_t dk[H5TX_DEDUPE_KEY];
+      h5tx__dedupe_key(dk, &p);
+      FUZZ_ASSERT(klen == H5TX_DEDUPE_KEY && memcmp(dk, b, klen) == 0);
+      FUZZ_ASSERT(p.enc != PLOG_ENC_ZERO && (v.n == H5TX_PLACE_VAL || v.n == H5TX_PLACE_VAL + 8));
+    }
     break;
   }
   }

@@ -145,6 +145,9 @@ def records2():
     hdr = struct.pack("<QQQQIHHII", 2, 1, 0, 123, 42, len(host), len(msg), 5, 0)
     write("records2", "commit", b"\x01" + hdr + host + msg + ops)
     write("records2", "value", b"\x02" + bytes([8]) + b"k" * 8 + b"v" * 24)
+    dkey = struct.pack(">QIQQ", 5, 65536, 3, 8192)
+    write("records2", "dedupe", b"\x04" + dkey + bytes(place) + struct.pack("<Q", 3))
+    write("records2", "dedupe-old", b"\x04" + dkey + bytes(place))
 
 
 if __name__ == "__main__":
