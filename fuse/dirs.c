@@ -55,6 +55,16 @@ static int list_one(void *arg, const char *name, const h5tx_stat *st) {
   return 0;
 }
 
+/* `@TAG` in the root's listing, so that ls and tab completion find the
+ * tags (numbered revisions stay out: there may be thousands). */
+static int list_tag(void *arg, const char *name, h5tx_rev rev) {
+  (void)rev;
+  char at[600];
+  int n = snprintf(at, sizeof at, "@%s", name);
+  if (n > 0 && (size_t)n < sizeof at) dents_add(arg, at, (size_t)n, 1);
+  return 0;
+}
+
 static int dent_cmp(const void *a, const void *b) {
   const dent *x = a, *y = b;
   int c = strcmp(x->name, y->name);
@@ -136,6 +146,7 @@ void h5tx_fuse__op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
       h5tx_snap_close(snap);
     }
     if (rc) h5tx_fuse__log(fs, "list %s: %s", n->path, e.msg);
+    if (!rc && n->ino == INO_ROOT) rc = h5tx_tags(fs->s, list_tag, &d, &e);
     if (!rc && n->kind == K_HDIR) {
       pthread_mutex_lock(&fs->lock);
       for (size_t i = 0; i < fs->nmem; i++)

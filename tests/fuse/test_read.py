@@ -88,7 +88,9 @@ def test_r_hdf5r_reads_a_dataset(store, mounts, two_revs):
 
 def test_listing(store, mounts, two_revs):
     m = mounts(store)
-    assert sorted(os.listdir(m.path)) == [".h5tx", "runs"]  # no @REV in the listing
+    # tags are listed (ls and tab completion find them), numbered revisions not
+    assert sorted(os.listdir(m.path)) == [".h5tx", "@v1", "runs"]
+    assert os.listdir(m.p("@v1")) == ["runs"]
     assert os.listdir(m.p("runs")) == ["sample.h5"]
     assert os.listdir(m.p("@1")) == ["runs"]
     assert os.listdir(m.p("@1", "runs")) == ["sample.h5"]
@@ -154,6 +156,7 @@ def test_collected_revision_is_gone(store, mounts, two_revs):
     with pytest.raises(FileNotFoundError):
         os.stat(m.p("@1"))
     assert read(m.p("@2", "runs", "sample.h5")) == read(m.p("runs", "sample.h5"))
+    assert "@v1" not in os.listdir(m.path)   # the deleted tag is gone from the listing
 
 
 def test_concurrent_readers_of_many_revisions(store, mounts):
