@@ -111,9 +111,28 @@ static int load_readers(h5tx_store *s, reader_list *r) {
 
 /* ---- gc ------------------------------------------------------------------ */
 
-static const cli_opt gc_opts[] = {
-    {"keep-last", 0, 1}, {"keep-since", 0, 1}, {"dry-run", 'n', 0}, {"json", 0, 0}, {NULL, 0, 0}};
-enum { GC_LAST, GC_SINCE, GC_DRY, GC_JSON };
+static const cli_opt gc_opts[] = {{"keep-last", 0, 1}, {"keep-since", 0, 1}, {"dry-run", 'n', 0},
+                                  {"json", 0, 0},      {"drop", 0, 1},       {NULL, 0, 0}};
+enum { GC_LAST, GC_SINCE, GC_DRY, GC_JSON, GC_DROP };
+
+/* --drop FROM..TO (revision numbers or tags; one revision alone is
+ * FROM..FROM): 0, or the exit code (reported). */
+static int drop_range(h5tx_store *s, const char *arg, h5tx_rev *lo, h5tx_rev *hi) {
+  const char *dots = strstr(arg, "..");
+  char from[600];
+  size_t n = dots ? (size_t)(dots - arg) : strlen(arg);
+  if (n == 0 || n >= sizeof from || (dots && !dots[2]))
+    return cli_usage(&cli_cmd_gc, "--drop: expected FROM..TO (revisions or tags), not '%s'", arg);
+  memcpy(from, arg, n);
+  from[n] = 0;
+  /* an end already collected is fine: only what is left in between goes */
+  int rc = cli_rev_record(s, from, lo);
+  if (rc == 0) rc = dots ? cli_rev_record(s, dots + 2, hi) : (*hi = *lo, 0);
+  if (rc == 0 && *hi < *lo)
+    rc = cli_usage(&cli_cmd_gc, "--drop %s: %llu comes after %llu", arg, (unsigned long long)*lo,
+                   (unsigned long long)*hi);
+  return rc;
+}
 
 /* What the log says of each revision 1..head. */
 typedef struct rev_state {
@@ -165,8 +184,12 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
   if (rc >= 0) return rc;
   h5tx_gc_opts go = {0, 0, a.set[GC_DRY]};
   uint64_t keep_last = 0;
-  if (!a.set[GC_LAST] && !a.set[GC_SINCE])
-    return cli_usage(cmd, "say what to keep: --keep-last N and/or --keep-since DATE");
+  int drop = a.set[GC_DROP];
+  if (drop && (a.set[GC_LAST] || a.set[GC_SINCE]))
+    return cli_usage(cmd, "--drop says what goes: it takes no --keep-last or --keep-since");
+  if (!drop && !a.set[GC_LAST] && !a.set[GC_SINCE])
+    return cli_usage(cmd, "say what to keep: --keep-last N and/or --keep-since DATE, or what "
+                          "goes: --drop FROM..TO");
   if (a.set[GC_LAST] && cli_parse_u64(a.val[GC_LAST], &keep_last))
     return cli_usage(cmd, "--keep-last: expected a number of revisions, not '%s'", a.val[GC_LAST]);
   if (a.set[GC_SINCE] && cli_parse_date(a.val[GC_SINCE], cli_now_ns(), &go.keep_since_ns))
@@ -193,12 +216,14 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
     rc = cli_fail_h5(&e);
     goto out;
   }
+  h5tx_rev drop_lo = 0, drop_hi = 0;
+  if (drop && (rc = drop_range(s, a.val[GC_DROP], &drop_lo, &drop_hi))) goto out;
   if ((rc = load_states(s, head, &before))) goto out;
   if ((rc = cli_load_tags(s, &tg)) || (rc = load_readers(s, &pn))) goto out;
   cli_progress bar;
   cli_progress_busy(&bar, go.dry_run ? "gc (dry run)" : "gc");
   h5tx_gc_result res;
-  rc = h5tx_gc(s, &go, &res, &e);
+  rc = drop ? h5tx_gc_drop(s, drop_lo, drop_hi, go.dry_run, &res, &e) : h5tx_gc(s, &go, &res, &e);
   cli_progress_end(&bar);
   if (rc) {
     rc = cli_fail_h5(&e);
@@ -220,8 +245,10 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
       tagged |= tg.v[i].rev == r;
     for (size_t i = 0; i < pn.n; i++)
       read |= pn.v[i].rev == r;
-    int kept = r == head || head - r < go.keep_last || /* r + N could wrap */
-               (go.keep_since_ns && before.v[r - 1].time_ns >= go.keep_since_ns) || tagged;
+    int kept = drop ? r == head || r < drop_lo || r > drop_hi || tagged
+                    : r == head || head - r < go.keep_last || /* r + N could wrap */
+                          (go.keep_since_ns && before.v[r - 1].time_ns >= go.keep_since_ns) ||
+                          tagged;
     if (!kept && read) pinned[npinned++] = r;
     if (go.dry_run ? !kept && !read : after.v[r - 1].collected) gone[ngone++] = r;
   }
@@ -233,6 +260,10 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_str(&j, "store", t.store);
     cli_json_bool(&j, "dry_run", go.dry_run);
     cli_json_u64(&j, "head", head);
+    if (drop) {
+      cli_json_u64(&j, "drop_from", drop_lo);
+      cli_json_u64(&j, "drop_to", drop_hi);
+    }
     cli_json_u64(&j, "keep_last", keep_last);
     if (go.keep_since_ns)
       cli_json_str(&j, "keep_since", h5tx_common_time(since, go.keep_since_ns, 1));
@@ -279,6 +310,8 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
            (unsigned long long)res.versions_freed, res.versions_freed == 1 ? "" : "s",
            cli_bytes(b, res.bytes_freed));
     printf("kept: head %llu", (unsigned long long)head);
+    if (drop)
+      printf("; all outside %llu-%llu", (unsigned long long)drop_lo, (unsigned long long)drop_hi);
     if (keep_last > 1) {
       h5tx_rev lo = keep_last >= head ? 1 : head - keep_last + 1;
       printf("; newest %llu (%llu-%llu)", (unsigned long long)keep_last, (unsigned long long)lo,
@@ -317,26 +350,32 @@ out:
 }
 
 const cli_cmd cli_cmd_gc = {
-    "gc", run_gc, "STORE.h5tx --keep-last N [--keep-since DATE] [--dry-run] [--json]",
+    "gc", run_gc,
+    "STORE.h5tx --keep-last N [--keep-since DATE] | --drop FROM..TO [--dry-run] [--json]",
     "let old revisions go and free the pages only they used",
     "Garbage collection: keeps head, the newest N revisions, revisions made at\n"
     "or after DATE, every tagged revision, and every revision a live reader\n"
     "(a snapshot in any process) reads; every other revision becomes\n"
     "unreadable and the page versions only it used are freed. Its commit stays\n"
     "in the log, marked collected. Prints the revisions collected, the page\n"
-    "versions and bytes freed, and what was kept and why.\n\n"
+    "versions and bytes freed, and what was kept and why. With --drop, the\n"
+    "revisions FROM to TO go instead and every other one is kept (head, tags\n"
+    "and live readers' revisions in the range too).\n\n"
     "Options:\n"
     "  --keep-last N      keep the newest N revisions (head is always kept)\n"
     "  --keep-since DATE  keep revisions made at or after DATE: 2026-11-21 or\n"
     "                     2026-11-21T12:00:00 (UTC), or an age: 90s, 30m, 12h,\n"
     "                     7d, 2w\n"
+    "  --drop FROM..TO    collect revisions FROM to TO (numbers or tags; one\n"
+    "                     revision alone: FROM), keep all others\n"
     "  -n, --dry-run      report what would be collected, change nothing\n"
-    "  --json             one JSON object: {store, dry_run, head, keep_last,\n"
-    "                     keep_since, revisions_collected, collected: [revs],\n"
+    "  --json             one JSON object: {store, dry_run, head, drop_from and\n"
+    "                     drop_to (with --drop), keep_last, keep_since,\n"
+    "                     revisions_collected, collected: [revs],\n"
     "                     versions_freed, bytes_freed, revisions_pinned,\n"
     "                     pinned: [revs kept only for readers], tags: [{name,\n"
     "                     revision}], readers: [{pid, revision}]}\n"
-    "At least one of --keep-last and --keep-since is required.\n"};
+    "One of --keep-last, --keep-since and --drop is required.\n"};
 
 /* ---- verify -------------------------------------------------------------- */
 

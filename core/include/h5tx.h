@@ -484,6 +484,15 @@ typedef struct h5tx_gc_result {
  * @return 0, or H5TX_EIO, H5TX_ENOSPC, H5TX_EROFS, H5TX_ECORRUPT */
 H5TX_API int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_error *err);
 
+/** Garbage-collect revisions `from` to `to` (inclusive) and nothing else:
+ * as h5tx_gc with the rule "every revision outside the range is kept";
+ * head, tagged revisions and revisions live readers hold are never
+ * collected (`revisions_pinned` counts the held ones). `to` may lie past
+ * head. `dry_run`: report only.
+ * @return 0, or H5TX_EINVAL (`from` is 0 or above `to`), and h5tx_gc's */
+H5TX_API int h5tx_gc_drop(h5tx_store *s, h5tx_rev from, h5tx_rev to, int dry_run,
+                          h5tx_gc_result *out, h5tx_error *err);
+
 typedef struct h5tx_usage {
   uint64_t page_versions; /**< stored page versions, all files, all revs */
   uint64_t page_bytes;    /**< payload bytes in the page log those versions

@@ -129,6 +129,7 @@ static int cmp_pair(const void *a, const void *b) {
 typedef struct gc_arg {
   h5tx_store *s;
   const h5tx_gc_opts *o;
+  h5tx_rev drop_lo, drop_hi; /* h5tx_gc_drop: collect these only (0: o's rules) */
   pin_collect pins;
   revset tags, doomed;
   h5tx_gc_result res;
@@ -191,8 +192,10 @@ static int choose(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit2 *cr, 
   uint64_t keep_last = a->o->keep_last;
   /* The newest keep_last revisions: head - r < keep_last (r + keep_last
    * could wrap for a huge count and keep nothing). */
-  int keep = r >= ca->head || keep_last == 0 || ca->head - r < keep_last ||
-             (a->o->keep_since_ns && cr->time_ns >= a->o->keep_since_ns) || revset_has(&a->tags, r);
+  int keep = a->drop_hi ? r >= ca->head || r < a->drop_lo || r > a->drop_hi
+                        : r >= ca->head || keep_last == 0 || ca->head - r < keep_last ||
+                              (a->o->keep_since_ns && cr->time_ns >= a->o->keep_since_ns);
+  keep = keep || revset_has(&a->tags, r);
   int pinned = !keep && revset_has(&a->pins.set, r);
   if (pinned) a->res.revisions_pinned++;
   uint32_t flags = cr->flags & ~H5TX_COMMIT_COLLECTING;
@@ -556,9 +559,8 @@ static int dry_phase2(gc_arg *a, h5tx_error *err) {
   return rc;
 }
 
-int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_error *err) {
-  h5tx_gc_opts def = {0, 0, 0};
-  if (!opts) opts = &def;
+static int gc_run(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_rev drop_lo, h5tx_rev drop_hi,
+                  h5tx_gc_result *out, h5tx_error *err) {
   if (out) memset(out, 0, sizeof *out);
   if (s->read_only && !opts->dry_run)
     return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot collect garbage",
@@ -574,7 +576,7 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
     return h5tx__err(err, h5tx__errno_code(e), "store %s: locking for gc: %s", s->path,
                      strerror(e));
   }
-  gc_arg a = {.s = s, .o = opts};
+  gc_arg a = {.s = s, .o = opts, .drop_lo = drop_lo, .drop_hi = drop_hi};
   int rc = scan_pins(s, &a.pins, err);
   h5tx__test_stop("gc-phase1");
   if (rc == 0 && opts->dry_run) {
@@ -629,4 +631,21 @@ int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_e
   free(a.ends.v);
   free(a.origs.v);
   return rc;
+}
+
+int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *out, h5tx_error *err) {
+  h5tx_gc_opts def = {0, 0, 0};
+  return gc_run(s, opts ? opts : &def, 0, 0, out, err);
+}
+
+int h5tx_gc_drop(h5tx_store *s, h5tx_rev from, h5tx_rev to, int dry_run, h5tx_gc_result *out,
+                 h5tx_error *err) {
+  if (out) memset(out, 0, sizeof *out);
+  if (from == 0 || to < from || to == H5TX_HEAD)
+    return h5tx__err(err, H5TX_EINVAL,
+                     "store %s: gc: a range of revisions to drop goes from 1 or more up to a "
+                     "revision at or above it (not %llu..%llu)",
+                     s->path, (unsigned long long)from, (unsigned long long)to);
+  h5tx_gc_opts o = {0, 0, dry_run};
+  return gc_run(s, &o, from, to, out, err);
 }

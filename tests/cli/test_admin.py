@@ -224,3 +224,34 @@ def test_stats(tmp_path, store):
     assert "(dead: taken over by the next writer)" in h5tx("stats", store).out
     h5tx("import", comp, "%s/c" % store)
     assert h5tx_json("stats", store)["leases"] == []
+
+
+def test_gc_drop_range(tmp_path, store):
+    content = history(tmp_path, store, 10)
+    h5tx("tag", store, "keep", 4)
+    with Holder("snap", store, 6) as reader:
+        dry = h5tx_json("gc", store, "--drop", "3..7", "--dry-run")
+        assert dry["collected"] == [3, 5, 7] and dry["pinned"] == [6]
+        assert (dry["drop_from"], dry["drop_to"]) == (3, 7)
+        assert collected(store) == []
+        p = h5tx("gc", store, "--drop", "3..keep")   # a tag names a revision
+        assert p.out.splitlines()[0] == "collected 1 revision: 3"
+        p = h5tx("gc", store, "--drop", "2..7")
+        lines = p.out.splitlines()
+        assert lines[0] == "collected 3 revisions: 2, 5, 7"
+        assert lines[2] == "kept: head 10; all outside 2-7"
+        assert "kept for live readers: revision 6 (pid %d)" % reader.pid in p.out
+    assert collected(store) == [2, 3, 5, 7]
+    for r in (1, 4, 6, 8, 9, 10):
+        assert h5tx("export", "%s/f@%d" % (store, r), "-").stdout == content(r), r
+    # one revision alone; head is never collected
+    assert h5tx_json("gc", store, "--drop", "8")["collected"] == [8]
+    assert h5tx_json("gc", store, "--drop", "9..10")["collected"] == [9]
+    assert h5tx("export", "%s/f" % store, "-").stdout == content(10)
+    assert h5tx_json("verify", store)["ok"]
+    # usage errors
+    h5tx("gc", store, "--drop", "7..3", code=2)
+    h5tx("gc", store, "--drop", "3..", code=2)
+    h5tx("gc", store, "--drop", "3..5", "--keep-last", "2", code=2)
+    p = h5tx("gc", store, "--drop", "1..nosuchtag", code=1)   # as export NAME@nosuchtag
+    assert "nosuchtag" in p.err
