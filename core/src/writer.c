@@ -236,6 +236,27 @@ static int base_load(h5tx_writer *w, uint64_t page, int stored, uint8_t *dst, h5
   }
 }
 
+/* The committed record entry `e` shares, into `dst`. Compaction may have
+ * copied it forward since it was found: then its dedupe entry says where
+ * (once). */
+static int shared_load(h5tx_writer *w, uint64_t page, dpage *e, uint8_t *dst, h5tx_error *err) {
+  int rc = h5tx__page_get(w->s, w->name, &e->place, page, w->base, dst, w->ps, w->zin, 1, err);
+  if (rc != H5TX__SEG_GONE) return rc;
+  txn_end(w);
+  h5tx__cur *c = NULL;
+  if ((rc = txn_begin(w, err)) == 0 && (rc = h5tx__kv_cursor(w->rt, IDX_DEDUPE, &c, err)) == 0)
+    rc = h5tx__dedupe_current(c, &e->place, err);
+  if (c) h5tx__kv_cursor_close(c);
+  txn_end(w);
+  if (rc == H5TX_ENOENT)
+    return h5tx__err(err, H5TX_ECONFLICT,
+                     "store %s: file '%s' page %llu: the stored record it shares was collected "
+                     "by gc meanwhile (write the page again)",
+                     w->s->path, w->name, (unsigned long long)page);
+  if (rc) return rc;
+  return h5tx__page_get(w->s, w->name, &e->place, page, w->base, dst, w->ps, w->zin, 0, err);
+}
+
 /* The current content of page `page` (entry `e`, may be NULL) into `dst`;
  * *out points at it (e->mem itself when in memory). */
 static int content(h5tx_writer *w, uint64_t page, dpage *e, uint8_t *dst, const uint8_t **out,
@@ -250,6 +271,7 @@ static int content(h5tx_writer *w, uint64_t page, dpage *e, uint8_t *dst, const 
     return 0;
   }
   if (e && e->same) return base_load(w, page, 1, dst, err);
+  if (e && e->shared) return shared_load(w, page, e, dst, err);
   if (e) return h5tx__page_get(w->s, w->name, &e->place, page, w->base, dst, w->ps, w->zin, 0, err);
   return base_load(w, page, 0, dst, err);
 }
