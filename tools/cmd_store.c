@@ -112,8 +112,63 @@ static int load_readers(h5tx_store *s, reader_list *r) {
 /* ---- gc ------------------------------------------------------------------ */
 
 static const cli_opt gc_opts[] = {{"keep-last", 0, 1}, {"keep-since", 0, 1}, {"dry-run", 'n', 0},
-                                  {"json", 0, 0},      {"drop", 0, 1},       {NULL, 0, 0}};
-enum { GC_LAST, GC_SINCE, GC_DRY, GC_JSON, GC_DROP };
+                                  {"json", 0, 0},      {"drop", 0, 1},       {"file", 0, 1},
+                                  {NULL, 0, 0}};
+enum { GC_LAST, GC_SINCE, GC_DRY, GC_JSON, GC_DROP, GC_FILE };
+
+/* gc --file NAME --keep-last N: one file's history. */
+static int gc_file(const cli_cmd *cmd, const cli_args *a) {
+  uint64_t keep = 0;
+  if (!a->set[GC_LAST] || a->set[GC_SINCE] || a->set[GC_DROP])
+    return cli_usage(cmd, "--file NAME takes --keep-last N (how many of its versions stay) and "
+                          "no --keep-since or --drop");
+  if (cli_parse_u64(a->val[GC_LAST], &keep) || keep == 0)
+    return cli_usage(cmd, "--keep-last: expected a number of versions (1 or more), not '%s'",
+                     a->val[GC_LAST]);
+  cli_target t;
+  int rc = cli_target_parse(cmd, a->pos[0], 0, &t);
+  if (rc) return rc;
+  h5tx_store *s = NULL;
+  h5tx_error e = {0, ""};
+  h5tx_rev cut = 0;
+  h5tx_gc_result res;
+  int dry = a->set[GC_DRY];
+  if ((rc = cli_open(t.store, !dry, &s))) goto out;
+  if (h5tx_gc_file(s, a->val[GC_FILE], keep, dry, &cut, &res, &e) != 0) {
+    rc = e.code == H5TX_EINVAL ? cli_usage(cmd, "%s", e.msg) : cli_fail_h5(&e);
+    goto out;
+  }
+  char b[32];
+  if (a->set[GC_JSON]) {
+    cli_json j;
+    cli_json_init(&j, stdout);
+    cli_json_object(&j, NULL);
+    cli_json_str(&j, "store", t.store);
+    cli_json_str(&j, "file", a->val[GC_FILE]);
+    cli_json_bool(&j, "dry_run", dry);
+    cli_json_u64(&j, "keep_last", keep);
+    if (cut)
+      cli_json_u64(&j, "history_from", cut);
+    else
+      cli_json_null(&j, "history_from");
+    cli_json_u64(&j, "versions_freed", res.versions_freed);
+    cli_json_u64(&j, "bytes_freed", res.bytes_freed);
+    cli_json_end(&j);
+  } else if (!cut) {
+    printf("%s has %llu version%s or fewer: nothing to drop\n", a->val[GC_FILE],
+           (unsigned long long)keep, keep == 1 ? "" : "s");
+  } else {
+    printf("%s %s's history before revision %llu\n%s %llu page version%s, %s\n",
+           dry ? "would drop" : "dropped", a->val[GC_FILE], (unsigned long long)cut,
+           dry ? "would free" : "freed", (unsigned long long)res.versions_freed,
+           res.versions_freed == 1 ? "" : "s", cli_bytes(b, res.bytes_freed));
+  }
+  rc = CLI_OK;
+out:
+  h5tx_store_close(s);
+  cli_target_free(&t);
+  return rc;
+}
 
 /* --drop FROM..TO (revision numbers or tags; one revision alone is
  * FROM..FROM): 0, or the exit code (reported). */
@@ -183,6 +238,7 @@ static int run_gc(const cli_cmd *cmd, int argc, char **argv) {
   int rc = cli_parse(cmd, gc_opts, 1, 1, argc, argv, &a);
   if (rc >= 0) return rc;
   h5tx_gc_opts go = {0, 0, a.set[GC_DRY]};
+  if (a.set[GC_FILE]) return gc_file(cmd, &a);
   uint64_t keep_last = 0;
   int drop = a.set[GC_DROP];
   if (drop && (a.set[GC_LAST] || a.set[GC_SINCE]))
@@ -351,7 +407,9 @@ out:
 
 const cli_cmd cli_cmd_gc = {
     "gc", run_gc,
-    "STORE.h5tx --keep-last N [--keep-since DATE] | --drop FROM..TO [--dry-run] [--json]",
+    "STORE.h5tx --keep-last N [--keep-since DATE] [--dry-run] [--json]\n"
+    "STORE.h5tx --drop FROM..TO [--dry-run] [--json]\n"
+    "STORE.h5tx --file NAME --keep-last N [--dry-run] [--json]",
     "let old revisions go and free the pages only they used",
     "Garbage collection: keeps head, the newest N revisions, revisions made at\n"
     "or after DATE, every tagged revision, and every revision a live reader\n"
@@ -360,7 +418,10 @@ const cli_cmd cli_cmd_gc = {
     "in the log, marked collected. Prints the revisions collected, the page\n"
     "versions and bytes freed, and what was kept and why. With --drop, the\n"
     "revisions FROM to TO go instead and every other one is kept (head, tags\n"
-    "and live readers' revisions in the range too).\n\n"
+    "and live readers' revisions in the range too). With --file NAME, only\n"
+    "that file's history goes: it keeps its newest N versions, reads as gone\n"
+    "(exit 1) at revisions before them, and every other file there reads on;\n"
+    "a tag or a live reader below keeps it from there on.\n\n"
     "Options:\n"
     "  --keep-last N      keep the newest N revisions (head is always kept)\n"
     "  --keep-since DATE  keep revisions made at or after DATE: 2026-11-21 or\n"
@@ -368,6 +429,9 @@ const cli_cmd cli_cmd_gc = {
     "                     7d, 2w\n"
     "  --drop FROM..TO    collect revisions FROM to TO (numbers or tags; one\n"
     "                     revision alone: FROM), keep all others\n"
+    "  --file NAME        drop one file's history (with --keep-last N); JSON:\n"
+    "                     {store, file, dry_run, keep_last, history_from,\n"
+    "                     versions_freed, bytes_freed}\n"
     "  -n, --dry-run      report what would be collected, change nothing\n"
     "  --json             one JSON object: {store, dry_run, head, drop_from and\n"
     "                     drop_to (with --drop), keep_last, keep_since,\n"
@@ -375,7 +439,7 @@ const cli_cmd cli_cmd_gc = {
     "                     versions_freed, bytes_freed, revisions_pinned,\n"
     "                     pinned: [revs kept only for readers], tags: [{name,\n"
     "                     revision}], readers: [{pid, revision}]}\n"
-    "One of --keep-last, --keep-since and --drop is required.\n"};
+    "One of --keep-last, --keep-since, --drop and --file is required.\n"};
 
 /* ---- verify -------------------------------------------------------------- */
 

@@ -493,6 +493,21 @@ H5TX_API int h5tx_gc(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_gc_result *ou
 H5TX_API int h5tx_gc_drop(h5tx_store *s, h5tx_rev from, h5tx_rev to, int dry_run,
                           h5tx_gc_result *out, h5tx_error *err);
 
+/** Drop the history of one file, `name` at head, keeping its newest
+ * `keep_last` versions: the revision C of its keep_last-th newest change
+ * becomes its history cut (lowered to the oldest tagged revision and the
+ * oldest revision a live reader holds, when they lie below it; never moved
+ * back). From then on the file reads as H5TX_EGONE at revisions below C
+ * ("its history before revision C was dropped") while every other file
+ * there reads on, and its page versions that no revision from C on reads
+ * are freed (page log compacted). Nothing happens when the file has no
+ * more than keep_last changes.
+ * @param[out] cut  (may be NULL) C, or 0 when nothing was cut
+ * @return 0, or H5TX_ENOENT (no `name` at head), H5TX_EINVAL (bad name,
+ *  keep_last 0), and h5tx_gc's */
+H5TX_API int h5tx_gc_file(h5tx_store *s, const char *name, uint64_t keep_last, int dry_run,
+                          h5tx_rev *cut, h5tx_gc_result *out, h5tx_error *err);
+
 typedef struct h5tx_usage {
   uint64_t page_versions; /**< stored page versions, all files, all revs */
   uint64_t page_bytes;    /**< payload bytes in the page log those versions

@@ -189,8 +189,8 @@ typedef struct found {
 typedef struct repair_st {
   wid_list *w; /* open addressing on wid */
   size_t wcap, wn;
-  found *commits, *tags, *voids;
-  size_t nc, cc, nt, ct, nv, cv;
+  found *commits, *tags, *voids, *cuts;
+  size_t nc, cc, nt, ct, nv, cv, ncut, ccut;
   h5tx_rev *collected; /* revisions a collected record names */
   size_t ncol, ccol;
   uint64_t seq;
@@ -264,6 +264,7 @@ static int on_record(void *arg, const h5tx__place *p, const void *payload, h5tx_
   case PLOG_COMMIT: bad = keep(&st->commits, &st->nc, &st->cc, p, payload, seq); break;
   case PLOG_TAG: bad = keep(&st->tags, &st->nt, &st->ct, p, payload, seq); break;
   case PLOG_VOID: bad = keep(&st->voids, &st->nv, &st->cv, p, payload, seq); break;
+  case PLOG_CUT: bad = keep(&st->cuts, &st->ncut, &st->ccut, p, payload, seq); break;
   case PLOG_COLLECTED:
     bad = h5tx__grow(&st->collected, &st->ccol, st->ncol, sizeof *st->collected, 16);
     if (!bad) st->collected[st->ncol++] = p->key;
@@ -320,6 +321,27 @@ static int apply_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
 static int tag_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   apply_arg *a = arg;
   return h5tx__apply_tag(t, a->tname, a->tlen, a->trev, err);
+}
+
+/* A cut record: the file's history cut (gc --file), if its file was
+ * rebuilt and has no later cut. */
+static int cut_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  const found *f = arg;
+  if (f->n != 16) return 0;
+  uint8_t fk[8];
+  uint64_t fid = h5tx__get_le64(f->bytes);
+  h5tx_rev cut = h5tx__get_le64(f->bytes + 8);
+  h5tx__be64(fk, fid);
+  h5tx__val v;
+  h5tx__file2 fr;
+  int rc = h5tx__idx_get(t, IDX_FILES, fk, 8, &v, err);
+  if (rc == H5TX_ENOENT) return 0;
+  if (rc || h5tx__file2_parse(v.p, v.n, &fr) != 0 || fr.cut >= cut) return rc;
+  h5tx__buf b = {0};
+  rc = h5tx__file2_recut(&b, &fr, cut) ? oom(err)
+                                       : h5tx__idx_put(t, IDX_FILES, fk, 8, b.p, b.n, err);
+  h5tx__buf_free(&b);
+  return rc;
 }
 
 static int collected_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
@@ -381,9 +403,9 @@ static void st_free(repair_st *st) {
     free(st->w[k].p);
   free(st->w);
   free(st->collected);
-  found *lists[3] = {st->commits, st->tags, st->voids};
-  size_t counts[3] = {st->nc, st->nt, st->nv};
-  for (int m = 0; m < 3; m++) {
+  found *lists[4] = {st->commits, st->tags, st->voids, st->cuts};
+  size_t counts[4] = {st->nc, st->nt, st->nv, st->ncut};
+  for (int m = 0; m < 4; m++) {
     for (size_t k = 0; k < counts[m]; k++)
       free(lists[m][k].bytes);
     free(lists[m]);
@@ -462,6 +484,8 @@ int h5tx__repair_index(h5tx__kv *kv, h5tx__plog *l, h5tx__say_fn sayf, void *say
     apply_arg a = {.trev = st.collected[k]};
     if (a.trev <= last) rc = h5tx__kv_write(kv, collected_fn, &a, 0, err);
   }
+  for (size_t k = 0; k < st.ncut && rc == 0; k++)
+    rc = h5tx__kv_write(kv, cut_fn, &st.cuts[k], 0, err);
   /* one flush at the end makes the rebuilt index durable */
   if (rc == 0) rc = h5tx__kv_write(kv, final_fn, &last, 1, err);
   *head = last;

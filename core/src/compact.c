@@ -302,7 +302,8 @@ static int on_rec(void *arg, const h5tx__place *p, const void *payload, h5tx_err
   }
   case PLOG_COMMIT:
   case PLOG_VOID:
-  case PLOG_COLLECTED: copy = 1; break;
+  case PLOG_COLLECTED:
+  case PLOG_CUT: copy = 1; break;
   case PLOG_TAG: copy = tag_current(st, payload, p->stored); break;
   default: st->unknown = 1; /* a newer h5tx's record: leave the segment */
   }

@@ -49,8 +49,13 @@ int h5tx_diff(h5tx_store *s, const char *name, h5tx_rev a, h5tx_rev b, h5tx_diff
   if (b == H5TX_HEAD) b = head;
   h5tx_stat sa, sb;
   h5tx_error ignore;
-  int has_a = h5tx__stat(s, t, name, a, &sa, &ignore) == 0;
-  int has_b = h5tx__stat(s, t, name, b, &sb, &ignore) == 0;
+  int ra = h5tx__stat(s, t, name, a, &sa, &ignore), rb = h5tx__stat(s, t, name, b, &sb, &ignore);
+  if (ra == H5TX_EGONE || rb == H5TX_EGONE) { /* gc --file dropped that revision of it */
+    if (err) *err = ignore;
+    rc = H5TX_EGONE;
+    goto out;
+  }
+  int has_a = ra == 0, has_b = rb == 0;
   if (!has_a && !has_b) {
     rc = h5tx__err(err, H5TX_ENOENT, "store %s: no file '%s' at revision %llu or %llu", s->path,
                    name, (unsigned long long)a, (unsigned long long)b);

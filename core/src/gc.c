@@ -130,6 +130,8 @@ typedef struct gc_arg {
   h5tx_store *s;
   const h5tx_gc_opts *o;
   h5tx_rev drop_lo, drop_hi; /* h5tx_gc_drop: collect these only (0: o's rules) */
+  uint64_t cut_fid;          /* h5tx_gc_file: sweep this file's versions only, */
+  h5tx_rev cut;              /* dropping those no revision >= cut reads */
   pin_collect pins;
   revset tags, doomed;
   h5tx_gc_result res;
@@ -378,8 +380,18 @@ static int sweep_run(h5tx__txn *t, sweep_arg *sa, h5tx_error *err) {
     int rc = h5tx__kv_cursor(t, table, &c, err);
     if (rc) return rc;
     h5tx__val k, v;
+    uint8_t fpre[8];
+    h5tx__be64(fpre, a->cut_fid);
+    if (a->cut_fid && !w->from_len) { /* one file: from its first key */
+      memcpy(w->from, fpre, 8);
+      w->from_len = 8;
+    }
     rc = h5tx__kv_seek(c, w->from_len ? w->from : NULL, w->from_len, &k, &v, err);
     while (rc == 0) {
+      if (a->cut_fid && (k.n < 8 || memcmp(k.p, fpre, 8) != 0)) {
+        rc = H5TX_ENOENT; /* past the file: this table is done */
+        break;
+      }
       if ((dropped >= sa->limit || visited >= sa->visit) && k.n <= sizeof w->from) {
         /* the next batch starts here */
         memcpy(w->from, k.p, k.n);
@@ -406,12 +418,13 @@ static int sweep_run(h5tx__txn *t, sweep_arg *sa, h5tx_error *err) {
         w->prev_len = g;
         w->have_prev = 1;
         /* The newest version of a group: live until its file's end. */
-        w->upper = files ? ends_get(&a->ends, fid) : UINT64_MAX;
+        w->upper = files && !a->cut_fid ? ends_get(&a->ends, fid) : UINT64_MAX;
       }
       /* A version committed after phase 2 began is never dropped: the
        * kept set does not know its revision. */
-      int keep = r > a->head || revset_any(&a->kept, r, w->upper) ||
-                 (files && origin_any(&a->origs, fid, r, w->upper));
+      int keep = a->cut_fid ? w->upper > a->cut
+                            : r > a->head || revset_any(&a->kept, r, w->upper) ||
+                                  (files && origin_any(&a->origs, fid, r, w->upper));
       w->upper = r;
       if (!keep) {
         if (table == IDX_PAGES) {
@@ -446,7 +459,9 @@ static int sweep_run(h5tx__txn *t, sweep_arg *sa, h5tx_error *err) {
     h5tx__kv_cursor_close(c);
     if (rc != H5TX_ENOENT) return rc;
     /* the next table */
-    w->table = table == IDX_PAGES ? IDX_LENGTHS : table == IDX_LENGTHS ? IDX_NAMES : -1;
+    w->table = table == IDX_PAGES     ? IDX_LENGTHS
+               : table == IDX_LENGTHS ? (a->cut_fid ? -1 : IDX_NAMES)
+                                      : -1;
     w->from_len = 0;
     w->have_prev = 0;
   }
@@ -559,14 +574,9 @@ static int dry_phase2(gc_arg *a, h5tx_error *err) {
   return rc;
 }
 
-static int gc_run(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_rev drop_lo, h5tx_rev drop_hi,
-                  h5tx_gc_result *out, h5tx_error *err) {
-  if (out) memset(out, 0, sizeof *out);
-  if (s->read_only && !opts->dry_run)
-    return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot collect garbage",
-                     s->path);
-  if (!s->pins)
-    return h5tx__err(err, H5TX_EROFS, "store %s: no reader table; cannot collect safely", s->path);
+/* Runs of gc are serialised by an flock on the live table (a backup takes
+ * it too). 0 with *fd holding it (close it to let go), or an error. */
+static int gc_lock(h5tx_store *s, int *fd, h5tx_error *err) {
   char lp[4200];
   snprintf(lp, sizeof lp, "%s/" H5TX__PINS_FILE, s->path);
   int lock = open(lp, O_RDWR | O_CLOEXEC);
@@ -576,8 +586,22 @@ static int gc_run(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_rev drop_lo, h5t
     return h5tx__err(err, h5tx__errno_code(e), "store %s: locking for gc: %s", s->path,
                      strerror(e));
   }
+  *fd = lock;
+  return 0;
+}
+
+static int gc_run(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_rev drop_lo, h5tx_rev drop_hi,
+                  h5tx_gc_result *out, h5tx_error *err) {
+  if (out) memset(out, 0, sizeof *out);
+  if (s->read_only && !opts->dry_run)
+    return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot collect garbage",
+                     s->path);
+  if (!s->pins)
+    return h5tx__err(err, H5TX_EROFS, "store %s: no reader table; cannot collect safely", s->path);
+  int lock, rc = gc_lock(s, &lock, err);
+  if (rc) return rc;
   gc_arg a = {.s = s, .o = opts, .drop_lo = drop_lo, .drop_hi = drop_hi};
-  int rc = scan_pins(s, &a.pins, err);
+  rc = scan_pins(s, &a.pins, err);
   h5tx__test_stop("gc-phase1");
   if (rc == 0 && opts->dry_run) {
     h5tx__txn *t;
@@ -648,4 +672,165 @@ int h5tx_gc_drop(h5tx_store *s, h5tx_rev from, h5tx_rev to, int dry_run, h5tx_gc
                      s->path, (unsigned long long)from, (unsigned long long)to);
   h5tx_gc_opts o = {0, 0, dry_run};
   return gc_run(s, &o, from, to, out, err);
+}
+
+/* ---- one file's history (h5tx_gc_file) ------------------------------------ */
+
+typedef struct file_cut {
+  gc_arg *a;
+  const char *name;
+  uint64_t keep;
+  uint64_t fid;
+  h5tx_rev head, cut, old_cut;
+  h5tx__file2 fr;
+  h5tx__buf rec; /* the files record, copied */
+} file_cut;
+
+/* Where the cut goes: the keep-th newest change of the file (its length
+ * entries: every commit that changes a file writes one), lowered to the
+ * oldest tag and the oldest live reader below it. */
+static int choose_cut(h5tx__txn *t, file_cut *fc, h5tx_error *err) {
+  gc_arg *a = fc->a;
+  int rc = h5tx__meta2_get(t, "head", &fc->head, err);
+  if (rc == 0) rc = h5tx__name_lookup(t, fc->name, fc->head, &fc->fid, NULL, err);
+  if (rc == H5TX_ENOENT || (rc == 0 && !fc->fid))
+    return h5tx__err(err, H5TX_ENOENT, "store %s: no file '%s' at head (revision %llu)", a->s->path,
+                     fc->name, (unsigned long long)fc->head);
+  if (rc) return rc;
+  uint8_t fk[8];
+  h5tx__val v;
+  h5tx__be64(fk, fc->fid);
+  if ((rc = h5tx__idx_get(t, IDX_FILES, fk, 8, &v, err))) return rc;
+  if (h5tx__file2_parse(v.p, v.n, &fc->fr) != 0)
+    return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s': malformed file record", a->s->path,
+                     fc->name);
+  fc->rec.n = 0;
+  if (h5tx__buf_add(&fc->rec, v.p, v.n)) return oom(err);
+  h5tx__file2_parse(fc->rec.p, fc->rec.n, &fc->fr); /* pointing into the copy */
+  fc->old_cut = fc->fr.cut;
+  /* its changes, newest first: lengths keys (fid, ~rev) */
+  h5tx__cur *c;
+  if ((rc = h5tx__kv_cursor(t, IDX_LENGTHS, &c, err))) return rc;
+  h5tx__val k;
+  uint64_t n = 0;
+  fc->cut = 0;
+  int r = h5tx__kv_seek(c, fk, 8, &k, &v, err);
+  while (r == 0 && k.n == H5TX_LEN_KEY && memcmp(k.p, fk, 8) == 0) {
+    if (++n == fc->keep) {
+      fc->cut = h5tx__key_rev(&k);
+      break;
+    }
+    r = h5tx__kv_next(c, &k, &v, err);
+  }
+  h5tx__kv_cursor_close(c);
+  if (r && r != H5TX_ENOENT) return r;
+  for (size_t i = 0; fc->cut && i < a->tags.n; i++)
+    if (a->tags.v[i] < fc->cut) fc->cut = a->tags.v[i];
+  for (size_t i = 0; fc->cut && i < a->pins.set.n; i++)
+    if (a->pins.set.v[i] < fc->cut) fc->cut = a->pins.set.v[i];
+  if (fc->cut <= fc->old_cut) fc->cut = fc->old_cut; /* never moved back */
+  return 0;
+}
+
+static int tags_of(void *arg, const char *name, h5tx_rev rev) {
+  (void)name;
+  return revset_add(arg, rev) ? H5TX_ENOMEM : 0;
+}
+
+static int cut_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  file_cut *fc = arg;
+  h5tx__buf b = {0};
+  int rc = h5tx__file2_recut(&b, &fc->fr, fc->cut) ? oom(err) : 0;
+  uint8_t fk[8];
+  h5tx__be64(fk, fc->fid);
+  if (rc == 0) rc = h5tx__idx_put(t, IDX_FILES, fk, 8, b.p, b.n, err);
+  h5tx__buf_free(&b);
+  return rc;
+}
+
+int h5tx_gc_file(h5tx_store *s, const char *name, uint64_t keep_last, int dry_run, h5tx_rev *cut,
+                 h5tx_gc_result *out, h5tx_error *err) {
+  if (out) memset(out, 0, sizeof *out);
+  if (cut) *cut = 0;
+  int rc = h5tx__check_name(name, err);
+  if (rc) return rc;
+  if (keep_last == 0)
+    return h5tx__err(err, H5TX_EINVAL, "store %s: gc of '%s': keep at least its newest version",
+                     s->path, name);
+  if (s->read_only && !dry_run)
+    return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot collect garbage",
+                     s->path);
+  if (!s->pins)
+    return h5tx__err(err, H5TX_EROFS, "store %s: no reader table; cannot collect safely", s->path);
+  int lock;
+  if ((rc = gc_lock(s, &lock, err))) return rc;
+  h5tx_gc_opts o = {0, 0, dry_run};
+  gc_arg a = {.s = s, .o = &o};
+  file_cut fc = {.a = &a, .name = name, .keep = keep_last};
+  rc = scan_pins(s, &a.pins, err);
+  if (rc == 0 && h5tx_tags(s, tags_of, &a.tags, err) != 0) rc = err ? err->code : H5TX_ENOMEM;
+  if (rc == 0) revset_sort(&a.tags);
+  h5tx__txn *t;
+  if (rc == 0 && (rc = h5tx__kv_read(s->kv, &t, err)) == 0) {
+    rc = choose_cut(t, &fc, err);
+    h5tx__kv_done(t);
+  }
+  a.cut_fid = fc.fid;
+  a.cut = fc.cut;
+  int sync = s->durability == H5TX_SYNC;
+  sweep_arg sa = {.a = &a,
+                  .dry = dry_run,
+                  .limit = dry_run ? SIZE_MAX : GC_BATCH,
+                  .visit = dry_run ? SIZE_MAX : GC_VISIT};
+  if (rc == 0 && fc.cut && dry_run) {
+    sa.work.table = IDX_PAGES;
+    if ((rc = h5tx__kv_read(s->kv, &t, err)) == 0) {
+      rc = sweep_run(t, &sa, err);
+      h5tx__kv_done(t);
+    }
+    sa.cur = sa.work;
+  } else if (rc == 0 && fc.cut) {
+    /* the cut in the log, flushed, before the index has it (repair) */
+    if (fc.cut > fc.old_cut) {
+      uint8_t pl[16];
+      h5tx__le64(pl, fc.fid);
+      h5tx__le64(pl + 8, fc.cut);
+      h5tx__plog_rec r = {.kind = PLOG_CUT,
+                          .enc = PLOG_ENC_RAW,
+                          .key = fc.fid,
+                          .raw = 16,
+                          .payload = pl,
+                          .stored = 16};
+      h5tx__place at;
+      rc = h5tx__plog_append(s->log, 0, &r, 1, &at, err);
+      if (rc == 0) rc = h5tx__plog_flush(s->log, err);
+      if (rc == 0) rc = h5tx__kv_write(s->kv, cut_fn, &fc, sync, err);
+    }
+    /* A snapshot that looked the file up before the cut may read it on:
+     * pins are published before a snapshot looks anything up, so the
+     * versions of every revision held now stay. */
+    a.pins.set.n = 0;
+    if (rc == 0) rc = scan_pins(s, &a.pins, err);
+    for (size_t i = 0; rc == 0 && i < a.pins.set.n; i++)
+      if (a.pins.set.v[i] < a.cut) a.cut = a.pins.set.v[i];
+    /* then its versions that no revision from the cut on reads, in
+     * batches (also when the cut stands already: a gc stopped half-way) */
+    sa.cur.table = IDX_PAGES;
+    while (rc == 0 && sa.cur.table >= 0) {
+      rc = h5tx__kv_write(s->kv, sweep_batch, &sa, sync, err);
+      if (rc == 0) sa.cur = sa.work;
+    }
+    if (rc == 0) rc = h5tx__compact(s, NULL, err);
+  }
+  flock(lock, LOCK_UN);
+  close(lock);
+  if (rc == 0 && out) {
+    out->versions_freed = sa.cur.versions;
+    out->bytes_freed = sa.cur.bytes;
+  }
+  if (rc == 0 && cut) *cut = fc.cut;
+  h5tx__buf_free(&fc.rec);
+  free(a.pins.set.v);
+  free(a.tags.v);
+  return rc;
 }

@@ -76,6 +76,11 @@ int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx
     return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' (id %llu) has no valid file record",
                      s->path, name, (unsigned long long)fid);
   if (rc) return rc;
+  if (fr.cut && rev < fr.cut)
+    return h5tx__err(err, H5TX_EGONE,
+                     "store %s: file '%s' at revision %llu: its history before revision %llu was "
+                     "dropped (gc --file)",
+                     s->path, name, (unsigned long long)rev, (unsigned long long)fr.cut);
   rc = h5tx__length_lookup(t, fid, rev, &st->length, &st->changed, err);
   if (rc == H5TX_ENOENT)
     return h5tx__err(err, H5TX_ECORRUPT, "store %s: file '%s' has no length at revision %llu",

@@ -26,7 +26,8 @@ enum {
   PLOG_VOID = 3,
   PLOG_TAG = 4,
   PLOG_SEAL = 5,
-  PLOG_COLLECTED = 6
+  PLOG_COLLECTED = 6,
+  PLOG_CUT = 7 /* gc --file: a file's history cut (docs/FORMAT.md) */
 };
 enum { PLOG_ENC_ZERO = 0, PLOG_ENC_RAW = 1, PLOG_ENC_ZSTD = 2, PLOG_ENC_EXTERNAL = 3 };
 

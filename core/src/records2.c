@@ -301,8 +301,24 @@ int h5tx__file2_parse(const void *v, size_t n, h5tx__file2 *f) {
   f->origin_rev = h5tx__get_le64(p + 24);
   f->name = (const char *)p + 32;
   f->name_len = n - 32;
+  f->cut = 0;
+  if (f->flags & H5TX_FILE_CUT) {
+    if (n < 40) return -1;
+    f->name_len -= 8;
+    f->cut = h5tx__get_le64(p + n - 8);
+  }
   if (f->page_size == 0 || (f->page_size & (f->page_size - 1))) return -1;
   return 0;
+}
+
+int h5tx__file2_recut(h5tx__buf *b, const h5tx__file2 *f, h5tx_rev cut) {
+  uint8_t c[8];
+  if (h5tx__file2_encode(b, f->page_size, f->created, f->origin_fid, f->origin_rev, f->name,
+                         f->name_len))
+    return -1;
+  h5tx__le32(b->p + 4, f->flags | H5TX_FILE_CUT);
+  h5tx__le64(c, cut);
+  return h5tx__buf_add(b, c, 8);
 }
 
 int h5tx__commit2_parse(const void *v, size_t n, h5tx__commit2 *c) {

@@ -101,10 +101,14 @@ typedef struct h5tx__file2 {
   h5tx_rev origin_rev;
   const char *name;
   size_t name_len;
+  h5tx_rev cut; /* flag H5TX_FILE_CUT: history before it dropped; else 0 */
 } h5tx__file2;
-/* -1 if `n` bytes at `v` are no files record (shorter than 32 bytes, or a
- * page size that is not a power of two). */
+#define H5TX_FILE_CUT 1u
+/* -1 if `n` bytes at `v` are no files record (shorter than 32 bytes, or 40
+ * with a cut, or a page size that is not a power of two). */
 int h5tx__file2_parse(const void *v, size_t n, h5tx__file2 *f);
+/* `f` (parsed) again into `b`, with its history cut at `cut`. */
+int h5tx__file2_recut(h5tx__buf *b, const h5tx__file2 *f, h5tx_rev cut);
 
 /* A commits value (before the index's check), parsed; host, message and
  * fids point into it. */

@@ -234,9 +234,17 @@ int h5tx_snap_list(h5tx_snap *snap, const char *prefix, h5tx_list_fn fn, void *a
           (rc = h5tx__idx_value(IDX_NAMES, &k, &v, err)))
         break;
       if (k.n == kl && memcmp(k.p, key, nlen + 1) == 0 && v.n == 8 && h5tx__get_le64(v.p) != 0) {
-        if ((rc = h5tx__stat(s, t, name, snap->rev, &batch[n].st, err))) break;
-        memcpy(batch[n].name, name, nlen + 1);
-        n++;
+        h5tx_error gone = {0};
+        rc = h5tx__stat(s, t, name, snap->rev, &batch[n].st, &gone);
+        if (rc == H5TX_EGONE) { /* its history here was dropped (gc --file) */
+          rc = 0;
+        } else if (rc) {
+          if (err) *err = gone;
+          break;
+        } else {
+          memcpy(batch[n].name, name, nlen + 1);
+          n++;
+        }
       }
       /* Skip every other entry of this name: name || 01 sorts after them. */
       memcpy(from, name, nlen);

@@ -255,3 +255,48 @@ def test_gc_drop_range(tmp_path, store):
     h5tx("gc", store, "--drop", "3..5", "--keep-last", "2", code=2)
     p = h5tx("gc", store, "--drop", "1..nosuchtag", code=1)   # as export NAME@nosuchtag
     assert "nosuchtag" in p.err
+
+
+def test_gc_file_history(tmp_path, store):
+    content = history(tmp_path, store, 8)                 # f: revisions 1-8
+    other = os.urandom(200000)
+    h5tx("import", write(tmp_path / "o", other), "%s/g" % store)   # 9
+    for r in range(10, 13):                                # f again: 10-12
+        h5tx("import", write(tmp_path / "src", content(r)), "%s/f" % store)
+    h5tx("tag", store, "t5", 5)
+    before = h5tx_json("stats", store)["live_bytes"]
+    dry = h5tx_json("gc", store, "--file", "f", "--keep-last", 3, "--dry-run")
+    # the third newest change of f is 10, but tag t5 keeps f from 5 on
+    assert dry["history_from"] == 5 and dry["dry_run"] and dry["versions_freed"] > 0
+    h5tx("tag", "-d", store, "t5")
+    with Holder("snap", store, 7) as reader:
+        j = h5tx_json("gc", store, "--file", "f", "--keep-last", 3)
+        assert j["history_from"] == 7          # the reader holds revision 7
+        assert reader.pid > 0
+    p = h5tx("gc", store, "--file", "f", "--keep-last", 3)
+    assert p.out.startswith("dropped f's history before revision 10\nfreed ")
+    assert h5tx_json("stats", store)["live_bytes"] < before
+    # f reads from 10 on; before it, f is gone while g and the revisions stay
+    for r in (10, 11, 12):
+        assert h5tx("export", "%s/f@%d" % (store, r), "-").stdout == content(r)
+    for r in (1, 7, 9):
+        p = h5tx("export", "%s/f@%d" % (store, r), "-", code=1)
+        assert "history before revision 10 was dropped" in p.err
+    assert h5tx("export", "%s/g@9" % store, "-").stdout == other
+    assert [f["name"] for f in h5tx_json("ls", "%s@9" % store)["files"]] == ["g"]
+    assert h5tx_json("log", store)["commits"][-1]["collected"] is False
+    assert h5tx_json("verify", store)["ok"]
+    # nothing more to drop; never moved back
+    p = h5tx("gc", store, "--file", "f", "--keep-last", 3)
+    assert p.out.startswith("dropped f's history before revision 10\nfreed 0 page versions")
+    assert h5tx_json("gc", store, "--file", "f", "--keep-last", 50)["history_from"] == 10
+    # repair rebuilds the cut from the page log
+    h5tx("repair", store)
+    h5tx("export", "%s/f@9" % store, "-", code=1)
+    assert h5tx("export", "%s/f@11" % store, "-").stdout == content(11)
+    # usage and missing files
+    h5tx("gc", store, "--file", "f", code=2)
+    h5tx("gc", store, "--file", "f", "--keep-last", 0, code=2)
+    h5tx("gc", store, "--file", "f", "--keep-last", 2, "--drop", "1..2", code=2)
+    p = h5tx("gc", store, "--file", "nope", "--keep-last", 2, code=1)
+    assert "nope" in p.err
