@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -122,13 +121,8 @@ int h5tx_store_backup(h5tx_store *s, const char *dest, h5tx_rev *head, uint64_t 
   if (lstat(dest, &st) == 0)
     return h5tx__err(err, H5TX_EEXIST, "backup %s: it exists already (a backup makes a new store)",
                      dest);
-  char *d1 = strdup(dest), *d2 = strdup(dest);
-  if (!d1 || !d2) {
-    free(d1);
-    free(d2);
-    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-  }
-  const char *parent = dirname(d1), *base = basename(d2);
+  char *parent, *base;
+  if (h5tx__path_split(dest, &parent, &base)) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   char tmp[4096], lp[4200];
   int lock = -1, rc = 0;
   uint64_t copied = 0;
@@ -154,8 +148,8 @@ int h5tx_store_backup(h5tx_store *s, const char *dest, h5tx_rev *head, uint64_t 
     rc = sync_dir(dest, parent, err);
 out:
   if (lock >= 0) close(lock); /* the flock goes with it */
-  free(d1);
-  free(d2);
+  free(parent);
+  free(base);
   if (rc == 0 && head) *head = h;
   if (rc == 0 && bytes) *bytes = copied;
   return rc;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -69,6 +70,19 @@ static int remove_one(const char *p, const struct stat *st, int flag, struct FTW
   (void)ftw;
   remove(p);
   return 0;
+}
+
+int h5tx__path_split(const char *path, char **parent, char **base) {
+  char *d1 = strdup(path), *d2 = strdup(path);
+  *parent = d1 ? strdup(dirname(d1)) : NULL;
+  *base = d2 ? strdup(basename(d2)) : NULL;
+  free(d1);
+  free(d2);
+  if (*parent && *base) return 0;
+  free(*parent);
+  free(*base);
+  *parent = *base = NULL;
+  return -1;
 }
 
 void h5tx__remove_tree(const char *dir) { nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS); }

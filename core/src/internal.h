@@ -105,6 +105,10 @@ int h5tx__sync_dir(const char *dir);
 int h5tx__make_tmp_dir(const char *what, const char *path, const char *parent, const char *base,
                        char *tmp, size_t cap, h5tx_error *err);
 
+/* The directory part and the last part of `path` (dirname and basename),
+ * each malloc'd: 0, or -1 out of memory (both NULL). */
+int h5tx__path_split(const char *path, char **parent, char **base);
+
 /* Remove directory `dir` and everything under it, as far as it can. */
 void h5tx__remove_tree(const char *dir);
 

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -117,15 +116,12 @@ static int create_store(const char *path, const h5tx_store_opts *o, h5tx_error *
   if (!ends_with(path, ".h5tx") || strlen(path) <= 5)
     return h5tx__err(err, H5TX_EINVAL, "cannot create store %s: a store's name must end in .h5tx",
                      path);
-  char *dup = strdup(path);
-  if (!dup) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-  char *base = strdup(basename(dup));
-  char *parent = strdup(dirname(dup));
-  free(dup);
+  char *base, *parent;
+  int split = h5tx__path_split(path, &parent, &base);
   char tmp[4096];
   int rc = 0;
   struct stat st;
-  if (!base || !parent) {
+  if (split) {
     rc = h5tx__err(err, H5TX_ENOMEM, "out of memory");
     goto out;
   }
