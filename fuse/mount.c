@@ -44,25 +44,33 @@ static int fail(h5tx_error *err, int code, const char *fmt, ...) {
   return code;
 }
 
+/* The driver's keys, which choose or open something a mount has of its
+ * own: refused by name. */
+static const char *const driver_keys[] = {"store", "commit", "plain", NULL};
+
+static int driver_key(void *arg, const char *key, const char *value, h5tx_error *err) {
+  (void)arg;
+  (void)value;
+  if (strcmp(key, "store") == 0)
+    return fail(err, H5TX_EINVAL,
+                "config key 'store' does not apply to a mount (the store is its first argument)");
+  if (strcmp(key, "commit") == 0)
+    return fail(err, H5TX_EINVAL,
+                "config key 'commit' does not apply to a mount (it commits at fsync and close)");
+  return fail(err, H5TX_EINVAL, "config key '%s' does not apply to a mount", key);
+}
+
 /* The writers' settings; keys that choose or open something else are
  * refused by name. */
 static int parse_config(const char *text, h5tx_config *cfg, h5tx_error *err) {
   h5tx_config_init(cfg);
-  int rc = h5tx_config_parse(text, cfg, err);
+  int rc = h5tx_config_parse_with(text, cfg, driver_keys, driver_key, NULL, err);
   if (rc) return rc;
   h5tx_config d;
   h5tx_config_init(&d);
-  if (strcmp(cfg->store, d.store) != 0)
-    return fail(err, H5TX_EINVAL,
-                "config key 'store' does not apply to a mount (the store is its first argument)");
   if (strcmp(cfg->rev, d.rev) != 0)
     return fail(err, H5TX_EINVAL,
                 "config key 'rev' does not apply to a mount (revisions are its @REV directories)");
-  if (cfg->commit != d.commit)
-    return fail(err, H5TX_EINVAL,
-                "config key 'commit' does not apply to a mount (it commits at fsync and close)");
-  if (cfg->plain != d.plain)
-    return fail(err, H5TX_EINVAL, "config key 'plain' does not apply to a mount");
   if (cfg->message[0])
     return fail(err, H5TX_EINVAL,
                 "config key 'message' does not apply to a mount (its commits name the program)");

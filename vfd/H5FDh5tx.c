@@ -165,11 +165,70 @@ static const char *commit_message(const char *configured, const char *why, char 
 
 /* ---- config and names ---------------------------------------------------- */
 
+enum { COMMIT_FLUSH = 0, COMMIT_CLOSE = 1 };
+
+/* The driver's config: core's keys (h5tx_config) and the keys only the
+ * driver knows, which it parses itself (DESIGN.md, "Layers"). */
+typedef struct drv_config {
+  h5tx_config core;
+  char store[H5TX_CONFIG_MAX]; /* store=DIR.h5tx: plain names are opened
+                                  inside this store ("" for none) */
+  int commit;                  /* commit=flush (default: on every flush and
+                                  on close) | close (only on close) */
+  int plain;                   /* plain=yes (default): a name outside any
+                                  store is a plain POSIX file; no: an error */
+} drv_config;
+
+static const char *const drv_keys[] = {"store", "commit", "plain", NULL};
+
+static int drv_key(void *arg, const char *key, const char *val, h5tx_error *err) {
+  drv_config *c = arg;
+  if (strcmp(key, "store") == 0) {
+    size_t n = strlen(val);
+    if (n == 0) return h5tx_config_bad(err, key, val, "empty store path");
+    if (n >= sizeof c->store) return h5tx_config_bad(err, key, val, "path too long");
+    if (n < 6 || strcmp(val + n - 5, ".h5tx") != 0)
+      return h5tx_config_bad(err, key, val, "a store's name ends in .h5tx");
+    memcpy(c->store, val, n + 1);
+  } else if (strcmp(key, "commit") == 0) {
+    if (strcmp(val, "flush") == 0)
+      c->commit = COMMIT_FLUSH;
+    else if (strcmp(val, "close") == 0)
+      c->commit = COMMIT_CLOSE;
+    else
+      return h5tx_config_bad(err, key, val, "expected flush or close");
+  } else if (strcmp(key, "plain") == 0) {
+    if (strcmp(val, "yes") == 0)
+      c->plain = 1;
+    else if (strcmp(val, "no") == 0)
+      c->plain = 0;
+    else
+      return h5tx_config_bad(err, key, val, "expected yes or no");
+  }
+  return 0;
+}
+
+static void drv_config_init(drv_config *c) {
+  memset(c, 0, sizeof *c);
+  h5tx_config_init(&c->core);
+  c->commit = COMMIT_FLUSH;
+  c->plain = 1;
+}
+
+/* Parse `text` over `c`: core's keys by core, the driver's here. `c` is
+ * unchanged on error. */
+static int drv_config_parse(const char *text, drv_config *c, h5tx_error *err) {
+  drv_config n = *c;
+  int rc = h5tx_config_parse_with(text, &n.core, drv_keys, drv_key, &n, err);
+  if (rc == 0) *c = n;
+  return rc;
+}
+
 /* The config of `fapl`: from H5Pset_fapl_h5tx's info, or (1.14) the driver
  * config string that HDF5_DRIVER_CONFIG / --vfd-info / H5Pset_driver_by_name
  * set. */
-static int fapl_config(hid_t fapl, h5tx_config *cfg) {
-  h5tx_config_init(cfg);
+static int fapl_config(hid_t fapl, drv_config *cfg) {
+  drv_config_init(cfg);
   h5tx_error e = {0};
   const char *text = NULL;
   const H5FD_h5tx_fapl_t *fa = NULL;
@@ -194,7 +253,7 @@ static int fapl_config(hid_t fapl, h5tx_config *cfg) {
     if (n > 0) text = buf;
   }
 #endif
-  if (h5tx_config_parse(text, cfg, &e) != 0) {
+  if (drv_config_parse(text, cfg, &e) != 0) {
     FAIL(H5E_BADVALUE, "%s", e.msg);
     return -1;
   }
@@ -215,7 +274,7 @@ static void target_free(target *t) {
 }
 
 /* Split `name` into store, file and revision. 0, or -1 with an error. */
-static int resolve(const char *name, const h5tx_config *cfg, target *t) {
+static int resolve(const char *name, const drv_config *cfg, target *t) {
   memset(t, 0, sizeof *t);
   const char *inner = NULL;
   size_t slen = 0;
@@ -260,14 +319,14 @@ static int resolve(const char *name, const h5tx_config *cfg, target *t) {
     }
     t->spec = strdup(at + 1);
   }
-  if (cfg->rev[0]) {
-    if (t->spec && strcmp(t->spec, cfg->rev) != 0) {
+  if (cfg->core.rev[0]) {
+    if (t->spec && strcmp(t->spec, cfg->core.rev) != 0) {
       FAIL(H5E_BADVALUE, "'%s' asks for revision '%s' but the config says rev=%s", name, t->spec,
-           cfg->rev);
+           cfg->core.rev);
       target_free(t);
       return -1;
     }
-    if (!t->spec) t->spec = strdup(cfg->rev);
+    if (!t->spec) t->spec = strdup(cfg->core.rev);
   }
   if (!t->store || !t->file) {
     FAIL(H5E_CANTALLOC, "out of memory");
@@ -342,10 +401,10 @@ herr_t H5Pset_fapl_h5tx(hid_t fapl, const char *config) {
     FAIL(H5E_BADVALUE, "config string longer than %d bytes", H5FD_H5TX_CONFIG_MAX - 1);
     return -1;
   }
-  h5tx_config cfg;
-  h5tx_config_init(&cfg);
+  drv_config cfg;
+  drv_config_init(&cfg);
   h5tx_error e = {0};
-  if (h5tx_config_parse(config, &cfg, &e) != 0) {
+  if (drv_config_parse(config, &cfg, &e) != 0) {
     FAIL(H5E_BADVALUE, "%s", e.msg);
     return -1;
   }
@@ -547,7 +606,7 @@ static herr_t h5tx_term(void) {
   return 0;
 }
 
-static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cfg) {
+static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cfg, int commit) {
   h5tx_error e = {0};
   int rdwr = (flags & H5F_ACC_RDWR) != 0;
   if (rdwr && t->spec) {
@@ -561,7 +620,7 @@ static H5FD_t *open_store(const target *t, unsigned flags, const h5tx_config *cf
   if (!f) return NULL;
   f->store_path = strdup(t->store);
   f->name = strdup(t->file);
-  f->commit_on_flush = cfg->commit == H5TX_COMMIT_FLUSH;
+  f->commit_on_flush = commit == COMMIT_FLUSH;
   f->message = cfg->message[0] ? strdup(cfg->message) : NULL;
   h5tx_store_opts so;
   h5tx_store_opts_init(&so);
@@ -612,11 +671,11 @@ static H5FD_t *h5tx_open(const char *name, unsigned flags, hid_t fapl, haddr_t m
     FAIL(H5E_BADVALUE, "empty file name");
     return NULL;
   }
-  h5tx_config cfg;
+  drv_config cfg;
   if (fapl_config(fapl, &cfg) != 0) return NULL;
   target t;
   if (resolve(name, &cfg, &t) != 0) return NULL;
-  H5FD_t *f = t.store ? open_store(&t, flags, &cfg) : open_plain(name, flags);
+  H5FD_t *f = t.store ? open_store(&t, flags, &cfg.core, cfg.commit) : open_plain(name, flags);
   target_free(&t);
   return f;
 }
@@ -916,7 +975,7 @@ static herr_t h5tx_unlock(H5FD_t *file) {
 #if H5_VERSION_GE(1, 14, 0)
 /* H5Fdelete: a file in a store is removed from head as one commit. */
 static herr_t h5tx_delete(const char *name, hid_t fapl) {
-  h5tx_config cfg;
+  drv_config cfg;
   if (fapl_config(fapl, &cfg) != 0) return -1;
   target t;
   if (resolve(name, &cfg, &t) != 0) return -1;
@@ -932,7 +991,7 @@ static herr_t h5tx_delete(const char *name, hid_t fapl) {
   h5tx_error e = {0};
   h5tx_store *s = NULL;
   char buf[128];
-  const char *msg = commit_message(cfg.message, "delete", buf, sizeof buf);
+  const char *msg = commit_message(cfg.core.message, "delete", buf, sizeof buf);
   if (t.spec) {
     FAIL(H5E_CANTDELETEFILE, "cannot delete revision '%s' of '%s': revisions are immutable", t.spec,
          t.file);

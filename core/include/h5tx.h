@@ -782,33 +782,28 @@ H5TX_API int h5tx_store_backup(h5tx_store *s, const char *dest, h5tx_rev *head, 
 /* ------------------------------------------------------------------ */
 /** @name Configuration strings.
  *
- * The one parser of the `key=value;key=value` strings that select and tune
- * h5tx wherever a program hands over text (the HDF5 driver's fapl and
+ * The one parser of the `key=value;key=value` strings that tune h5tx
+ * wherever a program hands over text (the HDF5 driver's fapl and
  * HDF5_DRIVER_CONFIG, the CLI, the mount). Whitespace around keys and values
- * is ignored; empty items (";;", a trailing ";") are allowed. */
-
-enum { H5TX_COMMIT_FLUSH = 0, H5TX_COMMIT_CLOSE = 1 };
+ * is ignored; empty items (";;", a trailing ";") are allowed. Core parses
+ * the keys below; keys that only one caller understands (the driver's
+ * `store`, `commit` and `plain`) are named and parsed by that caller through
+ * h5tx_config_parse_with(). */
 
 #define H5TX_CONFIG_MAX 4096
 
 typedef struct h5tx_config {
-  char store[H5TX_CONFIG_MAX]; /**< store=DIR.h5tx: plain names are opened
-                                    inside this store ("" for none) */
-  char rev[256];               /**< rev=N|TAG: open that revision, read-only
-                                    ("" for head) */
-  uint32_t page_size;          /**< page_size=BYTES (K/M suffix), power of
-                                    two, for files created (0: store's) */
-  int codec;                   /**< codec=none|zstd|zstd:LEVEL (-1: store's) */
-  int level;                   /**< zstd level (0: store's) */
-  int commit;                  /**< commit=flush (default: commit on every
-                                    flush and on close) | close (only on close) */
-  int durability;              /**< durability=sync|nosync (-1: store's) */
-  uint64_t cache;              /**< cache=BYTES: a writer's dirty pages kept in
-                                    memory before spilling (0: default) */
-  int plain;                   /**< plain=yes (default): a name outside any
-                                    store is a plain POSIX file; no: an error */
-  char message[1024];          /**< message=TEXT: the commit message of the
-                                    revisions made ("" for the default) */
+  char rev[256];      /**< rev=N|TAG: open that revision, read-only
+                           ("" for head) */
+  uint32_t page_size; /**< page_size=BYTES (K/M suffix), power of
+                           two, for files created (0: store's) */
+  int codec;          /**< codec=none|zstd|zstd:LEVEL (-1: store's) */
+  int level;          /**< codec level (0: store's) */
+  int durability;     /**< durability=sync|nosync (-1: store's) */
+  uint64_t cache;     /**< cache=BYTES: a writer's dirty pages kept in
+                           memory before spilling (0: default) */
+  char message[1024]; /**< message=TEXT: the commit message of the
+                           revisions made ("" for the default) */
 } h5tx_config;
 
 /** Fill `c` with the defaults. */
@@ -819,9 +814,29 @@ H5TX_API void h5tx_config_init(h5tx_config *c);
  *  key whose value is bad and why. `c` is unchanged on error. */
 H5TX_API int h5tx_config_parse(const char *text, h5tx_config *c, h5tx_error *err);
 
+/** A caller's own config key `key` with value `value` (trimmed): 0, or an
+ * error in `err` (h5tx_config_bad() words it as core does). */
+typedef int (*h5tx_config_key_fn)(void *arg, const char *key, const char *value, h5tx_error *err);
+
+/** h5tx_config_parse(), where the NULL-terminated list `keys` (at most 26)
+ * names the caller's own keys: each one given is handed to `fn`, once (a
+ * key given twice is an error), and an unknown key's message lists them
+ * too. On error `c` is unchanged, but `fn` may have seen earlier items:
+ * let it fill a copy that the caller keeps only on success. */
+H5TX_API int h5tx_config_parse_with(const char *text, h5tx_config *c, const char *const *keys,
+                                    h5tx_config_key_fn fn, void *arg, h5tx_error *err);
+
+/** Fill `err` with "config key 'KEY': bad value 'VALUE': WHY".
+ * @return H5TX_EINVAL */
+H5TX_API int h5tx_config_bad(h5tx_error *err, const char *key, const char *value, const char *why);
+
 /** Write `c` back as a config string (only the keys that differ from the
  * defaults) into `buf` of `cap` bytes; returns the length it needs. */
 H5TX_API size_t h5tx_config_format(const h5tx_config *c, char *buf, size_t cap);
+
+/** The name of codec `codec` in config strings ("none", "zstd"), or NULL
+ * for a codec h5tx does not know. */
+H5TX_API const char *h5tx_codec_name(int codec);
 
 #ifdef __cplusplus
 }

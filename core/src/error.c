@@ -206,19 +206,3 @@ uint64_t h5tx__now_ns(void) {
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
-
-int h5tx__page_size_ok(uint64_t ps) {
-  return ps >= H5TX_MIN_PAGE_SIZE && ps <= H5TX_MAX_PAGE_SIZE && !(ps & (ps - 1));
-}
-
-int h5tx__check_options(const char *prefix, uint32_t ps, int codec, int durability,
-                        h5tx_error *err) {
-  if (ps && !h5tx__page_size_ok(ps))
-    return h5tx__err(err, H5TX_EINVAL, "%spage size %u is not a power of two in %u..%u", prefix, ps,
-                     H5TX_MIN_PAGE_SIZE, H5TX_MAX_PAGE_SIZE);
-  if (codec != -1 && codec != H5TX_CODEC_NONE && codec != H5TX_CODEC_ZSTD)
-    return h5tx__err(err, H5TX_EINVAL, "%sunknown codec %d", prefix, codec);
-  if (durability != -1 && durability != H5TX_SYNC && durability != H5TX_NOSYNC)
-    return h5tx__err(err, H5TX_EINVAL, "%sunknown durability %d", prefix, durability);
-  return 0;
-}

@@ -81,15 +81,15 @@ int h5tx__check_name(const char *name, h5tx_error *err);
  * part over H5TX_MAX_PART bytes. Else H5TX_EINVAL. */
 int h5tx__check_new_name(const char *name, h5tx_error *err);
 
-/* 1 if `ps` is a valid page size: a power of two, H5TX_MIN_PAGE_SIZE to
+/* 1 if `ps` is a valid page size (config.c): a power of two, H5TX_MIN_PAGE_SIZE to
  * H5TX_MAX_PAGE_SIZE. */
 int h5tx__page_size_ok(uint64_t ps);
 
-/* The one check of page size, codec and durability options (0 and -1
- * mean "not given"): H5TX_EINVAL with `prefix` ("store S: " or "") and
- * what is wrong. */
-int h5tx__check_options(const char *prefix, uint32_t page_size, int codec, int durability,
-                        h5tx_error *err);
+/* The one check of page size, codec, level and durability options
+ * (config.c; 0 and -1 mean "not given"): H5TX_EINVAL with `prefix`
+ * ("store S: " or "") and what is wrong. */
+int h5tx__check_options(const char *prefix, uint32_t page_size, int codec, int level,
+                        int durability, h5tx_error *err);
 
 /* 0 if `name` is a valid tag name, else H5TX_EINVAL. */
 int h5tx__check_tag(const char *name, h5tx_error *err);

@@ -35,7 +35,7 @@ static int ends_with(const char *s, const char *suf) {
 static int check_opts(const char *path, const h5tx_store_opts *o, h5tx_error *err) {
   char prefix[4200];
   snprintf(prefix, sizeof prefix, "store %s: ", path);
-  return h5tx__check_options(prefix, o->page_size, o->codec, o->durability, err);
+  return h5tx__check_options(prefix, o->page_size, o->codec, o->level, o->durability, err);
 }
 
 /* File systems whose locks and shared mappings do not reach across hosts,

@@ -115,6 +115,11 @@ int h5tx__store2_meta(h5tx__kv *kv, const char *store, const h5tx__marker *m, h5
       d->codec = (int)h5tx__get_le32((const uint8_t *)v.p + 4);
       d->level = (int)h5tx__get_le32((const uint8_t *)v.p + 8);
       d->durability = (int)h5tx__get_le32((const uint8_t *)v.p + 12);
+      h5tx_error why = {0, ""};
+      if (!h5tx__page_size_ok(d->page_size) || d->codec < 0 || d->durability < 0 ||
+          h5tx__check_options("", d->page_size, d->codec, d->level, d->durability, &why))
+        rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: meta/defaults are out of range: %s", store,
+                       why.msg[0] ? why.msg : "a page size, codec or durability not given");
     } else if (rc == 0 || rc == H5TX_ENOENT) {
       rc = h5tx__err(err, H5TX_ECORRUPT, "store %s: meta/defaults missing or malformed", store);
     }

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+void (*h5tx__upgrade_test_hook)(const char *dir);
+
 /* One format-1 entry that belongs to a revision. */
 typedef struct item {
   h5tx_rev rev;
@@ -422,7 +424,8 @@ out:
   if (e)
     return h5tx__err(err, h5tx__errno_code(e), "cannot upgrade store %s: syncing %s: %s", path, tmp,
                      strerror(e));
-  return 0;
+  if (h5tx__upgrade_test_hook) h5tx__upgrade_test_hook(tmp);
+  return h5tx__upgrade_check(path, tmp, id, err);
 }
 
 int h5tx__upgrade_store(const char *path, h5tx_rev *head, char *kept, size_t cap, h5tx_error *err) {

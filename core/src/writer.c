@@ -615,7 +615,8 @@ int h5tx_writer_open(h5tx_store *s, const char *name, const h5tx_writer_opts *op
   if (s->read_only)
     return h5tx__err(err, H5TX_EROFS, "store %s: opened read-only; cannot write '%s'", s->path,
                      name);
-  int rc0 = h5tx__check_options("", opts->page_size, opts->codec, opts->durability, err);
+  int rc0 =
+      h5tx__check_options("", opts->page_size, opts->codec, opts->level, opts->durability, err);
   if (rc0) return rc0;
 
   h5tx_writer *w = calloc(1, sizeof *w);

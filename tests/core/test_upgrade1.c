@@ -10,6 +10,7 @@
  * record fails the upgrade naming it. */
 #include "check.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <time.h>
 
@@ -236,6 +237,130 @@ static void say_line(void *arg, const char *line) {
   printf("repair: %s\n", line);
 }
 
+/* ---- the comparison before the rename (h5tx__upgrade_check) ---- */
+
+typedef struct edit {
+  int table;
+  uint8_t key[64];
+  size_t klen;
+  uint8_t val[8];
+  int del_fid; /* delete every page version of the first file instead */
+} edit;
+
+/* The first entry of `table` in the index `idir`: key and 8-byte value. */
+static void first_entry(const char *idir, int table, edit *ed) {
+  h5tx__kv *kv;
+  h5tx__txn *t;
+  h5tx__cur *c;
+  h5tx__val k, v;
+  OK(h5tx__idx_open(idir, 0, 1, &kv, &e));
+  OK(h5tx__kv_read(kv, &t, &e));
+  OK(h5tx__kv_cursor(t, table, &c, &e));
+  OK(h5tx__kv_seek(c, "", 0, &k, &v, &e));
+  OK(h5tx__idx_value(table, &k, &v, &e));
+  REQUIRE(k.n <= sizeof ed->key && v.n == 8);
+  ed->table = table;
+  memcpy(ed->key, k.p, k.n);
+  ed->klen = k.n;
+  memcpy(ed->val, v.p, 8);
+  h5tx__kv_cursor_close(c);
+  h5tx__kv_done(t);
+  h5tx__kv_close(kv);
+}
+
+static int edit_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
+  edit *ed = arg;
+  if (!ed->del_fid) return h5tx__idx_put(t, ed->table, ed->key, ed->klen, ed->val, 8, err);
+  /* every page version of the file of the first pages key */
+  h5tx__cur *c;
+  h5tx__val k, v;
+  int rc = h5tx__kv_cursor(t, IDX_PAGES, &c, err);
+  if (rc) return rc;
+  uint8_t fid[8], key[H5TX_PAGE_KEY];
+  rc = h5tx__kv_seek(c, "", 0, &k, &v, err);
+  REQUIRE(rc == 0 && k.n == H5TX_PAGE_KEY);
+  memcpy(fid, k.p, 8);
+  while (rc == 0 && k.n == H5TX_PAGE_KEY && memcmp(k.p, fid, 8) == 0) {
+    memcpy(key, k.p, sizeof key);
+    rc = h5tx__kv_del(t, IDX_PAGES, key, sizeof key, err);
+    if (rc == 0) rc = h5tx__kv_seek(c, key, sizeof key, &k, &v, err);
+  }
+  h5tx__kv_cursor_close(c);
+  return rc == H5TX_ENOENT ? 0 : rc;
+}
+
+static void apply_edit(const char *idir, edit *ed) {
+  h5tx__kv *kv;
+  OK(h5tx__idx_open(idir, 0, 0, &kv, &e));
+  OK(h5tx__kv_write(kv, edit_fn, ed, 1, &e));
+  h5tx__kv_close(kv);
+}
+
+/* The converted store in `dir` (index/ and log/, converted from `store`
+ * by upgrade_and_compare) passes the comparison; each change of it fails
+ * the comparison, naming what differs: a tag moved, a length changed, a
+ * file's pages gone (the bytes differ, every record still checks). */
+static void check_refuses_changes(const char *store, const char *dir) {
+  char idir[900];
+  snprintf(idir, sizeof idir, "%s/index", dir);
+  OK(h5tx__upgrade_check(store, dir, sid, &e));
+  edit tag = {0}, len = {0};
+  first_entry(idir, IDX_TAGS, &tag);
+  edit moved = tag;
+  h5tx__le64(moved.val, h5tx__get_le64(tag.val) == 1 ? 2 : 1);
+  apply_edit(idir, &moved);
+  FAILS(h5tx__upgrade_check(store, dir, sid, &e), H5TX_ECORRUPT,
+        "the converted store differs from the format-1 store: tag '");
+  CHECK(strstr(e.msg, "names another revision in the new store; the format-1 store is unchanged"));
+  apply_edit(idir, &tag);
+  OK(h5tx__upgrade_check(store, dir, sid, &e));
+  /* the newest length of the first file: what head reads */
+  first_entry(idir, IDX_LENGTHS, &len);
+  edit longer = len;
+  h5tx__le64(longer.val, h5tx__get_le64(len.val) + 1);
+  apply_edit(idir, &longer);
+  FAILS(h5tx__upgrade_check(store, dir, sid, &e), H5TX_ECORRUPT, " bytes in the format-1 store, ");
+  apply_edit(idir, &len);
+  OK(h5tx__upgrade_check(store, dir, sid, &e));
+  edit gone = {.del_fid = 1};
+  apply_edit(idir, &gone);
+  FAILS(h5tx__upgrade_check(store, dir, sid, &e), H5TX_ECORRUPT,
+        "in the format-1 store, 0x00 in the new one");
+  printf("refused: %s\n", e.msg);
+}
+
+/* The hook of the in-place upgrade: the new store's first file loses its
+ * pages before the comparison. */
+static void lose_pages(const char *dir) {
+  char idir[4200];
+  snprintf(idir, sizeof idir, "%s/index", dir);
+  edit gone = {.del_fid = 1};
+  apply_edit(idir, &gone);
+}
+
+/* sha256 of the store directory's files but its lock and live table. */
+static void tree_sum(const char *dir, char out[65]) {
+  char cmd[2000];
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && find . -type f ! -name lock.mdb ! -name readers -print0 | sort -z | "
+           "xargs -0 sha256sum | sha256sum",
+           dir);
+  FILE *pp = popen(cmd, "r");
+  REQUIRE(pp && fscanf(pp, "%64s", out) == 1);
+  pclose(pp);
+}
+
+/* Entries of `dir` whose names start with `prefix`. */
+static int count_entries(const char *dir, const char *prefix) {
+  DIR *d = opendir(dir);
+  REQUIRE(d);
+  int n = 0;
+  for (struct dirent *de; (de = readdir(d));)
+    n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+  closedir(d);
+  return n;
+}
+
 int main(void) {
   test_paths tp = temp_paths();
   h5tx_store *s;
@@ -247,6 +372,35 @@ int main(void) {
   REQUIRE(system(cmd) == 0);
   snprintf(small, sizeof small, "%s/small.h5tx", up2);
   upgrade_and_compare(small, up2, 6, 6, 2);
+  check_refuses_changes(small, up2);
+
+  /* the in-place upgrade refuses when the comparison finds a difference,
+   * leaving the format-1 store as it was and nothing beside it */
+  {
+    char up5[800], small5[900], before[65], after[65];
+    snprintf(up5, sizeof up5, "%s/up5", tp.dir);
+    REQUIRE(mkdir(up5, 0777) == 0);
+    snprintf(cmd, sizeof cmd, "tar -xzf '%s' -C '%s'", H5TX_FORMAT1_STORE, up5);
+    REQUIRE(system(cmd) == 0);
+    snprintf(small5, sizeof small5, "%s/small.h5tx", up5);
+    tree_sum(small5, before);
+    h5tx__upgrade_test_hook = lose_pages;
+    char kept5[1200];
+    h5tx_rev h5 = 0;
+    FAILS(h5tx__upgrade_store(small5, &h5, kept5, sizeof kept5, &e), H5TX_ECORRUPT,
+          "the converted store differs from the format-1 store: revision ");
+    CHECK(strstr(e.msg, "; the format-1 store is unchanged") != NULL);
+    h5tx__upgrade_test_hook = NULL;
+    tree_sum(small5, after);
+    CHECK(strcmp(before, after) == 0);
+    h5tx__marker m5;
+    OK(h5tx__marker_read(small5, 2, &m5, &e));
+    CHECK(m5.format == 1);
+    CHECK(count_entries(up5, ".small.h5tx.") == 0);
+    /* and without the change it goes through */
+    OK(h5tx__upgrade_store(small5, &h5, kept5, sizeof kept5, &e));
+    CHECK(h5 == 6);
+  }
 
   /* the checked-in store upgraded in place: refused while in use, then a
    * format-2 store with a new id where it was, the old one kept aside */

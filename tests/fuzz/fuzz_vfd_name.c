@@ -17,10 +17,10 @@ static const char *const configs[] = {"", "store=lab.h5tx", "store=/data/lab.h5t
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
-  h5tx_config cfg;
-  h5tx_config_init(&cfg);
+  drv_config cfg;
+  drv_config_init(&cfg);
   h5tx_error e = {0, ""};
-  if (h5tx_config_parse(configs[data[0] % 5], &cfg, &e) != 0) abort();
+  if (drv_config_parse(configs[data[0] % 5], &cfg, &e) != 0) abort();
   char *name = fuzz_cstr(data + 1, size - 1);
   target t;
   H5E_BEGIN_TRY {
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(n > 5 && strcmp(t.store + n - 5, ".h5tx") == 0);
         FUZZ_ASSERT(t.file);
         FUZZ_ASSERT(!t.spec || (*t.spec && !strchr(t.spec, '@')));
-        FUZZ_ASSERT(!t.spec || strchr(name, '@') || cfg.rev[0]);
+        FUZZ_ASSERT(!t.spec || strchr(name, '@') || cfg.core.rev[0]);
       } else {
         FUZZ_ASSERT(!t.file && !t.spec && cfg.plain);
       }

@@ -34,6 +34,13 @@ static void test_config_errors(void) {
   H5_FAILS(H5Pset_fapl_h5tx(fapl, "codec=lz4"), "config key 'codec': bad value 'lz4'");
   H5_FAILS(H5Pset_fapl_h5tx(fapl, "commit=sometimes"), "config key 'commit'");
   H5_FAILS(H5Pset_fapl_h5tx(fapl, "durability=maybe"), "config key 'durability'");
+  /* The driver's own keys, parsed by the driver. */
+  H5_FAILS(H5Pset_fapl_h5tx(fapl, "plain=1"), "config key 'plain': bad value '1'");
+  H5_FAILS(H5Pset_fapl_h5tx(fapl, "store=lab"), "config key 'store': bad value 'lab'");
+  H5_FAILS(H5Pset_fapl_h5tx(fapl, "store="), "config key 'store': bad value ''");
+  H5_FAILS(H5Pset_fapl_h5tx(fapl, "commit=close;commit=flush"), "config key 'commit' given twice");
+  H5_FAILS(H5Pset_fapl_h5tx(fapl, "colour=blue"), "store, commit, plain)");
+  H5_FAILS(H5Pset_fapl_h5tx(fapl, "commit=close;page_size=3"), "config key 'page_size'");
   /* The fapl is untouched by a failed set. */
   CHECK(H5Pget_fapl_h5tx(fapl, NULL, 0) < 0);
   REQUIRE(H5Pset_fapl_h5tx(fapl, "commit=close; codec=zstd:5") >= 0);

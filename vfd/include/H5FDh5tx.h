@@ -7,9 +7,10 @@
  * is a plain POSIX file unless the config says plain=no; with store=DIR.h5tx
  * in the config, plain relative names are opened inside that store.
  *
- * Config: "key=value;..." as parsed by h5tx_config_parse() (h5tx.h): store,
- * rev, page_size, codec, commit (flush|close), durability (sync|nosync),
- * cache, plain, message. Errors name the key. A commit's message is the
+ * Config: "key=value;...": rev, page_size, codec, durability (sync|nosync),
+ * cache and message as parsed by h5tx_config_parse() (h5tx.h), and the
+ * driver's own keys store (DIR.h5tx), commit (flush|close) and plain
+ * (yes|no). Errors name the key. A commit's message is the
  * config's message=, else $H5TX_MESSAGE, else "PROGRAM: flush" (or close).
  *
  * Works with HDF5 1.10 (link this library and call H5Pset_fapl_h5tx) and
