@@ -1,11 +1,14 @@
 /* pageio.c - page access shared by snapshots and writers (store.h): find
  * the newest version of a page at or below a revision, load it from the
- * page log with its check verified (one page, or runs of raw pages), clamp
+ * page log with its check verified (one page, or runs of whole pages whose
+ * compressed ones are decoded in parallel), clamp
  * a read to a file's length, look a file up at a revision. */
 #include "store.h"
 
 #include "pages2.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -87,26 +90,118 @@ int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx
   return 0;
 }
 
+h5tx__run *h5tx__run_new(void) { return calloc(1, sizeof(h5tx__run)); }
+
+void h5tx__run_free(h5tx__run *r) {
+  if (!r) return;
+  free(r->z);
+  free(r);
+}
+
+int h5tx__run_takes(const h5tx__place *p, uint32_t ps) {
+  return p->raw == ps && (p->enc == PLOG_ENC_RAW || (p->enc == PLOG_ENC_ZSTD && p->stored <= ps));
+}
+
+/* Threads for decoding: the cores this process may use, at most 4. */
+static int decode_threads(void) {
+  static int n;
+  int v = __atomic_load_n(&n, __ATOMIC_RELAXED);
+  if (!v) {
+    cpu_set_t set;
+    v = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    v = v < 1 ? 1 : v > 4 ? 4 : v;
+    __atomic_store_n(&n, v, __ATOMIC_RELAXED);
+  }
+  return v;
+}
+
+/* Decoding the compressed pages [from, to) of a run (indices `idx`);
+ * stops at the first that fails (`bad`, its error in `e`). */
+typedef struct djob {
+  h5tx__run *r;
+  const uint8_t *idx;
+  size_t from, to, bad;
+  int rc;
+  h5tx_error e;
+} djob;
+
+static void *decode_part(void *arg) {
+  djob *j = arg;
+  for (size_t i = j->from; i < j->to; i++) {
+    size_t k = j->idx[i];
+    int rc = h5tx__page2_decode(&j->r->p[k], j->r->z + j->r->zoff[k], j->r->dst[k], &j->e);
+    if (rc) {
+      j->rc = rc;
+      j->bad = k;
+      break;
+    }
+  }
+  return NULL;
+}
+
+/* Below this many compressed pages a run decodes them in the calling
+ * thread: starting threads costs more than it saves (docs/DECISIONS.md,
+ * "Reads of compressed pages"). */
+#define PAR_MIN 8
+
+static int decode_run(h5tx_store *s, const char *name, h5tx__run *r, h5tx_error *err) {
+  uint8_t idx[H5TX__RUN_MAX];
+  size_t nz = 0;
+  for (size_t k = 0; k < r->n; k++)
+    if (r->p[k].enc != PLOG_ENC_RAW) idx[nz++] = (uint8_t)k;
+  int nt = nz >= PAR_MIN ? decode_threads() : 1;
+  djob jobs[4];
+  pthread_t th[4];
+  int started[4] = {0};
+  for (int t = 0; t < nt; t++) {
+    jobs[t] = (djob){.r = r,
+                     .idx = idx,
+                     .from = nz * (size_t)t / (size_t)nt,
+                     .to = nz * (size_t)(t + 1) / (size_t)nt};
+    if (t > 0) started[t] = pthread_create(&th[t], NULL, decode_part, &jobs[t]) == 0;
+  }
+  decode_part(&jobs[0]);
+  for (int t = 1; t < nt; t++) {
+    if (started[t])
+      pthread_join(th[t], NULL);
+    else
+      decode_part(&jobs[t]); /* no thread: do it here */
+  }
+  /* The parts are in page order: the first that failed names the first
+   * bad page of the run. */
+  for (int t = 0; t < nt; t++) {
+    if (jobs[t].rc) {
+      if (err) *err = jobs[t].e;
+      size_t k = jobs[t].bad;
+      return h5tx__page_fail(s, name, r->page[k], r->at[k], jobs[t].rc, err);
+    }
+  }
+  return 0;
+}
+
 int h5tx__run_flush(h5tx_store *s, const char *name, h5tx__run *r, int first, h5tx_error *err) {
   if (r->n == 0) return 0;
-  int rc = h5tx__plog_read_run(s->log, r->p, r->n, r->dst, err);
+  void *rd[H5TX__RUN_MAX]; /* where each payload is read */
+  for (size_t k = 0; k < r->n; k++)
+    rd[k] = r->p[k].enc == PLOG_ENC_RAW ? r->dst[k] : r->z + r->zoff[k];
+  int rc = h5tx__plog_read_run(s->log, r->p, r->n, rd, err);
   if (rc == H5TX_ENOENT && first) {
-    r->n = 0;
-    return H5TX__SEG_GONE;
-  }
-  if (rc) {
+    rc = H5TX__SEG_GONE;
+  } else if (rc) {
     /* Which page: read them one by one for the message. */
     for (size_t i = 0; i < r->n; i++) {
       h5tx_error e1 = {0};
-      int r1 = h5tx__plog_read(s->log, &r->p[i], r->dst[i], &e1);
+      int r1 = h5tx__plog_read(s->log, &r->p[i], rd[i], &e1);
       if (r1) {
         if (err) *err = e1;
         rc = h5tx__page_fail(s, name, r->page[i], r->at[i], r1, err);
         break;
       }
     }
+  } else if (r->nz) {
+    rc = decode_run(s, name, r, err);
   }
-  r->n = 0;
+  r->n = r->nz = r->zused = 0;
   return rc;
 }
 
@@ -114,6 +209,23 @@ int h5tx__run_add(h5tx_store *s, const char *name, h5tx__run *r, const h5tx__pla
                   uint64_t page, h5tx_rev at, int first, h5tx_error *err) {
   int rc = r->n == H5TX__RUN_MAX ? h5tx__run_flush(s, name, r, first, err) : 0;
   if (rc) return rc;
+  if (p->enc != PLOG_ENC_RAW) {
+    /* its payload goes into the payload area, grown to hold it (the run
+     * reads at most H5TX__RUN_MAX payloads of at most a page each) */
+    if (r->zused + p->stored > r->zcap) {
+      size_t cap = r->zcap ? r->zcap : (size_t)p->raw * 8;
+      while (cap < r->zused + p->stored)
+        cap *= 2;
+      uint8_t *z = realloc(r->z, cap);
+      if (!z)
+        return h5tx__err(err, H5TX_ENOMEM, "store %s: file '%s': out of memory", s->path, name);
+      r->z = z;
+      r->zcap = cap;
+    }
+    r->zoff[r->n] = r->zused;
+    r->zused += p->stored;
+    r->nz++;
+  }
   r->p[r->n] = *p;
   r->dst[r->n] = dst;
   r->page[r->n] = page;

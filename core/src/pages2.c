@@ -58,6 +58,28 @@ int h5tx__page2_find(h5tx__cur *c, uint64_t fid, uint64_t page, h5tx_rev rev, h5
   return 0;
 }
 
+int h5tx__page2_decode(const h5tx__place *p, const uint8_t *payload, uint8_t *dst,
+                       h5tx_error *err) {
+  const char *why = NULL;
+  size_t n;
+  switch (p->enc) {
+  case PLOG_ENC_ZERO: memset(dst, 0, p->raw); return 0;
+  case PLOG_ENC_RAW: memcpy(dst, payload, p->raw); return 0;
+  case PLOG_ENC_ZSTD:
+    n = h5tx__zstd_decompress(dst, p->raw, payload, p->stored, &why);
+    if (n == p->raw) return 0;
+    return h5tx__err(err, H5TX_ECORRUPT, "page log segment %016" PRIx64 " offset %" PRIu64 ": %s",
+                     p->seg, p->off,
+                     n == (size_t)-1 ? (why ? why : "zstd frame does not decode")
+                                     : "zstd frame decodes to another length");
+  default:
+    return h5tx__err(err, H5TX_EFORMAT,
+                     "page log segment %016" PRIx64 " offset %" PRIu64
+                     ": page encoding %u needs a newer h5tx",
+                     p->seg, p->off, p->enc);
+  }
+}
+
 int h5tx__page2_load(h5tx__plog *l, const h5tx__place *p, uint8_t *dst, uint32_t ps,
                      uint8_t *scratch, h5tx_error *err) {
   if (p->raw != ps)
@@ -69,21 +91,14 @@ int h5tx__page2_load(h5tx__plog *l, const h5tx__place *p, uint8_t *dst, uint32_t
   case PLOG_ENC_ZERO: memset(dst, 0, ps); return 0;
   case PLOG_ENC_RAW: return h5tx__plog_read(l, p, dst, err);
   case PLOG_ENC_ZSTD: {
+    if (p->stored > h5tx__zstd_bound(ps))
+      return h5tx__err(err, H5TX_ECORRUPT,
+                       "page log segment %016" PRIx64 " offset %" PRIu64
+                       ": a frame of %u bytes for a page of %u",
+                       p->seg, p->off, p->stored, ps);
     int rc = h5tx__plog_read(l, p, scratch, err);
-    if (rc) return rc;
-    const char *why = NULL;
-    size_t n = h5tx__zstd_decompress(dst, ps, scratch, p->stored, &why);
-    if (n != ps)
-      return h5tx__err(err, H5TX_ECORRUPT, "page log segment %016" PRIx64 " offset %" PRIu64 ": %s",
-                       p->seg, p->off,
-                       n == (size_t)-1 ? (why ? why : "zstd frame does not decode")
-                                       : "zstd frame decodes to another length");
-    return 0;
+    return rc ? rc : h5tx__page2_decode(p, scratch, dst, err);
   }
-  default:
-    return h5tx__err(err, H5TX_EFORMAT,
-                     "page log segment %016" PRIx64 " offset %" PRIu64
-                     ": page encoding %u needs a newer h5tx",
-                     p->seg, p->off, p->enc);
+  default: return h5tx__page2_decode(p, NULL, dst, err);
   }
 }
