@@ -115,27 +115,56 @@ static int decode_threads(void) {
   return v;
 }
 
-/* Decoding the compressed pages [from, to) of a run (indices `idx`);
- * stops at the first that fails (`bad`, its error in `e`). */
+/* A run's compressed pages being decoded: the calling thread and up to 3
+ * helpers take pages in turn until none is left, and the caller then waits
+ * only for the pages a helper has taken and not finished. A helper the
+ * scheduler has not run yet (a loaded machine) takes nothing and costs
+ * the read nothing: the caller never joins it. Helpers are detached and
+ * hold a reference, so the last one out frees this. */
 typedef struct djob {
   h5tx__run *r;
-  const uint8_t *idx;
-  size_t from, to, bad;
+  uint8_t idx[H5TX__RUN_MAX]; /* the run's compressed pages, in page order */
+  size_t nz;
+  size_t next, done; /* atomics: pages taken, pages finished */
+  int refs;          /* atomic: the caller and each helper started */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t bad; /* the first page (in idx order) that failed, nz if none */
   int rc;
   h5tx_error e;
 } djob;
 
-static void *decode_part(void *arg) {
-  djob *j = arg;
-  for (size_t i = j->from; i < j->to; i++) {
+static void djob_unref(djob *j) {
+  if (__atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->cv);
+  free(j);
+}
+
+/* Take and decode pages until none is left. */
+static void decode_take(djob *j) {
+  size_t i;
+  while ((i = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL)) < j->nz) {
     size_t k = j->idx[i];
-    int rc = h5tx__page2_decode(&j->r->p[k], j->r->z + j->r->zoff[k], j->r->dst[k], &j->e);
-    if (rc) {
+    h5tx_error e1 = {0};
+    int rc = h5tx__page2_decode(&j->r->p[k], j->r->z + j->r->zoff[k], j->r->dst[k], &e1);
+    pthread_mutex_lock(&j->mu);
+    if (rc && i < j->bad) {
+      j->bad = i;
       j->rc = rc;
-      j->bad = k;
-      break;
+      j->e = e1;
     }
+    if (++j->done == j->nz) pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
   }
+}
+
+static void *decode_helper(void *arg) {
+  djob *j = arg;
+  /* a helper that starts after the caller returned finds nothing to take
+   * and touches nothing of the run */
+  decode_take(j);
+  djob_unref(j);
   return NULL;
 }
 
@@ -145,38 +174,44 @@ static void *decode_part(void *arg) {
 #define PAR_MIN 8
 
 static int decode_run(h5tx_store *s, const char *name, h5tx__run *r, h5tx_error *err) {
-  uint8_t idx[H5TX__RUN_MAX];
-  size_t nz = 0;
+  djob *j = malloc(sizeof *j);
+  if (!j) return h5tx__err(err, H5TX_ENOMEM, "store %s: file '%s': out of memory", s->path, name);
+  j->r = r;
+  j->nz = 0;
   for (size_t k = 0; k < r->n; k++)
-    if (r->p[k].enc != PLOG_ENC_RAW) idx[nz++] = (uint8_t)k;
-  int nt = nz >= PAR_MIN ? decode_threads() : 1;
-  djob jobs[4];
-  pthread_t th[4];
-  int started[4] = {0};
-  for (int t = 0; t < nt; t++) {
-    jobs[t] = (djob){.r = r,
-                     .idx = idx,
-                     .from = nz * (size_t)t / (size_t)nt,
-                     .to = nz * (size_t)(t + 1) / (size_t)nt};
-    if (t > 0) started[t] = pthread_create(&th[t], NULL, decode_part, &jobs[t]) == 0;
-  }
-  decode_part(&jobs[0]);
-  for (int t = 1; t < nt; t++) {
-    if (started[t])
-      pthread_join(th[t], NULL);
-    else
-      decode_part(&jobs[t]); /* no thread: do it here */
-  }
-  /* The parts are in page order: the first that failed names the first
-   * bad page of the run. */
-  for (int t = 0; t < nt; t++) {
-    if (jobs[t].rc) {
-      if (err) *err = jobs[t].e;
-      size_t k = jobs[t].bad;
-      return h5tx__page_fail(s, name, r->page[k], r->at[k], jobs[t].rc, err);
+    if (r->p[k].enc != PLOG_ENC_RAW) j->idx[j->nz++] = (uint8_t)k;
+  j->next = j->done = 0;
+  j->refs = 1;
+  j->bad = j->nz;
+  j->rc = 0;
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, NULL);
+  int helpers = j->nz >= PAR_MIN ? decode_threads() - 1 : 0;
+  if (helpers > 0) {
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    for (int t = 0; t < helpers; t++) {
+      pthread_t th;
+      __atomic_add_fetch(&j->refs, 1, __ATOMIC_ACQ_REL);
+      if (pthread_create(&th, &at, decode_helper, j) != 0) {
+        __atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL); /* this thread does it */
+        break;
+      }
     }
+    pthread_attr_destroy(&at);
   }
-  return 0;
+  decode_take(j);
+  pthread_mutex_lock(&j->mu);
+  while (j->done < j->nz)
+    pthread_cond_wait(&j->cv, &j->mu);
+  int rc = j->rc;
+  size_t k = rc ? j->idx[j->bad] : 0;
+  if (rc && err) *err = j->e;
+  pthread_mutex_unlock(&j->mu);
+  djob_unref(j);
+  /* the first bad page of the run names the failure */
+  return rc ? h5tx__page_fail(s, name, r->page[k], r->at[k], rc, err) : 0;
 }
 
 int h5tx__run_flush(h5tx_store *s, const char *name, h5tx__run *r, int first, h5tx_error *err) {
