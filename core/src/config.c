@@ -73,6 +73,8 @@ static int set(h5tx_config *c, const char *key, const char *val, h5tx_error *err
       c->codec = H5TX_CODEC_NONE;
     } else if (strcmp(val, "zstd") == 0) {
       c->codec = H5TX_CODEC_ZSTD;
+    } else if (strcmp(val, "lz4") == 0) {
+      c->codec = H5TX_CODEC_LZ4;
     } else if (strncmp(val, "zstd:", 5) == 0) {
       char *end;
       errno = 0;
@@ -83,7 +85,7 @@ static int set(h5tx_config *c, const char *key, const char *val, h5tx_error *err
       c->codec = H5TX_CODEC_ZSTD;
       c->level = (int)lv;
     } else {
-      return bad(err, key, val, "expected none, zstd or zstd:LEVEL");
+      return bad(err, key, val, "expected none, zstd, zstd:LEVEL or lz4");
     }
   } else if (strcmp(key, "commit") == 0) {
     if (strcmp(val, "flush") == 0)
@@ -175,6 +177,7 @@ size_t h5tx_config_format(const h5tx_config *c, char *buf, size_t cap) {
   if (c->codec == H5TX_CODEC_NONE) ADD("codec=none;");
   if (c->codec == H5TX_CODEC_ZSTD && c->level) ADD("codec=zstd:%d;", c->level);
   if (c->codec == H5TX_CODEC_ZSTD && !c->level) ADD("codec=zstd;");
+  if (c->codec == H5TX_CODEC_LZ4) ADD("codec=lz4;");
   if (c->commit != d.commit) ADD("commit=close;");
   if (c->durability == H5TX_SYNC) ADD("durability=sync;");
   if (c->durability == H5TX_NOSYNC) ADD("durability=nosync;");

@@ -202,7 +202,8 @@ int h5tx__check_options(const char *prefix, uint32_t ps, int codec, int durabili
   if (ps && !h5tx__page_size_ok(ps))
     return h5tx__err(err, H5TX_EINVAL, "%spage size %u is not a power of two in %u..%u", prefix, ps,
                      H5TX_MIN_PAGE_SIZE, H5TX_MAX_PAGE_SIZE);
-  if (codec != -1 && codec != H5TX_CODEC_NONE && codec != H5TX_CODEC_ZSTD)
+  if (codec != -1 && codec != H5TX_CODEC_NONE && codec != H5TX_CODEC_ZSTD &&
+      codec != H5TX_CODEC_LZ4)
     return h5tx__err(err, H5TX_EINVAL, "%sunknown codec %d", prefix, codec);
   if (durability != -1 && durability != H5TX_SYNC && durability != H5TX_NOSYNC)
     return h5tx__err(err, H5TX_EINVAL, "%sunknown durability %d", prefix, durability);

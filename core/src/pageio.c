@@ -99,7 +99,8 @@ void h5tx__run_free(h5tx__run *r) {
 }
 
 int h5tx__run_takes(const h5tx__place *p, uint32_t ps) {
-  return p->raw == ps && (p->enc == PLOG_ENC_RAW || (p->enc == PLOG_ENC_ZSTD && p->stored <= ps));
+  return p->raw == ps && (p->enc == PLOG_ENC_RAW ||
+                          ((p->enc == PLOG_ENC_ZSTD || p->enc == PLOG_ENC_LZ4) && p->stored <= ps));
 }
 
 /* Threads for decoding: the cores this process may use, at most 4. */

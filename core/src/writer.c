@@ -336,7 +336,7 @@ static int cpus(void) {
  * threads' results, the last part's last. */
 static void encode_batch(h5tx_writer *w, const uint64_t *pages, const uint8_t *const *data,
                          h5tx__plog_rec *recs, size_t n) {
-  int nt = w->codec == H5TX_CODEC_ZSTD && w->zp.misses < H5TX_ZP_GIVE_UP && n >= 8 ? cpus() : 1;
+  int nt = w->codec != H5TX_CODEC_NONE && w->zp.misses < H5TX_ZP_GIVE_UP && n >= 8 ? cpus() : 1;
   zjob jobs[4];
   pthread_t th[4];
   int started[4] = {0};

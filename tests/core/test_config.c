@@ -32,6 +32,11 @@ int main(void) {
   h5tx_config_init(&d);
   OK(h5tx_config_parse("codec=none;rev=v1;durability=sync;commit=flush;plain=yes", &d, &e));
   CHECK(d.codec == H5TX_CODEC_NONE && strcmp(d.rev, "v1") == 0 && d.durability == H5TX_SYNC);
+  /* lz4, through the formatter too */
+  h5tx_config_init(&d);
+  OK(h5tx_config_parse("codec=lz4", &d, &e));
+  CHECK(d.codec == H5TX_CODEC_LZ4);
+  CHECK(h5tx_config_format(&d, text, sizeof text) > 0 && strstr(text, "codec=lz4") != NULL);
   OK(h5tx_config_parse(NULL, &d, &e));
   OK(h5tx_config_parse("", &d, &e));
   OK(h5tx_config_parse(" ; ", &d, &e));
@@ -42,7 +47,9 @@ int main(void) {
         "config key 'page_size': bad value '3000'");
   FAILS(h5tx_config_parse("page_size=64Q", &c, &e), H5TX_EINVAL, "'page_size'");
   FAILS(h5tx_config_parse("page_size=32M", &c, &e), H5TX_EINVAL, "'page_size'");
-  FAILS(h5tx_config_parse("codec=lz4", &c, &e), H5TX_EINVAL, "config key 'codec': bad value 'lz4'");
+  FAILS(h5tx_config_parse("codec=brotli", &c, &e), H5TX_EINVAL,
+        "config key 'codec': bad value 'brotli'");
+  FAILS(h5tx_config_parse("codec=lz4:3", &c, &e), H5TX_EINVAL, "config key 'codec'");
   FAILS(h5tx_config_parse("codec=zstd:99", &c, &e), H5TX_EINVAL, "'codec': bad value 'zstd:99'");
   FAILS(h5tx_config_parse("codec=zstd:", &c, &e), H5TX_EINVAL, "'codec'");
   FAILS(h5tx_config_parse("commit=sometimes", &c, &e), H5TX_EINVAL,

@@ -138,7 +138,7 @@ def test_mount_errors(store, tmp_path):
         assert "nodir" in p.err
         p = h5tx_cmd("mount", store, mnt, "--config", "commit=close", code=2)
         assert "commit" in p.err
-        p = h5tx_cmd("mount", store, mnt, "--config", "codec=lz4", code=2)
+        p = h5tx_cmd("mount", store, mnt, "--config", "codec=brotli", code=2)
         assert "codec" in p.err
         p = h5tx_cmd("mount", store, mnt, "-o", "no_such_option", code=2)
         assert "FUSE options" in p.err
