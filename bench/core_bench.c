@@ -81,7 +81,8 @@ static void usage(FILE *f) {
           "  --dir DIR           where to work: a fresh directory is made in DIR and\n"
           "                      removed at the end (default $TMPDIR, else /tmp)\n"
           "  --page-size BYTES   h5tx page size, suffix K or M allowed (default 64K)\n"
-          "  --codec none|zstd   h5tx page codec (default zstd)\n"
+          "  --codec none|zstd|lz4\n"
+          "                      h5tx page codec (default: the store's default)\n"
           "  --level N           zstd level (default: the store's, 3)\n"
           "  --durability sync|nosync|both\n"
           "                      commit durability to measure (default both; the\n"
@@ -319,7 +320,11 @@ static void print_header(const config *c, int argc, char **argv, const char *tit
   if (c->sweep)
     printf("codec zstd");
   else
-    printf("page size %u B, codec %s", c->page_size, c->codec == H5TX_CODEC_ZSTD ? "zstd" : "none");
+    printf("page size %u B, codec %s", c->page_size,
+           c->codec == H5TX_CODEC_ZSTD   ? "zstd"
+           : c->codec == H5TX_CODEC_LZ4  ? "lz4"
+           : c->codec == H5TX_CODEC_NONE ? "none"
+                                         : "the store's default");
   if (c->level) printf(" level %d", c->level);
   printf("\n- small commits: %d per trial, each %llu KiB at a random %llu KiB-aligned offset "
          "(seed %llu)\n",
@@ -514,7 +519,7 @@ static void parse(config *c, int argc, char **argv) {
   c->trials = 5;
   c->commits = 200;
   c->page_size = H5TX_DEFAULT_PAGE_SIZE;
-  c->codec = H5TX_CODEC_ZSTD;
+  c->codec = -1; /* the store's default */
   c->seed = 42;
   int dur = -1; /* -1: both */
   for (int i = 1; i < argc; i++) {
@@ -548,10 +553,12 @@ static void parse(config *c, int argc, char **argv) {
     else if (strcmp(o, "--codec") == 0) {
       if (strcmp(v, "zstd") == 0)
         c->codec = H5TX_CODEC_ZSTD;
+      else if (strcmp(v, "lz4") == 0)
+        c->codec = H5TX_CODEC_LZ4;
       else if (strcmp(v, "none") == 0)
         c->codec = H5TX_CODEC_NONE;
       else
-        bench_die("--codec: 'none' or 'zstd', not '%s'", v);
+        bench_die("--codec: 'none', 'zstd' or 'lz4', not '%s'", v);
     } else if (strcmp(o, "--durability") == 0) {
       if (strcmp(v, "sync") == 0)
         dur = H5TX_SYNC;

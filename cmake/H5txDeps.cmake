@@ -17,6 +17,7 @@ endfunction()
 
 h5tx_require(LMDB lmdb liblmdb-dev)
 h5tx_require(ZSTD libzstd libzstd-dev)
+h5tx_require(LZ4 liblz4 liblz4-dev)
 h5tx_require(XXHASH libxxhash libxxhash-dev)
 
 # HDF5: the system's (1.10 on Debian 12, through pkg-config), or the one

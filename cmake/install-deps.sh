@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   python3-h5netcdf python3-xarray
-  liblmdb-dev libzstd-dev libxxhash-dev libhdf5-dev libfuse3-dev
+  liblmdb-dev libzstd-dev liblz4-dev libxxhash-dev libhdf5-dev libfuse3-dev
   hdf5-tools python3-h5py python3-numpy python3-pytest python3-hdf5plugin python3-zstandard
   fuse3 r-cran-hdf5r patchelf
   clang libclang-rt-14-dev

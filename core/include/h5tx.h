@@ -84,7 +84,7 @@ typedef struct h5tx_error {
 H5TX_API const char *h5tx_strerror(int code);
 
 /** @name Store options. */
-enum { H5TX_CODEC_NONE = 0, H5TX_CODEC_ZSTD = 1 };
+enum { H5TX_CODEC_NONE = 0, H5TX_CODEC_ZSTD = 1, H5TX_CODEC_LZ4 = 2 };
 enum { H5TX_SYNC = 0, H5TX_NOSYNC = 1 };
 
 /** Default page size of new files: 64 KiB (docs/FORMAT.md says why). */
@@ -100,7 +100,7 @@ typedef struct h5tx_store_opts {
   int read_only;      /**< refuse every write through this handle */
   int durability;     /**< -1, H5TX_SYNC (default) or H5TX_NOSYNC */
   uint32_t page_size; /**< page size of files created (0: default) */
-  int codec;          /**< -1, H5TX_CODEC_ZSTD (default) or _NONE */
+  int codec;          /**< -1, H5TX_CODEC_ZSTD (default), _LZ4 or _NONE */
   int level;          /**< zstd level (default 3) */
   size_t dirty_limit; /**< the writer cache: bytes of dirty pages a writer
                            keeps in memory before it streams them into the
@@ -246,7 +246,7 @@ typedef struct h5tx_writer_opts {
   int exclusive;      /**< fail with H5TX_EEXIST if the file exists */
   h5tx_rev base;      /**< base revision (H5TX_HEAD: head at open) */
   uint32_t page_size; /**< page size if the file is created (0: store's) */
-  int codec;          /**< -1: store's; else H5TX_CODEC_NONE / _ZSTD */
+  int codec;          /**< -1: store's; else H5TX_CODEC_NONE / _ZSTD / _LZ4 */
   int level;          /**< zstd level when codec is zstd (0: store's) */
   int durability;     /**< -1: store's; else H5TX_SYNC / H5TX_NOSYNC */
 } h5tx_writer_opts;

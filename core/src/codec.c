@@ -1,11 +1,13 @@
-/* codec.c - zstd compression and XXH3-64 hashing behind one small API
- * (codec.h). Shared by the page store and the zstd filter plugin. */
+/* codec.c - zstd and lz4 compression and XXH3-64 hashing behind one small
+ * API (codec.h). Shared by the page store and the zstd filter plugin. */
 #include "codec.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t's size, for stack states */
+#include <limits.h>
+#include <lz4.h>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -253,6 +255,25 @@ int h5tx__zstd_decompress_alloc(const void *src, size_t n, size_t max, void **ou
     }
     cap = cap > max / 2 ? max : cap * 2;
   }
+}
+
+size_t h5tx__lz4_compress(void *dst, size_t cap, const void *src, size_t n) {
+  if (n > LZ4_MAX_INPUT_SIZE || cap > INT_MAX) return 0;
+  int r = LZ4_compress_default(src, dst, (int)n, (int)cap);
+  return r > 0 ? (size_t)r : 0;
+}
+
+size_t h5tx__lz4_decompress(void *dst, size_t cap, const void *src, size_t n, const char **why) {
+  if (n > INT_MAX || cap > INT_MAX) {
+    if (why) *why = "lz4 block too large";
+    return (size_t)-1;
+  }
+  int r = LZ4_decompress_safe(src, dst, (int)n, (int)cap);
+  if (r < 0) {
+    if (why) *why = "lz4 block does not decode";
+    return (size_t)-1;
+  }
+  return (size_t)r;
 }
 
 void h5tx__zpolicy_init(h5tx__zpolicy *p) { memset(p, 0, sizeof *p); }

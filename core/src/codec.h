@@ -1,4 +1,4 @@
-/* codec.h - the one place that wraps zstd and the checksum (XXH3-64).
+/* codec.h - the one place that wraps zstd, lz4 and the checksum (XXH3-64).
  * Used by the page store and by the zstd filter plugin; depends on neither
  * LMDB nor HDF5. Every function reports errors by return value. */
 #ifndef H5TX_CODEC_H
@@ -49,6 +49,20 @@ int h5tx__zstd_decompress_alloc(const void *src, size_t n, size_t max, void **ou
 /* The decoded size a frame declares, or (size_t)-1 if it has none or is not
  * a zstd frame. */
 size_t h5tx__zstd_content_size(const void *src, size_t n);
+
+/* The zstd level of a store made without one (docs/DECISIONS.md, "Reads
+ * of compressed pages"). */
+#define H5TX__ZSTD_DEFAULT_LEVEL 3
+
+/* Compress `n` bytes into one LZ4 block (no frame, no checksum) of at most
+ * `cap` bytes: its size, or 0 if it does not fit (or n is too large). */
+size_t h5tx__lz4_compress(void *dst, size_t cap, const void *src, size_t n);
+
+/* Decode one LZ4 block of `n` bytes into `dst` (capacity `cap`): the
+ * decoded size, or (size_t)-1 if it is malformed or decodes to more than
+ * `cap` bytes (the reason in `why`, which may be NULL). Never reads or
+ * writes outside the two buffers, whatever the input. */
+size_t h5tx__lz4_decompress(void *dst, size_t cap, const void *src, size_t n, const char **why);
 
 /* Whether to try compressing the next page of a stream of pages. Data that
  * zstd cannot shrink by an eighth (noisy floats save ~7 %) costs a full

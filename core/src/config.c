@@ -23,6 +23,7 @@ static const struct codec_def {
 } codecs[] = {
     {"none", H5TX_CODEC_NONE, 0, 0, 0},
     {"zstd", H5TX_CODEC_ZSTD, 1, -131072, 22},
+    {"lz4", H5TX_CODEC_LZ4, 0, 0, 0},
 };
 enum { NCODECS = sizeof codecs / sizeof codecs[0] };
 

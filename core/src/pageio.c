@@ -1,11 +1,14 @@
 /* pageio.c - page access shared by snapshots and writers (store.h): find
  * the newest version of a page at or below a revision, load it from the
- * page log with its check verified (one page, or runs of raw pages), clamp
+ * page log with its check verified (one page, or runs of whole pages whose
+ * compressed ones are decoded in parallel), clamp
  * a read to a file's length, look a file up at a revision. */
 #include "store.h"
 
 #include "pages2.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -92,26 +95,154 @@ int h5tx__stat(h5tx_store *s, h5tx__txn *t, const char *name, h5tx_rev rev, h5tx
   return 0;
 }
 
+h5tx__run *h5tx__run_new(void) { return calloc(1, sizeof(h5tx__run)); }
+
+void h5tx__run_free(h5tx__run *r) {
+  if (!r) return;
+  free(r->z);
+  free(r);
+}
+
+int h5tx__run_takes(const h5tx__place *p, uint32_t ps) {
+  return p->raw == ps && (p->enc == PLOG_ENC_RAW ||
+                          ((p->enc == PLOG_ENC_ZSTD || p->enc == PLOG_ENC_LZ4) && p->stored <= ps));
+}
+
+/* Threads for decoding: the cores this process may use, at most 4. */
+static int decode_threads(void) {
+  static int n;
+  int v = __atomic_load_n(&n, __ATOMIC_RELAXED);
+  if (!v) {
+    cpu_set_t set;
+    v = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    v = v < 1 ? 1 : v > 4 ? 4 : v;
+    __atomic_store_n(&n, v, __ATOMIC_RELAXED);
+  }
+  return v;
+}
+
+/* A run's compressed pages being decoded: the calling thread and up to 3
+ * helpers take pages in turn until none is left, and the caller then waits
+ * only for the pages a helper has taken and not finished. A helper the
+ * scheduler has not run yet (a loaded machine) takes nothing and costs
+ * the read nothing: the caller never joins it. Helpers are detached and
+ * hold a reference, so the last one out frees this. */
+typedef struct djob {
+  h5tx__run *r;
+  uint8_t idx[H5TX__RUN_MAX]; /* the run's compressed pages, in page order */
+  size_t nz;
+  size_t next, done; /* atomics: pages taken, pages finished */
+  int refs;          /* atomic: the caller and each helper started */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  size_t bad; /* the first page (in idx order) that failed, nz if none */
+  int rc;
+  h5tx_error e;
+} djob;
+
+static void djob_unref(djob *j) {
+  if (__atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+  pthread_mutex_destroy(&j->mu);
+  pthread_cond_destroy(&j->cv);
+  free(j);
+}
+
+/* Take and decode pages until none is left. */
+static void decode_take(djob *j) {
+  size_t i;
+  while ((i = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL)) < j->nz) {
+    size_t k = j->idx[i];
+    h5tx_error e1 = {0};
+    int rc = h5tx__page2_decode(&j->r->p[k], j->r->z + j->r->zoff[k], j->r->dst[k], &e1);
+    pthread_mutex_lock(&j->mu);
+    if (rc && i < j->bad) {
+      j->bad = i;
+      j->rc = rc;
+      j->e = e1;
+    }
+    if (++j->done == j->nz) pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+  }
+}
+
+static void *decode_helper(void *arg) {
+  djob *j = arg;
+  /* a helper that starts after the caller returned finds nothing to take
+   * and touches nothing of the run */
+  decode_take(j);
+  djob_unref(j);
+  return NULL;
+}
+
+/* Below this many compressed pages a run decodes them in the calling
+ * thread: starting threads costs more than it saves (docs/DECISIONS.md,
+ * "Reads of compressed pages"). */
+#define PAR_MIN 8
+
+static int decode_run(h5tx_store *s, const char *name, h5tx__run *r, h5tx_error *err) {
+  djob *j = malloc(sizeof *j);
+  if (!j) return h5tx__err(err, H5TX_ENOMEM, "store %s: file '%s': out of memory", s->path, name);
+  j->r = r;
+  j->nz = 0;
+  for (size_t k = 0; k < r->n; k++)
+    if (r->p[k].enc != PLOG_ENC_RAW) j->idx[j->nz++] = (uint8_t)k;
+  j->next = j->done = 0;
+  j->refs = 1;
+  j->bad = j->nz;
+  j->rc = 0;
+  pthread_mutex_init(&j->mu, NULL);
+  pthread_cond_init(&j->cv, NULL);
+  int helpers = j->nz >= PAR_MIN ? decode_threads() - 1 : 0;
+  if (helpers > 0) {
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    for (int t = 0; t < helpers; t++) {
+      pthread_t th;
+      __atomic_add_fetch(&j->refs, 1, __ATOMIC_ACQ_REL);
+      if (pthread_create(&th, &at, decode_helper, j) != 0) {
+        __atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL); /* this thread does it */
+        break;
+      }
+    }
+    pthread_attr_destroy(&at);
+  }
+  decode_take(j);
+  pthread_mutex_lock(&j->mu);
+  while (j->done < j->nz)
+    pthread_cond_wait(&j->cv, &j->mu);
+  int rc = j->rc;
+  size_t k = rc ? j->idx[j->bad] : 0;
+  if (rc && err) *err = j->e;
+  pthread_mutex_unlock(&j->mu);
+  djob_unref(j);
+  /* the first bad page of the run names the failure */
+  return rc ? h5tx__page_fail(s, name, r->page[k], r->at[k], rc, err) : 0;
+}
+
 int h5tx__run_flush(h5tx_store *s, const char *name, h5tx__run *r, int first, h5tx_error *err) {
   if (r->n == 0) return 0;
-  int rc = h5tx__plog_read_run(s->log, r->p, r->n, r->dst, err);
+  void *rd[H5TX__RUN_MAX]; /* where each payload is read */
+  for (size_t k = 0; k < r->n; k++)
+    rd[k] = r->p[k].enc == PLOG_ENC_RAW ? r->dst[k] : r->z + r->zoff[k];
+  int rc = h5tx__plog_read_run(s->log, r->p, r->n, rd, err);
   if (rc == H5TX_ENOENT && first) {
-    r->n = 0;
-    return H5TX__SEG_GONE;
-  }
-  if (rc) {
+    rc = H5TX__SEG_GONE;
+  } else if (rc) {
     /* Which page: read them one by one for the message. */
     for (size_t i = 0; i < r->n; i++) {
       h5tx_error e1 = {0};
-      int r1 = h5tx__plog_read(s->log, &r->p[i], r->dst[i], &e1);
+      int r1 = h5tx__plog_read(s->log, &r->p[i], rd[i], &e1);
       if (r1) {
         if (err) *err = e1;
         rc = h5tx__page_fail(s, name, r->page[i], r->at[i], r1, err);
         break;
       }
     }
+  } else if (r->nz) {
+    rc = decode_run(s, name, r, err);
   }
-  r->n = 0;
+  r->n = r->nz = r->zused = 0;
   return rc;
 }
 
@@ -119,6 +250,23 @@ int h5tx__run_add(h5tx_store *s, const char *name, h5tx__run *r, const h5tx__pla
                   uint64_t page, h5tx_rev at, int first, h5tx_error *err) {
   int rc = r->n == H5TX__RUN_MAX ? h5tx__run_flush(s, name, r, first, err) : 0;
   if (rc) return rc;
+  if (p->enc != PLOG_ENC_RAW) {
+    /* its payload goes into the payload area, grown to hold it (the run
+     * reads at most H5TX__RUN_MAX payloads of at most a page each) */
+    if (r->zused + p->stored > r->zcap) {
+      size_t cap = r->zcap ? r->zcap : (size_t)p->raw * 8;
+      while (cap < r->zused + p->stored)
+        cap *= 2;
+      uint8_t *z = realloc(r->z, cap);
+      if (!z)
+        return h5tx__err(err, H5TX_ENOMEM, "store %s: file '%s': out of memory", s->path, name);
+      r->z = z;
+      r->zcap = cap;
+    }
+    r->zoff[r->n] = r->zused;
+    r->zused += p->stored;
+    r->nz++;
+  }
   r->p[r->n] = *p;
   r->dst[r->n] = dst;
   r->page[r->n] = page;

@@ -29,7 +29,14 @@ enum {
   PLOG_COLLECTED = 6,
   PLOG_CUT = 7 /* gc --file: a file's history cut (docs/FORMAT.md) */
 };
-enum { PLOG_ENC_ZERO = 0, PLOG_ENC_RAW = 1, PLOG_ENC_ZSTD = 2, PLOG_ENC_EXTERNAL = 3 };
+enum {
+  PLOG_ENC_ZERO = 0,
+  PLOG_ENC_RAW = 1,
+  PLOG_ENC_ZSTD = 2,
+  PLOG_ENC_EXTERNAL = 3,
+  PLOG_ENC_LZ4 = 4,
+  PLOG_ENC_LAST = PLOG_ENC_LZ4 /* the highest this build knows */
+};
 
 #define PLOG_HDR 4096u      /* segment header and batch header size */
 #define PLOG_MAX_ENTRIES 83 /* entries per batch header */

@@ -36,4 +36,10 @@ int h5tx__page2_find(h5tx__cur *c, uint64_t fid, uint64_t page, h5tx_rev rev, h5
 int h5tx__page2_load(h5tx__plog *l, const h5tx__place *p, uint8_t *dst, uint32_t ps,
                      uint8_t *scratch, h5tx_error *err);
 
+/* Decode the verified payload `payload` (p->stored bytes) of record `p`
+ * into `dst` (p->raw bytes): H5TX_ECORRUPT ("page log segment S offset O:
+ * ...") when a frame does not decode to p->raw bytes, H5TX_EFORMAT for an
+ * encoding this build does not read. Safe from several threads. */
+int h5tx__page2_decode(const h5tx__place *p, const uint8_t *payload, uint8_t *dst, h5tx_error *err);
+
 #endif

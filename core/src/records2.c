@@ -32,7 +32,7 @@ int h5tx__place_parse(const void *v, size_t n, h5tx__place *p, const char **why)
     *why = "a page place of an unknown version (written by a newer h5tx?)";
     return -1;
   }
-  if (d[1] > PLOG_ENC_EXTERNAL) {
+  if (d[1] > PLOG_ENC_LAST) {
     *why = "a page place with an unknown encoding (written by a newer h5tx?)";
     return -1;
   }
@@ -222,7 +222,7 @@ int h5tx__lcommit_next(const h5tx__lcommit *c, h5tx__lcommit_it *it, h5tx__lop *
                              .check = h5tx__get_le64(d + 69)};
     break;
   }
-  if (o->op == LOP_REF && o->place.enc > PLOG_ENC_EXTERNAL) {
+  if (o->op == LOP_REF && o->place.enc > PLOG_ENC_LAST) {
     *why = "a commit record with an unknown page encoding (written by a newer h5tx?)";
     return -1;
   }

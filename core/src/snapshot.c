@@ -12,6 +12,7 @@ struct h5tx_snap {
   uint8_t *buf;  /* one page, for partial page reads */
   uint8_t *zbuf; /* a compressed payload */
   uint32_t buf_size;
+  h5tx__run *run; /* whole pages of a read, kept with its payload area */
 };
 
 int h5tx__pin_rev(h5tx_store *s, h5tx_rev rev, h5tx_rev *pinned, int *slot, h5tx_error *err) {
@@ -70,6 +71,7 @@ void h5tx_snap_close(h5tx_snap *snap) {
   if (snap->slot >= 0) h5tx__unpin(snap->s->pins, snap->slot);
   free(snap->buf);
   free(snap->zbuf);
+  h5tx__run_free(snap->run);
   free(snap);
 }
 
@@ -129,7 +131,7 @@ static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, ui
     if (rc == H5TX_ENOENT) {
       memset(out, 0, n);
       rc = 0;
-    } else if (rc == 0 && n == ps && p.enc == PLOG_ENC_RAW && p.raw == ps) {
+    } else if (rc == 0 && n == ps && h5tx__run_takes(&p, ps)) {
       if ((rc = h5tx__run_add(s, name, r, &p, out, page, at, first, err))) break;
     } else if (rc == 0 && n < ps && h5tx__pcache_get(s->pcache, &p, in, n, out)) {
       /* a part of a page read lately (H5Fopen's metadata reads) */
@@ -166,14 +168,14 @@ int h5tx_snap_read_stat(h5tx_snap *snap, const char *name, const h5tx_stat *st, 
     if (!snap->buf || !snap->zbuf) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
     snap->buf_size = ps;
   }
-  h5tx__run *r = malloc(sizeof *r);
-  if (!r) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  if (!snap->run && !(snap->run = h5tx__run_new()))
+    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
+  h5tx__run *r = snap->run;
   rc = read_pages(snap, name, st, off, buf, len, r, 1, err);
   /* A segment compacted away between lookup and read: its records were
    * copied forward first, so a new lookup finds them (FORMAT.md, "Garbage
    * collection"). Once. */
   if (rc == H5TX__SEG_GONE) rc = read_pages(snap, name, st, off, buf, len, r, 0, err);
-  free(r);
   return rc;
 }
 

@@ -116,8 +116,10 @@ int h5tx__page_get(h5tx_store *s, const char *name, const h5tx__place *p, uint64
                    h5tx_rev at, uint8_t *dst, uint32_t ps, uint8_t *zbuf, int first,
                    h5tx_error *err);
 
-/* Raw pages read whole straight into the caller's buffer, gathered so a
- * run of adjacent places is one preadv (snapshots and writers). */
+/* Whole pages read straight into the caller's buffer, gathered so a run
+ * of adjacent places is one preadv (snapshots and writers): raw pages land
+ * in place; compressed ones land in the run's payload area and are decoded
+ * into place when the run is read, in parallel when there are enough. */
 #define H5TX__RUN_MAX 64
 /* Internal: a segment was gone on the first try; look the places up again
  * in a new transaction (compaction moved them) and read once more. */
@@ -127,16 +129,31 @@ typedef struct h5tx__run {
   void *dst[H5TX__RUN_MAX];
   uint64_t page[H5TX__RUN_MAX];
   h5tx_rev at[H5TX__RUN_MAX];
-  size_t n;
+  size_t zoff[H5TX__RUN_MAX]; /* a compressed page: its payload's offset in z */
+  size_t n, nz;               /* pages, compressed pages */
+  uint8_t *z;                 /* compressed payloads (zcap bytes, zused used) */
+  size_t zcap, zused;
 } h5tx__run;
 
-/* Add raw page `page` (version `at`, place `p`) of file `name` to run `r`,
- * to be read into `dst`; a full run is read first. Errors as
- * h5tx__run_flush. */
+/* A new, empty run (NULL: out of memory); h5tx__run_free frees it and
+ * its payload area, which is kept from one read to the next. */
+h5tx__run *h5tx__run_new(void);
+void h5tx__run_free(h5tx__run *r);
+
+/* 1 if page version `p` of a file with pages of `ps` bytes can be read
+ * whole through a run (raw, or compressed no larger than a page). */
+int h5tx__run_takes(const h5tx__place *p, uint32_t ps);
+
+/* Add page `page` (version `at`, place `p`, h5tx__run_takes) of file
+ * `name` to run `r`, to be read into `dst` (p->raw bytes); a full run is
+ * read first. Errors as h5tx__run_flush. */
 int h5tx__run_add(h5tx_store *s, const char *name, h5tx__run *r, const h5tx__place *p, void *dst,
                   uint64_t page, h5tx_rev at, int first, h5tx_error *err);
-/* Read run `r` (emptied): H5TX__SEG_GONE when a segment is gone and
- * `first`, else the page log's errors named as h5tx__page_fail names them. */
+/* Read run `r` (emptied), every record's check verified, compressed pages
+ * decoded (in up to 4 threads when it holds 8 or more): H5TX__SEG_GONE
+ * when a segment is gone and `first`, else the page log's and the
+ * decoder's errors named as h5tx__page_fail names them (the first bad page
+ * of the run). */
 int h5tx__run_flush(h5tx_store *s, const char *name, h5tx__run *r, int first, h5tx_error *err);
 
 /* Start a read of `*len` bytes at `off` of a file of `length` bytes: fails

@@ -336,7 +336,8 @@ static void judge_version(verify_arg *va, const h5tx__val *k, const h5tx__val *v
     snprintf(msg, cap, "%s", e.msg);
     return;
   }
-  if (p.enc == PLOG_ENC_ZSTD && h5tx__hash(va->buf, fi->page_size) != p.content) {
+  if ((p.enc == PLOG_ENC_ZSTD || p.enc == PLOG_ENC_LZ4) &&
+      h5tx__hash(va->buf, fi->page_size) != p.content) {
     snprintf(msg, cap, "%s: its payload decodes to bytes whose hash is not its content hash (%s)",
              who, where);
     return;

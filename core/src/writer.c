@@ -361,7 +361,7 @@ static int cpus(void) {
  * threads' results, the last part's last. */
 static void encode_batch(h5tx_writer *w, const uint64_t *pages, const uint8_t *const *data,
                          h5tx__plog_rec *recs, size_t n) {
-  int nt = w->codec == H5TX_CODEC_ZSTD && w->zp.misses < H5TX_ZP_GIVE_UP && n >= 8 ? cpus() : 1;
+  int nt = w->codec != H5TX_CODEC_NONE && w->zp.misses < H5TX_ZP_GIVE_UP && n >= 8 ? cpus() : 1;
   zjob jobs[4];
   pthread_t th[4];
   int started[4] = {0};
@@ -704,7 +704,7 @@ static int read_once(h5tx_writer *w, uint64_t off, uint8_t *out, size_t len, h5t
       rc = base_place(w, page, 0, &p, &found, err);
       if (rc == 0 && !found) {
         memset(out, 0, n);
-      } else if (rc == 0 && p.enc == PLOG_ENC_RAW && p.raw == w->ps) {
+      } else if (rc == 0 && h5tx__run_takes(&p, w->ps)) {
         rc = h5tx__run_add(w->s, w->name, r, &p, out, page, w->base, first, err);
       } else if (rc == 0) {
         rc = h5tx__page_get(w->s, w->name, &p, page, w->base, out, w->ps, w->zin, first, err);
@@ -726,11 +726,11 @@ static int read_once(h5tx_writer *w, uint64_t off, uint8_t *out, size_t len, h5t
 int h5tx_writer_read(h5tx_writer *w, uint64_t off, void *buf, size_t len, h5tx_error *err) {
   int rc = h5tx__read_clamp(w->s->path, w->name, off, &len, buf, w->len, err);
   if (rc || len == 0) return rc;
-  h5tx__run *r = malloc(sizeof *r);
+  h5tx__run *r = h5tx__run_new();
   if (!r) return oom(err);
   rc = read_once(w, off, buf, len, r, 1, err);
   if (rc == H5TX__SEG_GONE) rc = read_once(w, off, buf, len, r, 0, err); /* compacted: again */
-  free(r);
+  h5tx__run_free(r);
   return rc;
 }
 

@@ -69,7 +69,7 @@ BAD = [
     (["log", "S/lab.h5tx", "--json", "--json"], "option '--json' given twice"),
     (["init", "S/new.h5tx", "--page-size", "3000"],
      "--page-size: bad value '3000': expected a power of two from 512 to 16M"),
-    (["init", "S/new.h5tx", "--codec", "lz4"], "--codec: bad value 'lz4'"),
+    (["init", "S/new.h5tx", "--codec", "brotli"], "--codec: bad value 'brotli'"),
     (["init", "S/new.h5tx", "--codec", "zstd;store=x.h5tx"], "--codec: bad value"),
     (["init", "S/new.h5tx", "--durability", "maybe"], "--durability: bad value 'maybe'"),
     (["init", "S/new"], "names no store"),

@@ -117,6 +117,11 @@ int main(void) {
   OK(h5tx_config_parse("codec=zstd:5", &d, &e));
   OK(h5tx_config_parse("codec=zstd", &d, &e));
   CHECK(d.codec == H5TX_CODEC_ZSTD && d.level == 0);
+  /* lz4, through the formatter too */
+  h5tx_config_init(&d);
+  OK(h5tx_config_parse("codec=lz4", &d, &e));
+  CHECK(d.codec == H5TX_CODEC_LZ4);
+  CHECK(h5tx_config_format(&d, text, sizeof text) > 0 && strstr(text, "codec=lz4") != NULL);
   OK(h5tx_config_parse(NULL, &d, &e));
   OK(h5tx_config_parse("", &d, &e));
   OK(h5tx_config_parse(" ; ", &d, &e));
@@ -131,8 +136,10 @@ int main(void) {
         "config key 'page_size': bad value '3000'");
   FAILS(h5tx_config_parse("page_size=64Q", &c, &e), H5TX_EINVAL, "'page_size'");
   FAILS(h5tx_config_parse("page_size=32M", &c, &e), H5TX_EINVAL, "'page_size'");
-  FAILS(h5tx_config_parse("codec=lz4", &c, &e), H5TX_EINVAL,
-        "config key 'codec': bad value 'lz4': expected none, zstd or zstd:LEVEL");
+  FAILS(h5tx_config_parse("codec=brotli", &c, &e), H5TX_EINVAL,
+        "config key 'codec': bad value 'brotli': expected none, zstd, zstd:LEVEL or lz4");
+  FAILS(h5tx_config_parse("codec=lz4:3", &c, &e), H5TX_EINVAL,
+        "'codec': bad value 'lz4:3': codec lz4 takes no level");
   FAILS(
       h5tx_config_parse("codec=zstd:99", &c, &e), H5TX_EINVAL,
       "'codec': bad value 'zstd:99': expected zstd:LEVEL with a non-zero zstd level (at most 22)");

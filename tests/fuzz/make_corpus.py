@@ -56,6 +56,30 @@ def page():
     write("page", "badsum", bytes([0x00]) + key + page_rec(1, 512, 0, bytes(512)))
 
 
+def lz4_rle(n, byte):
+    """An LZ4 block (no frame) of `n` (>= 32) copies of `byte`: one literal,
+    a match at offset 1, then the five literals a block must end with."""
+    m = n - 1 - 5 - 4  # match length beyond the minimum of 4
+    ext = b""
+    rest = m - 15
+    while rest >= 255:
+        ext += b"\xff"
+        rest -= 255
+    ext += bytes([rest])
+    return bytes([0x1F, byte]) + struct.pack("<H", 1) + ext + bytes([0x50]) + bytes([byte]) * 5
+
+
+def page2():
+    # Byte 0: page size 512 << (b % 6), encoding (b >> 4) % 6.
+    write("page2", "zero", bytes([0x00]))
+    write("page2", "raw", bytes([0x10]) + bytes(range(256)) * 2)
+    write("page2", "zstd", bytes([0x21]) + zstd_rle(1024, 0x41))
+    write("page2", "lz4", bytes([0x40]) + lz4_rle(512, 0x41))
+    write("page2", "lz4-16k", bytes([0x45]) + lz4_rle(16384, 0x42))
+    write("page2", "lz4-short", bytes([0x41]) + lz4_rle(512, 0x43))  # decodes to 512 of 1024
+    write("page2", "external", bytes([0x30]) + bytes(24))
+
+
 def records():
     host, msg = b"node1", b"import data.h5"
     fids = struct.pack("<QQ", 1, 2)
@@ -160,3 +184,4 @@ if __name__ == "__main__":
     cli_values()
     segment()
     records2()
+    page2()

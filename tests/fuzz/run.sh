@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-25}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config target vfd_name page records marker cli_values segment records2)
+[ ${#targets[@]} -gt 0 ] || targets=(config target vfd_name page records marker cli_values segment records2 page2)
 build=$root/build-fuzz
 if ! command -v clang >/dev/null; then
   echo "fuzz: clang not found (apt-get install clang)" >&2
