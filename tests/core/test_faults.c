@@ -146,7 +146,7 @@ static void newest_segment(const char *store, char *path, size_t cap, off_t *siz
     size_t n = strlen(de->d_name);
     if (n != 20 || strcmp(de->d_name + 16, ".seg") != 0) continue;
     (*count)++;
-    if (strcmp(de->d_name, best) > 0) snprintf(best, sizeof best, "%s", de->d_name);
+    if (strcmp(de->d_name, best) > 0) memcpy(best, de->d_name, 21);
   }
   closedir(d);
   REQUIRE(best[0]);
