@@ -51,10 +51,11 @@ static int run_init(const cli_cmd *cmd, int argc, char **argv) {
   }
   h5tx_store_close(s);
   char ps[32], codec[32];
-  if (cfg.codec == H5TX_CODEC_NONE)
-    snprintf(codec, sizeof codec, "none");
+  int cd = cfg.codec >= 0 ? cfg.codec : H5TX_CODEC_ZSTD;
+  if (cd == H5TX_CODEC_ZSTD)
+    snprintf(codec, sizeof codec, "%s:%d", h5tx_codec_name(cd), cfg.level ? cfg.level : 3);
   else
-    snprintf(codec, sizeof codec, "zstd:%d", cfg.level ? cfg.level : 3);
+    snprintf(codec, sizeof codec, "%s", h5tx_codec_name(cd));
   printf("created store %s: page size %s, codec %s, durability %s\n", t.store,
          cli_bytes(ps, cfg.page_size ? cfg.page_size : H5TX_DEFAULT_PAGE_SIZE), codec,
          cfg.durability == H5TX_NOSYNC ? "nosync" : "sync");

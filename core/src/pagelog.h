@@ -88,8 +88,16 @@ int h5tx__plog_append(h5tx__plog *l, uint64_t wid, const h5tx__plog_rec *recs, s
 
 /* Make everything appended so far by this handle durable (fdatasync of the
  * segments written since the last flush, and of the directory when a
- * segment was created). A no-op when nothing is pending. */
+ * segment was created). A no-op when nothing is pending. A segment whose
+ * fdatasync fails is distrusted (h5tx__plog_untrusted) and left: appends
+ * go on in a new segment. */
 int h5tx__plog_flush(h5tx__plog *l, h5tx_error *err);
+
+/* 1 if the record at `p` lies in a segment a flush of this handle failed
+ * on: its bytes may never reach the disk, whatever a later flush says, so
+ * a writer that still needs it reads it back (checked) and appends it
+ * again. Such a segment is never appended to again. */
+int h5tx__plog_untrusted(h5tx__plog *l, const h5tx__place *p);
 
 /* Seal the open segment now (the next append opens a new one). */
 int h5tx__plog_seal(h5tx__plog *l, h5tx_error *err);

@@ -26,6 +26,7 @@
 #define ENTRY0 64
 #define NFD 16 /* cached read descriptors */
 #define MAX_IOV 512
+#define NBAD 16 /* segments remembered one by one as untrusted */
 
 struct h5tx__plog {
   char *dir;
@@ -39,8 +40,14 @@ struct h5tx__plog {
   uint64_t seg, end, nbatches;
   /* descriptors written since the last flush (rolled segments) */
   int pending[8];
+  uint64_t pending_seg[8];
   int npending;
   int dirty, dir_dirty;
+  /* segments a flush failed on (h5tx__plog_untrusted); beyond NBAD of
+   * them, every segment up to bad_upto */
+  uint64_t bad[NBAD];
+  int nbad;
+  uint64_t bad_upto;
   /* read descriptors, by segment */
   struct {
     uint64_t seg;
@@ -209,14 +216,38 @@ static int seg_create(h5tx__plog *l, h5tx_error *err) {
   return 0;
 }
 
+/* A flush of segment `seg` failed. What of it was not on disk before may
+ * be gone from the page cache, and Linux clears the error once reported, so
+ * a later flush that succeeds proves nothing: the segment is never trusted
+ * again (h5tx__plog_untrusted) nor appended to. l->mu held. */
+static void seg_distrust(h5tx__plog *l, uint64_t seg) {
+  for (int i = 0; i < l->nbad; i++)
+    if (l->bad[i] == seg) return;
+  if (l->nbad < NBAD)
+    l->bad[l->nbad++] = seg;
+  else if (seg > l->bad_upto)
+    l->bad_upto = seg; /* many failures: distrust everything up to it */
+}
+
+int h5tx__plog_untrusted(h5tx__plog *l, const h5tx__place *p) {
+  pthread_mutex_lock(&l->mu);
+  int bad = p->seg <= l->bad_upto;
+  for (int i = 0; i < l->nbad && !bad; i++)
+    bad = l->bad[i] == p->seg;
+  pthread_mutex_unlock(&l->mu);
+  return bad;
+}
+
 /* Stop appending to the open segment; its descriptor waits for the next
  * flush. l->mu held. */
 static void seg_retire(h5tx__plog *l) {
   if (l->fd < 0) return;
-  if (l->dirty && l->npending < (int)(sizeof l->pending / sizeof l->pending[0]))
+  if (l->dirty && l->npending < (int)(sizeof l->pending / sizeof l->pending[0])) {
+    l->pending_seg[l->npending] = l->seg;
     l->pending[l->npending++] = l->fd;
-  else {
-    if (l->dirty) fdatasync(l->fd); /* no room to defer it: flush now */
+  } else {
+    if (l->dirty && fdatasync(l->fd) != 0) /* no room to defer it: flush now */
+      seg_distrust(l, l->seg);
     close(l->fd);
   }
   l->fd = -1;
@@ -368,23 +399,38 @@ int h5tx__plog_append(h5tx__plog *l, uint64_t wid, const h5tx__plog_rec *recs, s
   return rc;
 }
 
+/* A failed flush of segment `seg`: distrusted, the error in `err` unless
+ * one is there already. l->mu held. */
+static int flush_failed(h5tx__plog *l, uint64_t seg, int e, int rc, h5tx_error *err) {
+  seg_distrust(l, seg);
+  if (rc) return rc;
+  char path[PATH_MAX];
+  seg_path(l, seg, path, sizeof path);
+  return io_err(err, e,
+                "cannot flush (its records not known to be on disk are abandoned: later "
+                "appends go to a new segment)",
+                path);
+}
+
 int h5tx__plog_flush(h5tx__plog *l, h5tx_error *err) {
   int rc = 0;
   pthread_mutex_lock(&l->mu);
-  while (l->npending > 0 && rc == 0) {
-    int fd = l->pending[l->npending - 1];
-    if (fdatasync(fd) != 0)
-      rc = io_err(err, errno, "cannot flush a segment", l->dir);
-    else {
-      close(fd);
-      l->npending--;
-    }
+  /* Every rolled segment is flushed once: one that fails is distrusted,
+   * never flushed again (a second try could "succeed" over lost pages). */
+  while (l->npending > 0) {
+    l->npending--;
+    int fd = l->pending[l->npending];
+    if (fdatasync(fd) != 0) rc = flush_failed(l, l->pending_seg[l->npending], errno, rc, err);
+    close(fd);
   }
   if (rc == 0 && l->fd >= 0 && l->dirty && l->pid == getpid()) {
-    if (fdatasync(l->fd) != 0)
-      rc = io_err(err, errno, "cannot flush a segment", l->dir);
-    else
-      l->dirty = 0;
+    if (fdatasync(l->fd) != 0) {
+      /* abandoned, unsealed: the next append opens a new segment */
+      rc = flush_failed(l, l->seg, errno, rc, err);
+      close(l->fd);
+      l->fd = -1;
+    }
+    l->dirty = 0;
   }
   if (rc == 0 && l->dir_dirty) {
     int e = h5tx__sync_dir(l->dir);

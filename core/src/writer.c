@@ -476,6 +476,37 @@ static int append(h5tx_writer *w, dpage **e, size_t n, h5tx_error *err) {
   return 0;
 }
 
+/* Pages whose records lie where a failed flush left them untrusted
+ * (h5tx__plog_untrusted) are read back, checked, and appended again. */
+static int rehome(h5tx_writer *w, h5tx_error *err) {
+  dpage *batch[BATCH];
+  size_t nb = 0;
+  int rc = 0;
+  for (size_t i = 0; i < w->cap && rc == 0; i++) {
+    dpage *e = &w->tab[i];
+    if (e->page == NO_PAGE || !e->placed || e->mem || e->dead ||
+        !h5tx__plog_untrusted(w->s->log, &e->place))
+      continue;
+    uint8_t *m = page_get(w);
+    if (!m) return oom(err);
+    if ((rc = h5tx__page2_load(w->s->log, &e->place, m, w->ps, w->zin, err))) {
+      char why[512] = "";
+      if (err) snprintf(why, sizeof why, "%s", err->msg);
+      page_put_back(w, m);
+      h5tx__err(err, rc,
+                "store %s: file '%s': page %llu, written before a flush of the page log failed, "
+                "cannot be read back (%s): these changes are lost; abort the writer",
+                w->s->path, w->name, (unsigned long long)e->page, why);
+      break;
+    }
+    e->mem = m;
+    w->mem_bytes += w->ps;
+    batch[nb++] = e;
+    if (nb == BATCH && (rc = append(w, batch, nb, err)) == 0) nb = 0;
+  }
+  return rc == 0 && nb ? append(w, batch, nb, err) : rc;
+}
+
 /* Stream every page held in memory into the log, in page order; a page
  * equal to its base version that was never appended is simply forgotten.
  * Dead pages get their tombstones when `dead_too`. */
@@ -1105,7 +1136,8 @@ int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit
     return 0;
   }
   progress pr = {fn, arg, 0, w->n};
-  int rc = stream(w, 0, &pr, err);
+  int rc = rehome(w, err);
+  if (rc == 0) rc = stream(w, 0, &pr, err);
   if (rc == 0) rc = tombstones(w, err);
   if (rc == 0) rc = stream(w, 1, NULL, err); /* the dead pages' tombstones */
   if (rc) return rc;
