@@ -484,7 +484,7 @@ static int rehome(h5tx_writer *w, h5tx_error *err) {
   int rc = 0;
   for (size_t i = 0; i < w->cap && rc == 0; i++) {
     dpage *e = &w->tab[i];
-    if (e->page == NO_PAGE || !e->placed || e->mem || e->dead ||
+    if (e->page == NO_PAGE || !e->placed || e->shared || e->mem || e->dead ||
         !h5tx__plog_untrusted(w->s->log, &e->place))
       continue;
     uint8_t *m = page_get(w);
