@@ -15,6 +15,8 @@
  *   fork   a fork child that frees its parent's writer (with spilled pages),
  *          snapshot and store changes nothing of the parent's;
  *   sync   taking and dropping a lease costs no flush;
+ *   preflush a durable commit that finds another under way flushes its page
+ *          records before the index lock (3 flushes), a lone one does not (2);
  *   stress readers pin head and read it while commits and gc (keep the
  *          last one) run: every read is exactly its revision (seeded).
  * Processes are stopped between steps with the library's H5TX_TEST_STOP
