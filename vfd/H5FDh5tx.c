@@ -501,15 +501,16 @@ static int shared_writer(H5FD_h5tx_t *f, unsigned flags, h5tx_error *e) {
     wo.create = (flags & H5F_ACC_CREAT) != 0;
     wo.truncate = (flags & H5F_ACC_TRUNC) != 0;
     wo.exclusive = (flags & H5F_ACC_EXCL) != 0;
-    h5tx_store_opts so;
-    h5tx_store_opts_init(&so);
     int rc = H5TX_ENOMEM;
     if (!(sh = calloc(1, sizeof *sh)) || !(sh->name = strdup(f->name)))
       snprintf(e->msg, sizeof e->msg, "out of memory");
-    /* The shared writer holds its own reference to the store. */
-    else if ((rc = h5tx_store_open(h5tx_store_path(f->store), &so, &sh->store, e)) == 0 &&
-             (rc = h5tx_writer_open(f->store, f->name, &wo, &sh->writer, e)) != 0)
-      h5tx_store_close(sh->store);
+    else if ((rc = h5tx_writer_open(f->store, f->name, &wo, &sh->writer, e)) == 0) {
+      /* The writer uses the store handle it was opened on (with this
+       * open's settings): the shared writer takes it over, so it lives as
+       * long as the writer, whichever open of the file closes first. */
+      sh->store = f->store;
+      f->store = NULL;
+    }
     if (rc != 0) {
       pthread_mutex_unlock(&shared_lock);
       if (sh) free(sh->name);
@@ -790,7 +791,7 @@ static herr_t h5tx_get_handle(H5FD_t *file, hid_t fapl, void **handle) {
     return 0;
   }
   f->handle.fd = -1;
-  f->handle.store = f->store;
+  f->handle.store = f->store ? f->store : f->shared->store;
   f->handle.writer = f->rdonly ? NULL : f->writer;
   f->handle.snap = f->snap;
   f->handle.name = f->name;

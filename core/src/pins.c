@@ -34,6 +34,9 @@
  * initialisation and the claims of leases. */
 #define INIT_BYTE 32
 #define LEASE_BYTE 33
+/* Read-locked (shared) by every process while it commits: a committer
+ * that finds another one there will wait for the index's write lock. */
+#define COMMIT_BYTE 34
 
 typedef struct rslot {
   uint64_t pin; /* revision + 1; 0: none */
@@ -69,6 +72,7 @@ struct h5tx__pins {
   /* Slots this process holds: F_OFD_GETLK through fd does not report them
    * (a description never conflicts with its own locks). */
   uint8_t mine[NREADERS + NLEASES];
+  int committing; /* commits of this process under way (COMMIT_BYTE held) */
 };
 
 /* One lock for every table of the process: it guards the registry and
@@ -123,6 +127,7 @@ static int own(h5tx__pins *p, h5tx_error *err) {
   if (p->pid == getpid() && p->fd >= 0) return 0;
   if (p->fd >= 0) close(p->fd);
   memset(p->mine, 0, sizeof p->mine);
+  p->committing = 0;
   p->pid = getpid();
   p->fd = open(p->path, O_RDWR | O_CLOEXEC);
   if (p->fd < 0)
@@ -320,6 +325,33 @@ void h5tx__pins_scan(h5tx__pins *p, h5tx__pin_fn fn, void *arg) {
     fn(arg, __atomic_load_n(&s->pid, __ATOMIC_SEQ_CST), pin - 1,
        __atomic_load_n(&s->time_ns, __ATOMIC_SEQ_CST));
   }
+}
+
+/* ---- committers ------------------------------------------------------------------------------
+ */
+
+int h5tx__commit_enter(h5tx__pins *p) {
+  if (!p) return 0;
+  pthread_mutex_lock(&table_lock);
+  int busy = 0;
+  if (own(p, NULL) == 0) {
+    busy = p->committing > 0 || held(p, COMMIT_BYTE);
+    /* A read lock never conflicts with another: taking it cannot fail for
+     * being held. If it fails otherwise, others just do not see us. */
+    if (p->committing++ == 0) (void)lock_byte(p->fd, COMMIT_BYTE, F_RDLCK, 0);
+  }
+  pthread_mutex_unlock(&table_lock);
+  h5tx__test_stop("commit-enter");
+  return busy;
+}
+
+void h5tx__commit_leave(h5tx__pins *p) {
+  if (!p) return;
+  pthread_mutex_lock(&table_lock);
+  /* in a fork child since enter, the count is the parent's: own() reset it */
+  if (p->pid == getpid() && p->committing > 0 && --p->committing == 0)
+    (void)lock_byte(p->fd, COMMIT_BYTE, F_UNLCK, 0);
+  pthread_mutex_unlock(&table_lock);
 }
 
 /* ---- leases -----------------------------------------------------------------------------------

@@ -33,6 +33,15 @@ void h5tx__unpin(h5tx__pins *p, int slot);
 typedef void (*h5tx__pin_fn)(void *arg, uint32_t pid, h5tx_rev rev, uint64_t since_ns);
 void h5tx__pins_scan(h5tx__pins *p, h5tx__pin_fn fn, void *arg);
 
+/* A commit begins (enter) and ends (leave): between the two this process
+ * holds a shared lock on a byte of the table's header, so other committers
+ * see it. enter returns 1 if another commit (of any process, or of another
+ * thread here) is under way: this one will then wait for the index's write
+ * lock and can flush its page records meanwhile (DECISIONS.md, "Revision
+ * costs"). A failure to lock only hides this commit from the others. */
+int h5tx__commit_enter(h5tx__pins *p);
+void h5tx__commit_leave(h5tx__pins *p);
+
 /* The holder of a lease, for messages and reports. */
 typedef struct h5tx__holder {
   int slot;

@@ -304,6 +304,18 @@ static int core_get(h5tx_store *s, const h5tx__marker *m, const struct stat *st,
   return rc;
 }
 
+/* 1 if this process has a store open on device `dev`: its file system
+ * was checked then (check_local_fs), so a later open skips the statfs. */
+static int dev_has_core(dev_t dev) {
+  pthread_mutex_lock(&cores_lock);
+  pid_t me = getpid();
+  h5tx__core *c = cores;
+  while (c && !(c->pid == me && c->dev == dev))
+    c = c->next;
+  pthread_mutex_unlock(&cores_lock);
+  return c != NULL;
+}
+
 static void core_put(h5tx__core *c) {
   if (!c) return;
   pthread_mutex_lock(&cores_lock);
@@ -368,7 +380,7 @@ int h5tx_store_open(const char *path, const h5tx_store_opts *opts, h5tx_store **
     if ((rc = create_store(path, opts, err))) return rc;
   } else if (!S_ISDIR(st.st_mode)) {
     return h5tx__err(err, H5TX_EFORMAT, "%s is not an h5tx store (not a directory)", path);
-  } else if ((rc = check_local_fs(path, path, err))) {
+  } else if (!dev_has_core(st.st_dev) && (rc = check_local_fs(path, path, err))) {
     return rc;
   }
   h5tx__marker m;

@@ -1179,7 +1179,13 @@ int h5tx_writer_commit_progress(h5tx_writer *w, const char *message, h5tx_commit
     a.rev = w->base;
     a.fid = w->fid;
   } else {
-    rc = h5tx__kv_write(w->s->kv, commit_fn, &a, 0, err);
+    /* Another commit under way: this one waits for the index's write lock,
+     * so its page records are flushed meanwhile, leaving the commit
+     * record's flush for inside the lock (DECISIONS.md, "Revision costs"). */
+    if (h5tx__commit_enter(w->s->pins) && a.npl && w->durability == H5TX_SYNC)
+      rc = h5tx__plog_flush(w->s->log, err);
+    if (rc == 0) rc = h5tx__kv_write(w->s->kv, commit_fn, &a, 0, err);
+    h5tx__commit_leave(w->s->pins);
     if (rc) h5tx__log_void(w->s, &a.lg, w->durability == H5TX_SYNC);
   }
   free(a.pl);

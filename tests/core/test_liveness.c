@@ -15,6 +15,8 @@
  *   fork   a fork child that frees its parent's writer (with spilled pages),
  *          snapshot and store changes nothing of the parent's;
  *   sync   taking and dropping a lease costs no flush;
+ *   preflush a durable commit that finds another under way flushes its page
+ *          records before the index lock (3 flushes), a lone one does not (2);
  *   stress readers pin head and read it while commits and gc (keep the
  *          last one) run: every read is exactly its revision (seeded).
  * Processes are stopped between steps with the library's H5TX_TEST_STOP
@@ -48,7 +50,14 @@ static long syncs;
     __atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST);                                               \
     return real args;                                                                              \
   }
-COUNTED(int, fdatasync, (int fd), (fd))
+static long datasyncs; /* fdatasync alone: the page log's and the index's data flushes */
+int fdatasync(int fd) {
+  static int (*real)(int);
+  if (!real) *(void **)&real = dlsym(RTLD_NEXT, "fdatasync");
+  __atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&datasyncs, 1, __ATOMIC_SEQ_CST);
+  return real(fd);
+}
 COUNTED(int, fsync, (int fd), (fd))
 COUNTED(int, msync, (void *a, size_t n, int f), (a, n, f))
 
@@ -721,6 +730,74 @@ static void part_sync(void) {
   h5tx_store_close(s);
 }
 
+/* ---- a sync commit that finds another under way ------------------------------------------------
+ */
+
+/* A durable commit of file "c<rev>" (the store's first segment of this
+ * process made by a first commit, so its creation's flushes do not count);
+ * says "flushed N" with the data flushes of the second commit. */
+static void committer(int up, int down, h5tx_rev rev) {
+  (void)down;
+  h5tx_error er = {0};
+  h5tx_store_opts o;
+  h5tx_store_opts_init(&o);
+  o.durability = H5TX_SYNC;
+  h5tx_store *s = NULL;
+  h5tx_writer *w = NULL;
+  char name[32];
+  snprintf(name, sizeof name, "c%llu", (unsigned long long)rev);
+  int rc = h5tx_store_open(store_path, &o, &s, &er);
+  h5tx_writer_opts wo;
+  h5tx_writer_opts_init(&wo);
+  wo.create = 1;
+  if (rc == 0) rc = h5tx_writer_open(s, name, &wo, &w, &er);
+  /* the first commit, before the stop: unsetenv keeps it going */
+  char *stop = getenv("H5TX_TEST_STOP") ? strdup(getenv("H5TX_TEST_STOP")) : NULL;
+  unsetenv("H5TX_TEST_STOP");
+  if (rc == 0) rc = h5tx_writer_write(w, 0, "first", 5, &er);
+  if (rc == 0) rc = h5tx_writer_commit(w, NULL, NULL, &er);
+  if (stop) setenv("H5TX_TEST_STOP", stop, 1);
+  free(stop);
+  if (rc == 0) rc = h5tx_writer_write(w, 0, "second", 6, &er);
+  __atomic_store_n(&datasyncs, 0, __ATOMIC_SEQ_CST);
+  if (rc == 0) rc = h5tx_writer_commit(w, NULL, NULL, &er);
+  if (rc)
+    say(up, "fail %d %s\n", rc, er.msg);
+  else
+    say(up, "flushed %ld\n", __atomic_load_n(&datasyncs, __ATOMIC_SEQ_CST));
+  h5tx_writer_close(w);
+  h5tx_store_close(s);
+}
+
+/* A lone durable commit flushes twice (page log, then the index, both in
+ * the index's write lock); one that finds another commit under way flushes
+ * its page records first, while it would wait for that lock anyway, so
+ * only the commit record's flush is left for inside it (three in all). */
+static void part_preflush(void) {
+  peer a = spawn_peer(committer, 1, "commit-enter");
+  wait_stopped(&a); /* a's second commit is under way, alone */
+  peer b = spawn_peer(committer, 2, "commit-enter");
+  wait_stopped(&b); /* b's second commit has seen a's */
+  release(&b);
+  expect_line(&b, "flushed 3");
+  finish(&b, 0);
+  release(&a);
+  expect_line(&a, "flushed 2");
+  finish(&a, 0);
+  h5tx_store *s = open_store(store_path, 4096, 0);
+  h5tx_snap *sn;
+  OK(h5tx_snap_open(s, H5TX_HEAD, &sn, &e));
+  char buf[16] = {0};
+  for (int i = 1; i <= 2; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "c%d", i);
+    OK(h5tx_snap_read(sn, name, 0, buf, 6, &e));
+    CHECK(memcmp(buf, "second", 6) == 0);
+  }
+  h5tx_snap_close(sn);
+  h5tx_store_close(s);
+}
+
 /* A fresh store in which "f" holds "one", "two", "three" at 1, 2, 3. */
 static test_paths fresh_store(void) {
   test_paths tp = temp_paths();
@@ -735,8 +812,8 @@ static test_paths fresh_store(void) {
 }
 
 int main(int argc, char **argv) {
-  static const char *const parts[] = {"race",   "kill", "lease", "handles", "gone",
-                                      "spared", "fork", "sync",  "stress",  "pidns"};
+  static const char *const parts[] = {"race", "kill", "lease",  "handles", "gone",    "spared",
+                                      "fork", "sync", "stress", "pidns",   "preflush"};
   const char *only = argc > 1 ? argv[1] : NULL;
   signal(SIGPIPE, SIG_IGN);
   int rc = 0;
@@ -757,6 +834,7 @@ int main(int argc, char **argv) {
     if (strcmp(p, "spared") == 0) part_spared();
     if (strcmp(p, "fork") == 0) part_fork();
     if (strcmp(p, "sync") == 0) part_sync();
+    if (strcmp(p, "preflush") == 0) part_preflush();
     if (strcmp(p, "stress") == 0) part_stress();
     if (strcmp(p, "pidns") == 0) rc = part_pidns();
     remove_tree(tp.dir);

@@ -248,6 +248,31 @@ static void test_open_twice(const char *store) {
   H5Pclose(fapl);
 }
 
+/* Two driver-level opens of one file share its writer; the one that made
+ * the writer closing first leaves it working for the other, whose close
+ * commits (the writer's store handle is the shared writer's own: it was
+ * the first opener's, freed with it; ASan saw the use after free). */
+static void test_opener_closes_first(const char *store) {
+  char name[800];
+  snprintf(name, sizeof name, "%s/first-closes.h5", store);
+  hid_t fapl = h5tx_fapl("durability=nosync", 0);
+  H5FD_t *a = H5FDopen(name, H5F_ACC_RDWR | H5F_ACC_CREAT, fapl, HADDR_UNDEF);
+  REQUIRE(a != NULL);
+  H5FD_t *b = H5FDopen(name, H5F_ACC_RDWR, fapl, HADDR_UNDEF);
+  REQUIRE(b != NULL);
+  CHECK(H5FDclose(a) >= 0); /* b still holds the writer: nothing committed */
+  CHECK(H5FDset_eoa(b, H5FD_MEM_DRAW, 8) >= 0);
+  CHECK(H5FDwrite(b, H5FD_MEM_DRAW, H5P_DEFAULT, 0, 8, "by b ok") >= 0);
+  CHECK(H5FDclose(b) >= 0); /* the last close commits */
+  H5FD_t *r = H5FDopen(name, H5F_ACC_RDONLY, fapl, HADDR_UNDEF);
+  REQUIRE(r != NULL);
+  char buf[8] = {0};
+  CHECK(H5FDset_eoa(r, H5FD_MEM_DRAW, 8) >= 0);
+  CHECK(H5FDread(r, H5FD_MEM_DRAW, H5P_DEFAULT, 0, 8, buf) >= 0 && memcmp(buf, "by b ok", 8) == 0);
+  CHECK(H5FDclose(r) >= 0);
+  H5Pclose(fapl);
+}
+
 /* A read-only open of a file this process has open read-write is the same
  * file (as with sec2: HDF5 finds it open and shares it), so it sees what was
  * written and not committed yet. HDF5's virtual datasets open their source
@@ -334,6 +359,7 @@ int main(void) {
   char store[640];
   snprintf(store, sizeof store, "%s/twice.h5tx", tp.dir);
   test_open_twice(store);
+  test_opener_closes_first(store);
   test_readonly_while_writing(store);
   test_vfd_handle(tp.dir, store);
   remove_tree(tp.dir);
