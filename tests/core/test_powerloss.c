@@ -53,7 +53,7 @@
  * revisions at or below head that were given them; h5tx_verify finds no
  * damage. Up to 3 epochs (write, cut, reopen) per round on one store.
  * Seeded (H5TX_SEED replays); 40 rounds, H5TX_POWERLOSS_ROUNDS for a soak. */
-#include "check.h"
+#include "check_fault.h"
 #include "pipes.h"
 #include "power_image.h"
 
@@ -709,12 +709,7 @@ static void run_writer(const char *store, const char *image, int store_sync, con
     snprintf(fd, sizeof fd, "%d", p[1]);
     snprintf(sync, sizeof sync, "%d", store_sync);
     snprintf(cutv, sizeof cutv, "%ld", cut);
-    const char *asan = getenv("ASAN_OPTIONS");
-    char opts[512];
-    snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "",
-             asan && *asan ? ":" : "");
-    setenv("ASAN_OPTIONS", opts, 1);
-    setenv("LD_PRELOAD", H5TX_POWER_SHIM, 1);
+    preload(H5TX_POWER_SHIM);
     setenv("H5TX_POWER_STORE", store, 1);
     setenv("H5TX_POWER_IMAGE", image, 1);
     setenv("H5TX_POWER_CUT", cutv, 1);
