@@ -12,7 +12,10 @@
  *    it made durable in the image), else right before it is made.
  * A successful fsync/fdatasync of a file copies the file's bytes into the
  * image, of a directory its entries; so does a write through a descriptor
- * opened O_SYNC/O_DSYNC. Nothing else reaches the image: what the store
+ * opened O_SYNC/O_DSYNC. A link or rename under the store gives the new
+ * name the flushed bytes the old one had (the file is the same; whether the
+ * new name survives is its directory's flush). Nothing else reaches the
+ * image: what the store
  * wrote and did not flush is what a power cut may take. msync is not
  * watched: LMDB runs without MDB_WRITEMAP and the store's other mapping
  * (the readers table) is never flushed on purpose. */
@@ -167,5 +170,52 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt) {
   long n = write_before(fd, abs, sizeof abs, &rel);
   ssize_t rc = REAL("writev", ssize_t(*)(int, const struct iovec *, int))(fd, iov, cnt);
   write_after(n, fd, abs, rel, rc);
+  return rc;
+}
+
+/* The flushed bytes of `from` (if any) are also those of `to`: call after
+ * link(from, to) or rename(from, to) succeeded. */
+static void same_file(const char *from, const char *to) {
+  char a[PATH_MAX], b[PATH_MAX], key[PATH_MAX], img[PATH_MAX * 2 + 64];
+  struct stat st;
+  if (!store_len || inside || !realpath(to, b) || stat(b, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  /* `from` is gone after a rename: its directory and name are enough */
+  const char *slash = strrchr(from, '/');
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - from) : 1, slash ? from : ".");
+  if (!realpath(dir, a)) return;
+  size_t n = strlen(a);
+  snprintf(a + n, sizeof a - n, "/%s", slash ? slash + 1 : from);
+  if (strncmp(a, store, store_len) != 0 || strncmp(b, store, store_len) != 0) return;
+  pi_key(a + store_len, key, sizeof key);
+  snprintf(img, sizeof img, "%s/%s@%llu", image, key, (unsigned long long)st.st_ino);
+  inside = 1;
+  pthread_mutex_lock(&mu);
+  int fd = open(img, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    pi_image_file(image, b + store_len, st.st_ino, fd);
+    close(fd);
+  }
+  pthread_mutex_unlock(&mu);
+  inside = 0;
+}
+
+int link(const char *from, const char *to) {
+  int rc = REAL("link", int (*)(const char *, const char *))(from, to);
+  if (rc == 0) {
+    int e = errno;
+    same_file(from, to);
+    errno = e;
+  }
+  return rc;
+}
+
+int rename(const char *from, const char *to) {
+  int rc = REAL("rename", int (*)(const char *, const char *))(from, to);
+  if (rc == 0) {
+    int e = errno;
+    same_file(from, to);
+    errno = e;
+  }
   return rc;
 }

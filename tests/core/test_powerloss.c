@@ -52,7 +52,12 @@
  * only revisions below a gc's head may be gone, H5TX_EGONE); tags name
  * revisions at or below head that were given them; h5tx_verify finds no
  * damage. Up to 3 epochs (write, cut, reopen) per round on one store.
- * Seeded (H5TX_SEED replays); 40 rounds, H5TX_POWERLOSS_ROUNDS for a soak. */
+ * Seeded (H5TX_SEED replays); 40 rounds, H5TX_POWERLOSS_ROUNDS for a soak.
+ * Two findings of this test are not fixed yet (docs/DECISIONS.md, "Power
+ * loss under the real writer"): a segment linked in before its header was
+ * flushed, and an index with free pages past its end that the open refuses
+ * as truncated. Each is checked to be exactly that, printed as a FINDING
+ * and counted; H5TX_POWERLOSS_STRICT=1 makes them failures. */
 #include "check_fault.h"
 #include "pipes.h"
 #include "power_image.h"
