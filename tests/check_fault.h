@@ -1,7 +1,8 @@
 /* check_fault.h - loading tests/core/fault_shim.c into a test: the test
  * re-executes itself with the shim in LD_PRELOAD (ahead of an ASan
  * runtime, which is told to accept that), then arms faults through the
- * shim's h5tx_test_fault(). H5TX_FAULT_SHIM is the shim's path. */
+ * shim's h5tx_test_fault(). H5TX_FAULT_SHIM is the shim's path. preload()
+ * serves any LD_PRELOAD shim (test_powerloss.c's too). */
 #ifndef H5TX_CHECK_FAULT_H
 #define H5TX_CHECK_FAULT_H
 
@@ -9,6 +10,18 @@
 
 #include <dlfcn.h>
 
+/* Put LD_PRELOAD library `shim` into this process's environment for the
+ * programs it executes, ahead of an ASan runtime (told to accept that). */
+static inline void preload(const char *shim) {
+  const char *asan = getenv("ASAN_OPTIONS");
+  char opts[512];
+  snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "",
+           asan && *asan ? ":" : "");
+  setenv("ASAN_OPTIONS", opts, 1);
+  setenv("LD_PRELOAD", shim, 1);
+}
+
+#ifdef H5TX_FAULT_SHIM
 /* The kinds of h5tx_test_fault(): fsync/fdatasync of data.mdb, and a write
  * of one of LMDB's meta pages. */
 enum { FAULT_SYNC, FAULT_META };
@@ -28,16 +41,12 @@ static inline int fault_load(char **argv, const char *test) {
     printf("%s: SKIPPED (the fault shim %s did not load)\n", test, H5TX_FAULT_SHIM);
     return 77;
   }
-  const char *asan = getenv("ASAN_OPTIONS");
-  char opts[512];
-  snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0", asan ? asan : "",
-           asan && *asan ? ":" : "");
-  setenv("ASAN_OPTIONS", opts, 1);
-  setenv("LD_PRELOAD", H5TX_FAULT_SHIM, 1);
+  preload(H5TX_FAULT_SHIM);
   setenv("H5TX_FAULT_REEXEC", "1", 1);
   execv("/proc/self/exe", argv);
   perror("execv");
   exit(1);
 }
+#endif
 
 #endif
