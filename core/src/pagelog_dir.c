@@ -171,9 +171,10 @@ static int max_segment(const h5tx__plog *l, uint64_t *max, h5tx_error *err) {
 }
 
 /* Create this process's next segment; l->mu held. The header is written
- * to a temporary file that is then linked in under the next free number,
- * so no segment file is ever seen without its header (a writer killed in
- * between leaves a `.tmp-` file, which no reader looks at). */
+ * to a temporary file and flushed, then the file is linked in under the
+ * next free number, so no segment file is ever seen without its header,
+ * also after a power cut (a writer killed in between leaves a `.tmp-`
+ * file, which no reader looks at). */
 static int seg_create(h5tx__plog *l, h5tx_error *err) {
   uint64_t n = 0;
   int rc = max_segment(l, &n, err);
@@ -190,6 +191,12 @@ static int seg_create(h5tx__plog *l, h5tx_error *err) {
     uint8_t h[PLOG_HDR];
     seg_header(l, n, h);
     if ((e = pwrite_all(fd, h, PLOG_HDR, 0))) break;
+    /* the header on disk before the name: a power cut must not leave a
+     * segment whose header never got there (core_powerloss) */
+    if (fdatasync(fd) != 0) {
+      e = errno;
+      break;
+    }
     seg_path(l, n, path, sizeof path);
     if (link(tmp, path) == 0) break;
     if (errno != EEXIST) e = errno;
