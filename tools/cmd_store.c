@@ -53,6 +53,8 @@ static int run_init(const cli_cmd *cmd, int argc, char **argv) {
   char ps[32], codec[32];
   if (cfg.codec == H5TX_CODEC_NONE)
     snprintf(codec, sizeof codec, "none");
+  else if (cfg.codec == H5TX_CODEC_LZ4 || cfg.codec < 0) /* lz4: the default */
+    snprintf(codec, sizeof codec, "lz4");
   else
     snprintf(codec, sizeof codec, "zstd:%d", cfg.level ? cfg.level : 3);
   printf("created store %s: page size %s, codec %s, durability %s\n", t.store,
@@ -70,7 +72,8 @@ const cli_cmd cli_cmd_init = {
     "files created in it later.\n\n"
     "Options:\n"
     "  --page-size SIZE    a power of two, 512 to 16M (64K, 1M; default 64K)\n"
-    "  --codec CODEC       none, zstd or zstd:LEVEL (default zstd:3)\n"
+    "  --codec CODEC       none, lz4, zstd or zstd:LEVEL (default lz4; zstd is\n"
+    "                      zstd:3)\n"
     "  --durability MODE   sync: a commit is on disk when it returns (default);\n"
     "                      nosync: a power loss may lose the newest commits,\n"
     "                      never the store\n"};
@@ -548,7 +551,10 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_u64(&j, "stored_bytes", st.stored_bytes);
     cli_json_u64(&j, "zstd_bytes", st.zstd_bytes);
     cli_json_u64(&j, "zstd_raw_bytes", st.zstd_raw_bytes);
-    cli_json_double(&j, "compression_ratio", ratio(st.zstd_raw_bytes, st.zstd_bytes));
+    cli_json_u64(&j, "lz4_bytes", st.lz4_bytes);
+    cli_json_u64(&j, "lz4_raw_bytes", st.lz4_raw_bytes);
+    cli_json_double(&j, "compression_ratio",
+                    ratio(st.zstd_raw_bytes + st.lz4_raw_bytes, st.zstd_bytes + st.lz4_bytes));
     cli_json_u64(&j, "written_bytes", st.written_bytes);
     cli_json_u64(&j, "saved_bytes", saved);
     cli_json_double(&j, "written_to_stored_ratio", ratio(st.written_bytes, st.live_bytes));
@@ -592,10 +598,14 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     snprintf(v, sizeof v, "%llu page versions, %s", (unsigned long long)st.page_versions,
              cli_bytes(b1, st.stored_bytes));
     cli_table_row(&tb, "stored", v);
-    if (st.zstd_bytes)
-      snprintf(v, sizeof v, "%s compressed to %s with zstd (%.2fx)",
-               cli_bytes(b1, st.zstd_raw_bytes), cli_bytes(b2, st.zstd_bytes),
-               ratio(st.zstd_raw_bytes, st.zstd_bytes));
+    if (st.zstd_bytes || st.lz4_bytes)
+      snprintf(v, sizeof v, "%s compressed to %s with %s (%.2fx)",
+               cli_bytes(b1, st.zstd_raw_bytes + st.lz4_raw_bytes),
+               cli_bytes(b2, st.zstd_bytes + st.lz4_bytes),
+               st.zstd_bytes && st.lz4_bytes ? "zstd and lz4"
+               : st.lz4_bytes                ? "lz4"
+                                             : "zstd",
+               ratio(st.zstd_raw_bytes + st.lz4_raw_bytes, st.zstd_bytes + st.lz4_bytes));
     else
       snprintf(v, sizeof v, "no compressed pages");
     cli_table_row(&tb, "compression", v);
@@ -646,7 +656,8 @@ const cli_cmd cli_cmd_stats = {
     "revisions, files, sizes, compression, sharing, readers and leases",
     "Scans the store and prints: head and the number of commits (and how many\n"
     "were collected), tags, files at head and their total length (logical\n"
-    "bytes), the page versions stored and their bytes, how much zstd saved,\n"
+    "bytes), the page versions stored and their bytes, how much compression\n"
+    "(zstd, lz4) saved,\n"
     "the bytes all commits wrote against the payload bytes the page log holds\n"
     "for them (what sharing unchanged and identical pages, compression and gc\n"
     "saved), what the page log (its segments) and the index take on disk, the\n"
@@ -654,7 +665,8 @@ const cli_cmd cli_cmd_stats = {
     "Options:\n"
     "  --json   one JSON object: {store, head, revisions, collected, tags,\n"
     "           files, logical_bytes, page_versions, stored_bytes, zstd_bytes,\n"
-    "           zstd_raw_bytes, compression_ratio, written_bytes, saved_bytes,\n"
+    "           zstd_raw_bytes, lz4_bytes, lz4_raw_bytes, compression_ratio,\n"
+    "           written_bytes, saved_bytes,\n"
     "           written_to_stored_ratio, live_bytes, log_bytes, segments,\n"
     "           index_bytes, readers: [{pid,\n"
     "           revision, since}], leases: [{file, pid, host, since, alive}]}\n"};
