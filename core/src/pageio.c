@@ -160,13 +160,33 @@ static void decode_take(djob *j) {
   }
 }
 
+/* Helpers started and not yet finished, all calls: the library is not
+ * unloaded under one (a plugin's dlclose, exit) - see helpers_gone. */
+static int live_helpers;
+
 static void *decode_helper(void *arg) {
   djob *j = arg;
   /* a helper that starts after the caller returned finds nothing to take
    * and touches nothing of the run */
   decode_take(j);
   djob_unref(j);
+  __atomic_sub_fetch(&live_helpers, 1, __ATOMIC_RELEASE);
   return NULL;
+}
+
+/* When this library is unloaded or the process exits, helpers the
+ * scheduler has not run yet still hold code of it: let them finish (they
+ * find nothing left to take). */
+__attribute__((destructor)) static void helpers_gone(void) {
+  while (__atomic_load_n(&live_helpers, __ATOMIC_ACQUIRE) > 0)
+    sched_yield();
+}
+
+/* A fork child has none of its parent's threads: none to wait for. */
+static void helpers_forked(void) { __atomic_store_n(&live_helpers, 0, __ATOMIC_RELAXED); }
+
+__attribute__((constructor)) static void helpers_init(void) {
+  pthread_atfork(NULL, NULL, helpers_forked);
 }
 
 /* Below this many compressed pages a run decodes them in the calling
@@ -195,8 +215,10 @@ static int decode_run(h5tx_store *s, const char *name, h5tx__run *r, h5tx_error 
     for (int t = 0; t < helpers; t++) {
       pthread_t th;
       __atomic_add_fetch(&j->refs, 1, __ATOMIC_ACQ_REL);
+      __atomic_add_fetch(&live_helpers, 1, __ATOMIC_ACQ_REL);
       if (pthread_create(&th, &at, decode_helper, j) != 0) {
         __atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL); /* this thread does it */
+        __atomic_sub_fetch(&live_helpers, 1, __ATOMIC_ACQ_REL);
         break;
       }
     }
