@@ -263,17 +263,25 @@ int h5tx__run_flush(h5tx_store *s, const char *name, h5tx__run *r, int first, h5
   return rc;
 }
 
+/* The payload area of a run holds at most this much (or one payload): a
+ * run of large compressed pages is read and decoded in parts, so the area
+ * a snapshot keeps stays small. */
+#define ZAREA_MAX ((size_t)2 << 20)
+
 int h5tx__run_add(h5tx_store *s, const char *name, h5tx__run *r, const h5tx__place *p, void *dst,
                   uint64_t page, h5tx_rev at, int first, h5tx_error *err) {
-  int rc = r->n == H5TX__RUN_MAX ? h5tx__run_flush(s, name, r, first, err) : 0;
+  int full = r->n == H5TX__RUN_MAX ||
+             (p->enc != PLOG_ENC_RAW && r->zused && r->zused + p->stored > ZAREA_MAX);
+  int rc = full ? h5tx__run_flush(s, name, r, first, err) : 0;
   if (rc) return rc;
   if (p->enc != PLOG_ENC_RAW) {
-    /* its payload goes into the payload area, grown to hold it (the run
-     * reads at most H5TX__RUN_MAX payloads of at most a page each) */
+    /* its payload goes into the payload area, grown to hold it (at most
+     * ZAREA_MAX, or this one payload) */
     if (r->zused + p->stored > r->zcap) {
-      size_t cap = r->zcap ? r->zcap : (size_t)p->raw * 8;
-      while (cap < r->zused + p->stored)
+      size_t need = r->zused + p->stored, cap = r->zcap ? r->zcap : (size_t)p->raw * 8;
+      while (cap < need)
         cap *= 2;
+      if (cap > ZAREA_MAX) cap = need > ZAREA_MAX ? need : ZAREA_MAX;
       uint8_t *z = realloc(r->z, cap);
       if (!z)
         return h5tx__err(err, H5TX_ENOMEM, "store %s: file '%s': out of memory", s->path, name);
