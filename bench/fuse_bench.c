@@ -921,7 +921,7 @@ static void print_report(const config *c, const data *d, trial *tr, int argc, ch
   printf(" (%.0f s)\n", secs);
   printf("- data: one 1-D float64 dataset of %llu MiB (smooth signal + noise) in 1 MiB chunks, "
          "written once in 1 MiB slabs with sec2 (local file) and with the h5tx driver (store "
-         "revision %llu, the store's defaults: 64 KiB pages, zstd 3 when it saves an eighth); "
+         "revision %llu, the store's defaults: 64 KiB pages, lz4 when it saves an eighth); "
          "MNT/@REV/f.h5 and the local file hold %s; HDF5 %u.%u.%u; reads with the chunk cache "
          "off (rdcc_nbytes 0: one read per chunk touched)\n",
          (unsigned long long)c->size_mib, (unsigned long long)rev,

@@ -563,7 +563,7 @@ static void print_header(const config *c, const dataset *ds, int argc, char **ar
   if (c->h5tx_page) printf(";page_size=%u", c->h5tx_page);
   if (c->h5tx_extra) printf(";%s", c->h5tx_extra);
   printf("\")`, file \"STORE.h5tx/f.h5\"; otherwise the store's defaults (64 KiB pages, "
-         "zstd level 3 when it saves an eighth of a page)\n");
+         "lz4 when it saves an eighth of a page)\n");
   char onion_note[96] = "";
   if (HAVE_ONION)
     snprintf(onion_note, sizeof onion_note,

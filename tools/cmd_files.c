@@ -232,7 +232,7 @@ const cli_cmd cli_cmd_import = {
     "  -m, --message MSG    commit message (default: \"import FILE\")\n"
     "  --page-size SIZE     page size if NAME is new: a power of two, 512 to 16M\n"
     "                       (64K, 1M; default: the store's)\n"
-    "  --codec CODEC        none, zstd or zstd:LEVEL (default: the store's)\n"
+    "  --codec CODEC        none, lz4, zstd or zstd:LEVEL (default: the store's)\n"
     "  --durability MODE    sync (durable on return) or nosync\n"
     "  --json               one JSON object: {store, file, revision, size,\n"
     "                       committed} (committed is false when NAME already\n"
@@ -459,18 +459,19 @@ static int collect(void *arg, const char *name, const h5tx_stat *st) {
 }
 
 /* "zstd", "raw", "zstd 18, raw 2, zero 1": how a file's pages are stored. */
-static const char *codec_mix(char buf[64], const h5tx_file_usage *u) {
+static const char *codec_mix(char buf[128], const h5tx_file_usage *u) {
   if (u->pages == 0) return "-";
   if (u->zstd_pages == u->pages) return "zstd";
+  if (u->lz4_pages == u->pages) return "lz4";
   if (u->raw_pages == u->pages) return "raw";
   if (u->zero_pages == u->pages) return "zero";
   buf[0] = 0;
   size_t n = 0;
-  const char *names[] = {"zstd", "raw", "zero"};
-  uint64_t counts[] = {u->zstd_pages, u->raw_pages, u->zero_pages};
-  for (int i = 0; i < 3; i++)
+  const char *names[] = {"lz4", "zstd", "raw", "zero"};
+  uint64_t counts[] = {u->lz4_pages, u->zstd_pages, u->raw_pages, u->zero_pages};
+  for (int i = 0; i < 4; i++)
     if (counts[i])
-      n += (size_t)snprintf(buf + n, 64 - n, "%s%s %llu", n ? ", " : "", names[i],
+      n += (size_t)snprintf(buf + n, 128 - n, "%s%s %llu", n ? ", " : "", names[i],
                             (unsigned long long)counts[i]);
   return buf;
 }
@@ -529,6 +530,7 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
       cli_json_u64(&j, "page_size", x->st.page_size);
       cli_json_u64(&j, "pages", x->u.pages);
       cli_json_u64(&j, "zstd_pages", x->u.zstd_pages);
+      cli_json_u64(&j, "lz4_pages", x->u.lz4_pages);
       cli_json_u64(&j, "raw_pages", x->u.raw_pages);
       cli_json_u64(&j, "zero_pages", x->u.zero_pages);
       cli_json_u64(&j, "stored_bytes", x->u.stored_bytes);
@@ -551,7 +553,7 @@ static int run_ls(const cli_cmd *cmd, int argc, char **argv) {
     cli_table_row(&tb, "NAME", "SIZE", "PAGE", "PAGES", "CODEC", "STORED", "CHANGED");
     for (size_t i = 0; i < es.n; i++) {
       const entry *x = &es.v[i];
-      char sz[32], ps[32], np[32], mix[64], sb[32], ch[32];
+      char sz[32], ps[32], np[32], mix[128], sb[32], ch[32];
       snprintf(np, sizeof np, "%llu", (unsigned long long)x->u.pages);
       snprintf(ch, sizeof ch, "%llu", (unsigned long long)x->st.changed);
       cli_table_row(&tb, x->name, cli_bytes(sz, x->st.length), cli_bytes(ps, x->st.page_size), np,
@@ -582,13 +584,13 @@ const cli_cmd cli_cmd_ls = {
     "Lists the files of the store at revision REV (default head), or only the\n"
     "file PREFIX and the files under it as a directory. For each: its size,\n"
     "page size, stored page versions it reads (PAGES), how they are stored\n"
-    "(CODEC: zstd, raw, zero pages or a mix with counts), the bytes of those\n"
+    "(CODEC: lz4, zstd, raw, zero pages or a mix with counts), the bytes of those\n"
     "records (STORED) and the newest revision that changed it. Entries of the\n"
     "store's directory that are not part of the store (plain files an HDF5\n"
     "1.10 program wrote there, ignoring HDF5_DRIVER) are named on stderr.\n\n"
     "Options:\n"
     "  --json   one JSON object: {store, revision, files: [{name, size,\n"
-    "           page_size, pages, zstd_pages, raw_pages, zero_pages,\n"
+    "           page_size, pages, zstd_pages, lz4_pages, raw_pages, zero_pages,\n"
     "           stored_bytes, created, changed, file_id}], total_size,\n"
     "           total_stored_bytes, foreign: [names, a directory's ending\n"
     "           in /]}\n"};

@@ -64,7 +64,7 @@ const cli_cmd cli_cmd_mount = {
     "                      interrupted (errors go to stderr)\n"
     "  -o OPTIONS          FUSE mount options, comma-separated (allow_other)\n"
     "  --config CONFIG     settings of files written: page_size=SIZE,\n"
-    "                      codec=none|zstd|zstd:LEVEL, durability=sync|nosync,\n"
+    "                      codec=none|lz4|zstd|zstd:LEVEL, durability=sync|nosync,\n"
     "                      cache=SIZE (dirty bytes kept in memory per writer)\n"
     "  --threads N         worker threads (default 10)\n"};
 

@@ -51,7 +51,7 @@ static int run_init(const cli_cmd *cmd, int argc, char **argv) {
   }
   h5tx_store_close(s);
   char ps[32], codec[32];
-  int cd = cfg.codec >= 0 ? cfg.codec : H5TX_CODEC_ZSTD;
+  int cd = cfg.codec >= 0 ? cfg.codec : H5TX_CODEC_LZ4; /* the default for new stores */
   if (cd == H5TX_CODEC_ZSTD)
     snprintf(codec, sizeof codec, "%s:%d", h5tx_codec_name(cd), cfg.level ? cfg.level : 3);
   else
@@ -71,7 +71,8 @@ const cli_cmd cli_cmd_init = {
     "files created in it later.\n\n"
     "Options:\n"
     "  --page-size SIZE    a power of two, 512 to 16M (64K, 1M; default 64K)\n"
-    "  --codec CODEC       none, zstd or zstd:LEVEL (default zstd:3)\n"
+    "  --codec CODEC       none, lz4, zstd or zstd:LEVEL (default lz4; zstd is\n"
+    "                      zstd:3)\n"
     "  --durability MODE   sync: a commit is on disk when it returns (default);\n"
     "                      nosync: a power loss may lose the newest commits,\n"
     "                      never the store\n"};
@@ -638,7 +639,8 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
   uint64_t saved = st.written_bytes > st.live_bytes ? st.written_bytes - st.live_bytes : 0;
   /* what each saved: versions sharing one payload, and zstd */
   uint64_t shared = st.stored_bytes > st.live_bytes ? st.stored_bytes - st.live_bytes : 0;
-  uint64_t zsaved = st.zstd_raw_bytes > st.zstd_bytes ? st.zstd_raw_bytes - st.zstd_bytes : 0;
+  uint64_t zraw = st.zstd_raw_bytes + st.lz4_raw_bytes, zst = st.zstd_bytes + st.lz4_bytes;
+  uint64_t zsaved = zraw > zst ? zraw - zst : 0;
   char tm[32];
   if (json) {
     cli_json j;
@@ -655,7 +657,10 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     cli_json_u64(&j, "stored_bytes", st.stored_bytes);
     cli_json_u64(&j, "zstd_bytes", st.zstd_bytes);
     cli_json_u64(&j, "zstd_raw_bytes", st.zstd_raw_bytes);
-    cli_json_double(&j, "compression_ratio", ratio(st.zstd_raw_bytes, st.zstd_bytes));
+    cli_json_u64(&j, "lz4_bytes", st.lz4_bytes);
+    cli_json_u64(&j, "lz4_raw_bytes", st.lz4_raw_bytes);
+    cli_json_double(&j, "compression_ratio",
+                    ratio(st.zstd_raw_bytes + st.lz4_raw_bytes, st.zstd_bytes + st.lz4_bytes));
     cli_json_u64(&j, "compression_saved_bytes", zsaved);
     cli_json_u64(&j, "dedupe_saved_bytes", shared);
     cli_json_u64(&j, "written_bytes", st.written_bytes);
@@ -701,10 +706,15 @@ static int run_stats(const cli_cmd *cmd, int argc, char **argv) {
     snprintf(v, sizeof v, "%llu page versions, %s", (unsigned long long)st.page_versions,
              cli_bytes(b1, st.stored_bytes));
     cli_table_row(&tb, "stored", v);
-    if (st.zstd_bytes)
-      snprintf(v, sizeof v, "%s compressed to %s with zstd (%.2fx): %s saved",
-               cli_bytes(b1, st.zstd_raw_bytes), cli_bytes(b2, st.zstd_bytes),
-               ratio(st.zstd_raw_bytes, st.zstd_bytes), cli_bytes(b3, zsaved));
+    if (st.zstd_bytes || st.lz4_bytes)
+      snprintf(v, sizeof v, "%s compressed to %s with %s (%.2fx): %s saved",
+               cli_bytes(b1, st.zstd_raw_bytes + st.lz4_raw_bytes),
+               cli_bytes(b2, st.zstd_bytes + st.lz4_bytes),
+               st.zstd_bytes && st.lz4_bytes ? "zstd and lz4"
+               : st.lz4_bytes                ? "lz4"
+                                             : "zstd",
+               ratio(st.zstd_raw_bytes + st.lz4_raw_bytes, st.zstd_bytes + st.lz4_bytes),
+               cli_bytes(b3, zsaved));
     else
       snprintf(v, sizeof v, "no compressed pages");
     cli_table_row(&tb, "compression", v);
@@ -759,18 +769,19 @@ const cli_cmd cli_cmd_stats = {
     "revisions, files, sizes, compression, sharing, readers and leases",
     "Scans the store and prints: head and the number of commits (and how many\n"
     "were collected), tags, files at head and their total length (logical\n"
-    "bytes), the page versions stored and their bytes, how much zstd saved,\n"
-    "what page versions sharing one payload saved (dedup: a copy, a restore,\n"
-    "identical pages written again), the bytes all commits wrote against the\n"
-    "payload bytes the page log holds for them (overall: what not storing\n"
-    "unchanged pages, sharing, compression and gc saved), what the page log (its segments) and the "
-    "index take on disk, the\n"
+    "bytes), the page versions stored and their bytes, how much compression\n"
+    "(zstd, lz4) saved, what page versions sharing one payload saved (dedup:\n"
+    "a copy, a restore, identical pages written again), the bytes all commits\n"
+    "wrote against the payload bytes the page log holds for them (overall:\n"
+    "what not storing unchanged pages, sharing, compression and gc saved),\n"
+    "what the page log (its segments) and the index take on disk, the\n"
     "live readers (pid, revision) and the writers' leases.\n\n"
     "Options:\n"
     "  --json   one JSON object: {store, head, revisions, collected, tags,\n"
     "           files, logical_bytes, page_versions, stored_bytes, zstd_bytes,\n"
-    "           zstd_raw_bytes, compression_ratio, compression_saved_bytes,\n"
-    "           dedupe_saved_bytes, written_bytes, saved_bytes,\n"
+    "           zstd_raw_bytes, lz4_bytes, lz4_raw_bytes, compression_ratio,\n"
+    "           compression_saved_bytes, dedupe_saved_bytes, written_bytes,\n"
+    "           saved_bytes,\n"
     "           written_to_stored_ratio, live_bytes, log_bytes, segments,\n"
     "           index_bytes, readers: [{pid,\n"
     "           revision, since}], leases: [{file, pid, host, since, alive}]}\n"};

@@ -100,8 +100,8 @@ typedef struct h5tx_store_opts {
   int read_only;      /**< refuse every write through this handle */
   int durability;     /**< -1, H5TX_SYNC (default) or H5TX_NOSYNC */
   uint32_t page_size; /**< page size of files created (0: default) */
-  int codec;          /**< -1, H5TX_CODEC_ZSTD (default), _LZ4 or _NONE */
-  int level;          /**< zstd level (default 3) */
+  int codec;          /**< -1, H5TX_CODEC_LZ4 (default), _ZSTD or _NONE */
+  int level;          /**< zstd level (default 3) when the codec is zstd */
   size_t dirty_limit; /**< the writer cache: bytes of dirty pages a writer
                            keeps in memory before it streams them into the
                            page log (0: 64 MiB) */
@@ -543,6 +543,7 @@ typedef struct h5tx_file_usage {
   uint64_t zstd_pages;   /**< of which compressed with zstd */
   uint64_t raw_pages;    /**< stored raw */
   uint64_t zero_pages;   /**< zero pages (no payload) */
+  uint64_t lz4_pages;    /**< compressed with lz4 */
 } h5tx_file_usage;
 
 /** Measure file `name` as of the snapshot.
@@ -637,6 +638,8 @@ typedef struct h5tx_stats {
   uint64_t index_bytes;    /**< size of the index's files on disk */
   uint32_t readers;        /**< live snapshots pinning a revision, all processes */
   uint32_t leases;         /**< live writers */
+  uint64_t lz4_bytes;      /**< lz4 payloads among stored_bytes ... */
+  uint64_t lz4_raw_bytes;  /**< ... which decode to this many bytes */
 } h5tx_stats;
 
 /** Gather statistics of the whole store (a full scan of the page index).

@@ -50,8 +50,10 @@ int h5tx__zstd_decompress_alloc(const void *src, size_t n, size_t max, void **ou
  * a zstd frame. */
 size_t h5tx__zstd_content_size(const void *src, size_t n);
 
-/* The zstd level of a store made without one (docs/DECISIONS.md, "Reads
- * of compressed pages"). */
+/* The codec of a store made without one (H5TX_CODEC_LZ4), and the zstd
+ * level of a store made without one (docs/DECISIONS.md, "Reads of
+ * compressed pages: the default codec"). */
+#define H5TX__CODEC_DEFAULT 2
 #define H5TX__ZSTD_DEFAULT_LEVEL 3
 
 /* Compress `n` bytes into one LZ4 block (no frame, no checksum) of at most

@@ -249,6 +249,25 @@ static int check_data_file(h5tx__kv *kv, h5tx_error *err) {
 
 /* After LMDB opened data.mdb: the file must hold every page its newest meta
  * page says is in use, or reading them through the map is SIGBUS. */
+/* LMDB counts pages a transaction took from the end and freed again in it,
+ * which it never writes: after such a commit data.mdb ends before the page
+ * its meta page names last (found by core_powerloss), and check_data_size
+ * would take the file for truncated at the next open. So after a commit
+ * that left it so, the file is extended with zeros over those free pages
+ * (fallocate never shrinks it, whatever another process appends) and
+ * flushed: a flushed meta page then never names pages past the end. */
+static void cover_last_page(h5tx__kv *kv) {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_filehandle_t fd;
+  struct stat fs;
+  if (mdb_env_info(kv->env, &info) || mdb_env_stat(kv->env, &st) || mdb_env_get_fd(kv->env, &fd) ||
+      fstat(fd, &fs) != 0)
+    return;
+  uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+  if ((uint64_t)fs.st_size < need && fallocate(fd, 0, 0, (off_t)need) == 0) (void)fdatasync(fd);
+}
+
 static int check_data_size(h5tx__kv *kv, h5tx_error *err) {
   MDB_envinfo info;
   MDB_stat st;
@@ -259,13 +278,6 @@ static int check_data_size(h5tx__kv *kv, h5tx_error *err) {
     return 0; /* nothing to compare against: LMDB reports on use */
   uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
   if ((uint64_t)fs.st_size >= need) return 0;
-  /* LMDB counts pages a transaction took from the end and freed again in
-   * it, which it never writes: a valid file may end before them (found by
-   * core_powerloss; they are on its free list). A writable handle extends
-   * the file with zeros over them (fallocate never shrinks it, whatever
-   * another process appends meanwhile): a page some tree does name reads
-   * as zeros then, which LMDB reports as damage instead of SIGBUS. */
-  if (!kv->read_only && fallocate(fd, 0, 0, (off_t)need) == 0 && fdatasync(fd) == 0) return 0;
   return h5tx__err(err, H5TX_ECORRUPT,
                    "store %s: its index %s/data.mdb is truncated: %llu bytes, but its newest "
                    "meta page uses %llu pages of %u bytes (%llu bytes)",
@@ -615,6 +627,7 @@ int h5tx__kv_write(h5tx__kv *kv, h5tx__kv_fn fn, void *arg, int sync, h5tx_error
     rc = fn(&t, arg, err);
     if (rc == 0) {
       int mrc = mdb_txn_commit(t.txn);
+      if (mrc == 0) cover_last_page(kv);
       if (mrc == 0 && sync) {
         /* The transaction has landed: every reader sees it. A failed flush
          * now cannot take it back, so it is reported as landed. */

@@ -165,13 +165,33 @@ static void decode_take(djob *j) {
   }
 }
 
+/* Helpers started and not yet finished, all calls: the library is not
+ * unloaded under one (a plugin's dlclose, exit) - see helpers_gone. */
+static int live_helpers;
+
 static void *decode_helper(void *arg) {
   djob *j = arg;
   /* a helper that starts after the caller returned finds nothing to take
    * and touches nothing of the run */
   decode_take(j);
   djob_unref(j);
+  __atomic_sub_fetch(&live_helpers, 1, __ATOMIC_RELEASE);
   return NULL;
+}
+
+/* When this library is unloaded or the process exits, helpers the
+ * scheduler has not run yet still hold code of it: let them finish (they
+ * find nothing left to take). */
+__attribute__((destructor)) static void helpers_gone(void) {
+  while (__atomic_load_n(&live_helpers, __ATOMIC_ACQUIRE) > 0)
+    sched_yield();
+}
+
+/* A fork child has none of its parent's threads: none to wait for. */
+static void helpers_forked(void) { __atomic_store_n(&live_helpers, 0, __ATOMIC_RELAXED); }
+
+__attribute__((constructor)) static void helpers_init(void) {
+  pthread_atfork(NULL, NULL, helpers_forked);
 }
 
 /* Below this many compressed pages a run decodes them in the calling
@@ -200,8 +220,10 @@ static int decode_run(h5tx_store *s, const char *name, h5tx__run *r, h5tx_error 
     for (int t = 0; t < helpers; t++) {
       pthread_t th;
       __atomic_add_fetch(&j->refs, 1, __ATOMIC_ACQ_REL);
+      __atomic_add_fetch(&live_helpers, 1, __ATOMIC_ACQ_REL);
       if (pthread_create(&th, &at, decode_helper, j) != 0) {
         __atomic_sub_fetch(&j->refs, 1, __ATOMIC_ACQ_REL); /* this thread does it */
+        __atomic_sub_fetch(&live_helpers, 1, __ATOMIC_ACQ_REL);
         break;
       }
     }
@@ -246,17 +268,25 @@ int h5tx__run_flush(h5tx_store *s, const char *name, h5tx__run *r, int first, h5
   return rc;
 }
 
+/* The payload area of a run holds at most this much (or one payload): a
+ * run of large compressed pages is read and decoded in parts, so the area
+ * a snapshot keeps stays small. */
+#define ZAREA_MAX ((size_t)2 << 20)
+
 int h5tx__run_add(h5tx_store *s, const char *name, h5tx__run *r, const h5tx__place *p, void *dst,
                   uint64_t page, h5tx_rev at, int first, h5tx_error *err) {
-  int rc = r->n == H5TX__RUN_MAX ? h5tx__run_flush(s, name, r, first, err) : 0;
+  int full = r->n == H5TX__RUN_MAX ||
+             (p->enc != PLOG_ENC_RAW && r->zused && r->zused + p->stored > ZAREA_MAX);
+  int rc = full ? h5tx__run_flush(s, name, r, first, err) : 0;
   if (rc) return rc;
   if (p->enc != PLOG_ENC_RAW) {
-    /* its payload goes into the payload area, grown to hold it (the run
-     * reads at most H5TX__RUN_MAX payloads of at most a page each) */
+    /* its payload goes into the payload area, grown to hold it (at most
+     * ZAREA_MAX, or this one payload) */
     if (r->zused + p->stored > r->zcap) {
-      size_t cap = r->zcap ? r->zcap : (size_t)p->raw * 8;
-      while (cap < r->zused + p->stored)
+      size_t need = r->zused + p->stored, cap = r->zcap ? r->zcap : (size_t)p->raw * 8;
+      while (cap < need)
         cap *= 2;
+      if (cap > ZAREA_MAX) cap = need > ZAREA_MAX ? need : ZAREA_MAX;
       uint8_t *z = realloc(r->z, cap);
       if (!z)
         return h5tx__err(err, H5TX_ENOMEM, "store %s: file '%s': out of memory", s->path, name);

@@ -120,7 +120,7 @@ static int read_pages(h5tx_snap *snap, const char *name, const h5tx_stat *st, ui
     h5tx__kv_done(t);
     return rc;
   }
-  r->n = 0;
+  r->n = r->nz = r->zused = 0; /* what a failed read left */
   while (len > 0 && rc == 0) {
     uint64_t page = off / ps;
     size_t in = (size_t)(off % ps);

@@ -25,6 +25,10 @@ static int stats_page(void *arg, const h5tx__val *k, const h5tx__val *v, h5tx_er
     st->zstd_bytes += p.stored;
     st->zstd_raw_bytes += p.raw;
   }
+  if (p.enc == PLOG_ENC_LZ4) {
+    st->lz4_bytes += p.stored;
+    st->lz4_raw_bytes += p.raw;
+  }
   return 0;
 }
 

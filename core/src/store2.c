@@ -2,6 +2,8 @@
  * each other at open (store2.h). */
 #include "store2.h"
 
+#include "codec.h"
+
 #include "apply2.h"
 #include "pagelog.h"
 #include "pins.h"
@@ -20,7 +22,8 @@ typedef struct init_arg {
 
 static h5tx__defaults defaults_of(const h5tx_store_opts *o) {
   h5tx__defaults d = {o->page_size ? o->page_size : H5TX_DEFAULT_PAGE_SIZE,
-                      o->codec >= 0 ? o->codec : H5TX_CODEC_ZSTD, o->level ? o->level : 3,
+                      o->codec >= 0 ? o->codec : H5TX__CODEC_DEFAULT,
+                      o->level ? o->level : H5TX__ZSTD_DEFAULT_LEVEL,
                       o->durability >= 0 ? o->durability : H5TX_SYNC};
   return d;
 }

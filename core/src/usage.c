@@ -14,6 +14,7 @@ static void count_place(h5tx_file_usage *u, const h5tx__place *p) {
   u->pages++;
   u->stored_bytes += p->stored;
   if (p->enc == PLOG_ENC_ZSTD) u->zstd_pages++;
+  if (p->enc == PLOG_ENC_LZ4) u->lz4_pages++;
   if (p->enc == PLOG_ENC_RAW) u->raw_pages++;
   if (p->enc == PLOG_ENC_ZERO) u->zero_pages++;
 }

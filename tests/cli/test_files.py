@@ -25,7 +25,7 @@ def head(store):
 def test_init(tmp_path):
     s = tmp_path / "lab.h5tx"
     p = h5tx("init", s)
-    assert p.out == "created store %s: page size 64 KiB, codec zstd:3, durability sync\n" % s
+    assert p.out == "created store %s: page size 64 KiB, codec lz4, durability sync\n" % s
     assert (s / "h5tx-store").read_text().startswith("h5tx store\n")
     p = h5tx("init", s, code=1)
     assert p.err == "h5tx: store %s already exists\n" % s
@@ -398,7 +398,7 @@ def test_export_of_damaged_page_leaves_nothing(tmp_path):
 # ---- ls ----------------------------------------------------------------------
 
 def test_ls(tmp_path, store):
-    comp = write(tmp_path / "comp", b"abc" * 100000)     # zstd pages
+    comp = write(tmp_path / "comp", b"abc" * 100000)     # lz4 pages (the default codec)
     rnd = write(tmp_path / "rnd", os.urandom(4 * 65536))  # raw pages
     for name, src in (("runs/r1.h5", comp), ("runs/r2.h5", rnd), ("runs2/x", comp),
                       ("top", rnd)):
@@ -411,14 +411,15 @@ def test_ls(tmp_path, store):
     assert lines[0].split() == ["NAME", "SIZE", "PAGE", "PAGES", "CODEC", "STORED", "CHANGED"]
     assert [line.split()[0] for line in lines[1:5]] == ["runs/r1.h5", "runs/r2.h5", "runs2/x",
                                                         "top"]
-    assert " zstd " in lines[1] and " raw " in lines[2] and " zstd " in lines[3]
+    assert " lz4 " in lines[1] and " raw " in lines[2] and " lz4 " in lines[3]
     assert " raw 3, zero 1 " in lines[4]
     assert lines[5].startswith("4 files, 1.07 MiB, stored in ")
     assert lines[5].endswith(", at revision 5")
     j = h5tx_json("ls", store)
     assert j["revision"] == 5 and len(j["files"]) == 4
     for f in j["files"]:
-        assert f["pages"] == f["zstd_pages"] + f["raw_pages"] + f["zero_pages"]
+        assert f["pages"] == (f["zstd_pages"] + f["lz4_pages"] + f["raw_pages"] +
+                              f["zero_pages"])
         assert f["page_size"] == 65536
     top = j["files"][3]
     assert top == dict(top, name="top", size=4 * 65536, zero_pages=1, raw_pages=3,

@@ -45,7 +45,7 @@ int main(void) {
   OK(h5tx__idx_open(idir, 0, 0, &kv, &e));
   h5tx__defaults d;
   OK(h5tx__store2_meta(kv, a, &m, &d, &e));
-  CHECK(d.page_size == 4096 && d.codec == H5TX_CODEC_ZSTD && d.level == 3 &&
+  CHECK(d.page_size == 4096 && d.codec == H5TX_CODEC_LZ4 && d.level == 3 &&
         d.durability == H5TX_NOSYNC);
   h5tx__txn *t;
   OK(h5tx__kv_read(kv, &t, &e));
