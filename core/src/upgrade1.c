@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,13 +434,8 @@ int h5tx__upgrade_store(const char *path, h5tx_rev *head, char *kept, size_t cap
   if (m.format != 1)
     return h5tx__err(err, H5TX_EINVAL, "store %s has format %u already: nothing to upgrade", path,
                      m.format);
-  char *d1 = strdup(path), *d2 = strdup(path);
-  if (!d1 || !d2) {
-    free(d1);
-    free(d2);
-    return h5tx__err(err, H5TX_ENOMEM, "out of memory");
-  }
-  const char *parent = dirname(d1), *base = basename(d2);
+  char *parent, *base;
+  if (h5tx__path_split(path, &parent, &base)) return h5tx__err(err, H5TX_ENOMEM, "out of memory");
   char tmp[4096];
   h5tx__pins *p = NULL;
   if ((rc = h5tx__pins_open(path, &p, err)) || (rc = h5tx__pins_idle(p, "upgrade", path, err)))
@@ -478,7 +472,7 @@ int h5tx__upgrade_store(const char *path, h5tx_rev *head, char *kept, size_t cap
                    parent, strerror(e));
 out:
   h5tx__pins_close(p);
-  free(d1);
-  free(d2);
+  free(parent);
+  free(base);
   return rc;
 }
