@@ -130,6 +130,7 @@ typedef struct gc_arg {
   h5tx_store *s;
   const h5tx_gc_opts *o;
   h5tx_rev drop_lo, drop_hi; /* h5tx_gc_drop: collect these only (0: o's rules) */
+  h5tx_rev flushed;          /* every page log record up to this head is on disk */
   uint64_t cut_fid;          /* h5tx_gc_file: sweep this file's versions only, */
   h5tx_rev cut;              /* dropping those no revision >= cut reads */
   pin_collect pins;
@@ -186,6 +187,7 @@ static int each_live_commit(gc_arg *a, h5tx__txn *t, commit_fn fn, void *arg, h5
 typedef struct choose_arg {
   gc_arg *a;
   h5tx_rev head;
+  h5tx_rev durable; /* every revision from it on is kept */
 } choose_arg;
 
 static int choose(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit2 *cr, h5tx_error *err) {
@@ -194,10 +196,14 @@ static int choose(void *arg, h5tx__txn *t, h5tx_rev r, const h5tx__commit2 *cr, 
   uint64_t keep_last = a->o->keep_last;
   /* The newest keep_last revisions: head - r < keep_last (r + keep_last
    * could wrap for a huge count and keep nothing). */
+  /* A revision above `durable` may be rolled back by recovery after a power
+   * cut, and recovery then makes an older one head: every revision from
+   * durable on stays readable (core_powerloss: a head that was collected
+   * could be pinned by no one). */
   int keep = a->drop_hi ? r >= ca->head || r < a->drop_lo || r > a->drop_hi
                         : r >= ca->head || keep_last == 0 || ca->head - r < keep_last ||
                               (a->o->keep_since_ns && cr->time_ns >= a->o->keep_since_ns);
-  keep = keep || revset_has(&a->tags, r);
+  keep = keep || r >= ca->durable || revset_has(&a->tags, r);
   int pinned = !keep && revset_has(&a->pins.set, r);
   if (pinned) a->res.revisions_pinned++;
   uint32_t flags = cr->flags & ~H5TX_COMMIT_COLLECTING;
@@ -217,9 +223,20 @@ static int phase1(h5tx__txn *t, void *arg, h5tx_error *err) {
   a->doomed.n = 0;
   a->tags.n = 0;
   a->res.revisions_pinned = 0;
-  choose_arg ca = {a, 0};
+  choose_arg ca = {a, 0, 0};
   int rc = h5tx__meta2_get(t, "head", &ca.head, err);
+  if (rc == 0) rc = h5tx__meta2_get(t, "durable", &ca.durable, err);
+  if (rc == H5TX_ENOENT) {
+    ca.durable = 0;
+    rc = 0;
+  }
   if (rc) return rc;
+  /* gc_run flushed every segment after reading a->flushed: the revisions up
+   * to it are durable now (a dry run takes that for done) */
+  if (a->flushed > ca.durable) {
+    ca.durable = a->flushed < ca.head ? a->flushed : ca.head;
+    if (!a->o->dry_run && (rc = h5tx__meta2_put(t, "durable", ca.durable, err))) return rc;
+  }
   h5tx__cur *c;
   if ((rc = h5tx__kv_cursor(t, IDX_TAGS, &c, err))) return rc;
   h5tx__val k, v;
@@ -590,6 +607,29 @@ static int gc_lock(h5tx_store *s, int *fd, h5tx_error *err) {
   return 0;
 }
 
+/* Read head, then flush every segment of the page log (other processes'
+ * too: their nosync commits' records), so that every revision up to that
+ * head has its records on disk and may count as durable (phase 1). A dry
+ * run flushes nothing and takes head as flushed. */
+static int flush_all(h5tx_store *s, h5tx_rev *flushed, int dry, h5tx_error *err) {
+  h5tx__txn *t;
+  int rc = h5tx__kv_read(s->kv, &t, err);
+  if (rc) return rc;
+  rc = h5tx__meta2_get(t, "head", flushed, err);
+  h5tx__kv_done(t);
+  if (rc || dry) return rc;
+  uint64_t *segs = NULL;
+  size_t ns = 0;
+  if ((rc = h5tx__plog_flush(s->log, err)) || (rc = h5tx__plog_segments(s->log, &segs, &ns, err)))
+    return rc;
+  for (size_t i = 0; i < ns && rc == 0; i++) {
+    rc = h5tx__plog_sync_segment(s->log, segs[i], err);
+    if (rc == H5TX_ENOENT) rc = 0; /* compacted away meanwhile */
+  }
+  free(segs);
+  return rc;
+}
+
 static int gc_run(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_rev drop_lo, h5tx_rev drop_hi,
                   h5tx_gc_result *out, h5tx_error *err) {
   if (out) memset(out, 0, sizeof *out);
@@ -602,6 +642,7 @@ static int gc_run(h5tx_store *s, const h5tx_gc_opts *opts, h5tx_rev drop_lo, h5t
   if (rc) return rc;
   gc_arg a = {.s = s, .o = opts, .drop_lo = drop_lo, .drop_hi = drop_hi};
   rc = scan_pins(s, &a.pins, err);
+  if (rc == 0) rc = flush_all(s, &a.flushed, opts->dry_run, err);
   h5tx__test_stop("gc-phase1");
   if (rc == 0 && opts->dry_run) {
     h5tx__txn *t;
@@ -681,7 +722,7 @@ typedef struct file_cut {
   const char *name;
   uint64_t keep;
   uint64_t fid;
-  h5tx_rev head, cut, old_cut;
+  h5tx_rev head, cut, old_cut, durable;
   h5tx__file2 fr;
   h5tx__buf rec; /* the files record, copied */
 } file_cut;
@@ -724,6 +765,13 @@ static int choose_cut(h5tx__txn *t, file_cut *fc, h5tx_error *err) {
   }
   h5tx__kv_cursor_close(c);
   if (r && r != H5TX_ENOENT) return r;
+  /* revisions above durable may be rolled back by recovery (phase1):
+   * the file must stay readable at whatever head that leaves */
+  h5tx_rev durable = 0;
+  if ((r = h5tx__meta2_get(t, "durable", &durable, err)) && r != H5TX_ENOENT) return r;
+  if (a->flushed > durable) durable = a->flushed < fc->head ? a->flushed : fc->head;
+  fc->durable = durable;
+  if (fc->cut > durable) fc->cut = durable;
   for (size_t i = 0; fc->cut && i < a->tags.n; i++)
     if (a->tags.v[i] < fc->cut) fc->cut = a->tags.v[i];
   for (size_t i = 0; fc->cut && i < a->pins.set.n; i++)
@@ -745,6 +793,9 @@ static int cut_fn(h5tx__txn *t, void *arg, h5tx_error *err) {
   h5tx__be64(fk, fc->fid);
   if (rc == 0) rc = h5tx__idx_put(t, IDX_FILES, fk, 8, b.p, b.n, err);
   h5tx__buf_free(&b);
+  h5tx_rev d = 0;
+  if (rc == 0 && (rc = h5tx__meta2_get(t, "durable", &d, err)) == H5TX_ENOENT) rc = 0;
+  if (rc == 0 && fc->durable > d) rc = h5tx__meta2_put(t, "durable", fc->durable, err);
   return rc;
 }
 
@@ -768,6 +819,7 @@ int h5tx_gc_file(h5tx_store *s, const char *name, uint64_t keep_last, int dry_ru
   gc_arg a = {.s = s, .o = &o};
   file_cut fc = {.a = &a, .name = name, .keep = keep_last};
   rc = scan_pins(s, &a.pins, err);
+  if (rc == 0) rc = flush_all(s, &a.flushed, dry_run, err);
   if (rc == 0 && h5tx_tags(s, tags_of, &a.tags, err) != 0) rc = err ? err->code : H5TX_ENOMEM;
   if (rc == 0) revset_sort(&a.tags);
   h5tx__txn *t;
