@@ -256,34 +256,37 @@ static int check_data_file(h5tx__kv *kv, h5tx_error *err) {
  * that left it so, the file is extended with zeros over those free pages
  * (fallocate never shrinks it, whatever another process appends) and
  * flushed: a flushed meta page then never names pages past the end. */
-static void cover_last_page(h5tx__kv *kv) {
+/* The size of data.mdb and the bytes its newest meta page counts in use;
+ * -1 when they cannot be read. */
+static int data_sizes(h5tx__kv *kv, int *fd, uint64_t *size, uint64_t *need) {
   MDB_envinfo info;
   MDB_stat st;
-  mdb_filehandle_t fd;
   struct stat fs;
-  if (mdb_env_info(kv->env, &info) || mdb_env_stat(kv->env, &st) || mdb_env_get_fd(kv->env, &fd) ||
-      fstat(fd, &fs) != 0)
-    return;
-  uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-  if ((uint64_t)fs.st_size < need && fallocate(fd, 0, 0, (off_t)need) == 0) (void)fdatasync(fd);
+  if (mdb_env_info(kv->env, &info) || mdb_env_stat(kv->env, &st) || mdb_env_get_fd(kv->env, fd) ||
+      fstat(*fd, &fs) != 0)
+    return -1;
+  *size = (uint64_t)fs.st_size;
+  *need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+  return 0;
+}
+
+static void cover_last_page(h5tx__kv *kv) {
+  int fd;
+  uint64_t size, need;
+  if (data_sizes(kv, &fd, &size, &need) == 0 && size < need &&
+      fallocate(fd, 0, 0, (off_t)need) == 0)
+    (void)fdatasync(fd);
 }
 
 static int check_data_size(h5tx__kv *kv, h5tx_error *err) {
-  MDB_envinfo info;
-  MDB_stat st;
-  mdb_filehandle_t fd;
-  struct stat fs;
-  if (mdb_env_info(kv->env, &info) || mdb_env_stat(kv->env, &st) || mdb_env_get_fd(kv->env, &fd) ||
-      fstat(fd, &fs) != 0)
-    return 0; /* nothing to compare against: LMDB reports on use */
-  uint64_t need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-  if ((uint64_t)fs.st_size >= need) return 0;
+  int fd;
+  uint64_t size, need;
+  if (data_sizes(kv, &fd, &size, &need)) return 0; /* nothing to compare: LMDB reports on use */
+  if (size >= need) return 0;
   return h5tx__err(err, H5TX_ECORRUPT,
                    "store %s: its index %s/data.mdb is truncated: %llu bytes, but its newest "
-                   "meta page uses %llu pages of %u bytes (%llu bytes)",
-                   kv->path, kv->path, (unsigned long long)fs.st_size,
-                   (unsigned long long)info.me_last_pgno + 1, st.ms_psize,
-                   (unsigned long long)need);
+                   "meta page uses %llu bytes",
+                   kv->path, kv->path, (unsigned long long)size, (unsigned long long)need);
 }
 
 /* Free the reader slots of processes that died with the store open: LMDB
