@@ -237,7 +237,8 @@ int main(void) {
   /* a writer based before the restore conflicts */
   wo.base = r12 - 1;
   OK(h5tx_writer_open(s, "a.bin", &wo, &w, &e));
-  OK(h5tx_writer_write(w, 0, "x", 1, &e));
+  uint8_t other0 = (uint8_t)(data[0] ^ 0xff); /* a change, whatever the data */
+  OK(h5tx_writer_write(w, 0, &other0, 1, &e));
   FAILS(h5tx_writer_commit(w, NULL, NULL, &e), H5TX_ECONFLICT, "a.bin");
   h5tx_writer_close(w);
   wo.base = H5TX_HEAD;
@@ -273,13 +274,14 @@ int main(void) {
   OK(h5tx_writer_open(s, "e.bin", &wo, &w, &e));
   OK(h5tx_writer_write(w, 0, other, 8 * PS, &e));
   OK(h5tx_writer_write(w, 0, data, 8 * PS, &e));
-  OK(h5tx_writer_write(w, 20 * PS, "x", 1, &e));
+  uint8_t flip = (uint8_t)(data[20 * PS] ^ 0xff); /* a byte that differs, whatever the data */
+  OK(h5tx_writer_write(w, 20 * PS, &flip, 1, &e));
   h5tx_rev ro;
   OK(h5tx_writer_commit(w, NULL, &ro, &e));
   h5tx_writer_close(w);
   CHECK(ro == before_o + 1);
   memcpy(v5, data, LEN);
-  v5[20 * PS] = 'x';
+  v5[20 * PS] = flip;
   same(s, "e.bin", ro, v5, LEN, "shared, then written back");
   OK(h5tx_writer_open(s, "e.bin", &wo, &w, &e));
   OK(h5tx_writer_write(w, 20 * PS, data + 20 * PS, 1, &e));
